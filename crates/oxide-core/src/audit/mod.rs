@@ -1,0 +1,540 @@
+//! The append-only, hash-chained audit log: append (inside the caller's transaction),
+//! list, verify and export as JSON Lines.
+//!
+//! `hash = sha256(RFC 8785 of {seq, ts, actor, kind, subject, payload, prev})` and `prev` is the
+//! previous event's hash (`null` for the first). Anyone can re-check an export with a JCS
+//! library and sha256; `docs/audit.md` shows how.
+
+use std::io::Write;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::canon;
+use crate::store::StoreError;
+
+/// Errors of the `audit` room.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("audit payload must be a JSON object, got {0}")]
+    BadPayload(String),
+    #[error("cannot write the export to {path}: {why}")]
+    Export { path: String, why: String },
+    #[error(transparent)]
+    Canon(#[from] canon::CanonError),
+}
+
+impl From<rusqlite::Error> for AuditError {
+    fn from(e: rusqlite::Error) -> Self {
+        AuditError::Store(StoreError::from(e))
+    }
+}
+
+impl AuditError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuditError::Store(e) => e.code(),
+            AuditError::BadPayload(_) => "AUDIT_BAD_PAYLOAD",
+            AuditError::Export { .. } => "AUDIT_EXPORT",
+            AuditError::Canon(e) => e.code(),
+        }
+    }
+
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            AuditError::Store(e) => e.kind(),
+            AuditError::Export { .. } => crate::ErrorKind::Invalid,
+            AuditError::BadPayload(_) | AuditError::Canon(_) => crate::ErrorKind::Internal,
+        }
+    }
+}
+
+/// One event of the chain, as stored, listed and exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub ts: String,
+    pub actor: String,
+    pub kind: String,
+    pub subject: String,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub payload: Value,
+    pub prev: Option<String>,
+    pub hash: String,
+}
+
+/// What a room asks to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub payload: Value,
+}
+
+/// The outcome of `verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AuditVerify {
+    pub ok: bool,
+    pub events: u64,
+    pub first_bad_seq: Option<i64>,
+    /// What is wrong at `first_bad_seq`, in words.
+    pub problem: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HashedPart<'a> {
+    seq: i64,
+    ts: &'a str,
+    actor: &'a str,
+    kind: &'a str,
+    subject: &'a str,
+    payload: &'a Value,
+    prev: &'a Option<String>,
+}
+
+/// The hash an event must carry.
+pub fn event_hash(
+    seq: i64,
+    ts: &str,
+    actor: &str,
+    kind: &str,
+    subject: &str,
+    payload: &Value,
+    prev: &Option<String>,
+) -> Result<String, canon::CanonError> {
+    canon::digest(&HashedPart {
+        seq,
+        ts,
+        actor,
+        kind,
+        subject,
+        payload,
+        prev,
+    })
+}
+
+/// Appends one event. Call it with the transaction that makes the change it records.
+#[tracing::instrument(name = "audit.append", skip_all, fields(kind = ev.kind, subject = ev.subject))]
+pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEvent, AuditError> {
+    if !ev.payload.is_object() {
+        return Err(AuditError::BadPayload(ev.payload.to_string()));
+    }
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (seq, prev) = match head {
+        Some((s, h)) => (s + 1, Some(h)),
+        None => (1, None),
+    };
+    let hash = event_hash(seq, ts, ev.actor, ev.kind, ev.subject, &ev.payload, &prev)?;
+    let payload_text = canon::canonical_string(&ev.payload)?;
+    conn.execute(
+        "INSERT INTO audit_events (seq, ts, actor, kind, subject, payload, prev, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            seq,
+            ts,
+            ev.actor,
+            ev.kind,
+            ev.subject,
+            payload_text,
+            prev,
+            hash
+        ],
+    )?;
+    conn.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![seq, hash],
+    )?;
+    Ok(AuditEvent {
+        seq,
+        ts: ts.to_string(),
+        actor: ev.actor.to_string(),
+        kind: ev.kind.to_string(),
+        subject: ev.subject.to_string(),
+        payload: ev.payload,
+        prev,
+        hash,
+    })
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(AuditEvent, String)> {
+    let payload_text: String = r.get(5)?;
+    let payload =
+        serde_json::from_str(&payload_text).unwrap_or(Value::String(payload_text.clone()));
+    Ok((
+        AuditEvent {
+            seq: r.get(0)?,
+            ts: r.get(1)?,
+            actor: r.get(2)?,
+            kind: r.get(3)?,
+            subject: r.get(4)?,
+            payload,
+            prev: r.get(6)?,
+            hash: r.get(7)?,
+        },
+        payload_text,
+    ))
+}
+
+const SELECT: &str = "SELECT seq, ts, actor, kind, subject, payload, prev, hash FROM audit_events";
+
+/// Events with `seq > after`, oldest first, at most `limit`.
+pub fn list(
+    conn: &Connection,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> Result<Vec<AuditEvent>, AuditError> {
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let rows = stmt
+        .query_map(
+            params![after.unwrap_or(0), limit.map(i64::from).unwrap_or(-1)],
+            |r| row_to_event(r).map(|(e, _)| e),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Events about one subject, oldest first.
+pub fn for_subject(conn: &Connection, subject: &str) -> Result<Vec<AuditEvent>, AuditError> {
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE subject = ?1 ORDER BY seq"))?;
+    let rows = stmt
+        .query_map([subject], |r| row_to_event(r).map(|(e, _)| e))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Number of events.
+pub fn count(conn: &Connection) -> Result<u64, AuditError> {
+    Ok(
+        conn.query_row("SELECT count(*) FROM audit_events", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
+}
+
+/// Walks the whole chain and names the first event that does not hold: edited (hash mismatch),
+/// deleted or inserted (seq gap, prev mismatch), reordered (prev mismatch), or a truncated tail
+/// (head record ahead of the last event).
+#[tracing::instrument(name = "audit.verify", skip_all)]
+pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
+    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
+    let mut rows = stmt.query([])?;
+    let mut expected_seq = 1i64;
+    let mut prev: Option<String> = None;
+    let mut events = 0u64;
+    let bad = |seq: i64, events: u64, why: String| AuditVerify {
+        ok: false,
+        events,
+        first_bad_seq: Some(seq),
+        problem: Some(why),
+    };
+    while let Some(r) = rows.next()? {
+        let (e, payload_text) = row_to_event(r)?;
+        events += 1;
+        if e.seq != expected_seq {
+            let missing = expected_seq;
+            return Ok(bad(
+                missing.min(e.seq),
+                events,
+                format!("event {missing} is missing: the chain jumps to {}", e.seq),
+            ));
+        }
+        if e.prev != prev {
+            return Ok(bad(e.seq, events, format!("event {} does not follow event {}: its prev link is wrong (reordered, inserted or an earlier event was removed)", e.seq, e.seq - 1)));
+        }
+        let canonical_payload = serde_json::from_str::<Value>(&payload_text)
+            .ok()
+            .and_then(|v| canon::canonical_string(&v).ok());
+        if canonical_payload.as_deref() != Some(payload_text.as_str()) {
+            return Ok(bad(
+                e.seq,
+                events,
+                format!(
+                    "event {} has a payload that is not canonical JSON (edited)",
+                    e.seq
+                ),
+            ));
+        }
+        let want = event_hash(
+            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+        )?;
+        if want != e.hash {
+            return Ok(bad(
+                e.seq,
+                events,
+                format!(
+                    "event {} was altered: its content does not match its hash",
+                    e.seq
+                ),
+            ));
+        }
+        prev = Some(e.hash);
+        expected_seq += 1;
+    }
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match head {
+        Some((seq, hash)) if seq != expected_seq - 1 || Some(&hash) != prev.as_ref() => Ok(bad(
+            expected_seq.min(seq.max(1)),
+            events,
+            format!("the log ends at event {} but event {seq} was recorded as the last: events were removed from the end", expected_seq - 1),
+        )),
+        None if events > 0 => Ok(bad(1, events, "the chain's head record is missing".into())),
+        _ => Ok(AuditVerify { ok: true, events, first_bad_seq: None, problem: None }),
+    }
+}
+
+/// Writes every event as one JSON line (`seq, ts, actor, kind, subject, payload, prev, hash`),
+/// atomically: a temporary file renamed into place.
+pub fn export(conn: &Connection, path: &std::path::Path) -> Result<u64, AuditError> {
+    let err = |why: String| AuditError::Export {
+        path: path.display().to_string(),
+        why,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile_in(dir).map_err(|e| err(e.to_string()))?;
+    let mut n = 0u64;
+    {
+        let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
+        let mut rows = stmt.query([])?;
+        let mut w = std::io::BufWriter::new(&mut tmp.1);
+        while let Some(r) = rows.next()? {
+            let (e, _) = row_to_event(r)?;
+            serde_json::to_writer(&mut w, &e).map_err(|e| err(e.to_string()))?;
+            w.write_all(b"\n").map_err(|e| err(e.to_string()))?;
+            n += 1;
+        }
+        w.flush().map_err(|e| err(e.to_string()))?;
+    }
+    tmp.1.sync_all().map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp.0, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp.0);
+        err(e.to_string())
+    })?;
+    Ok(n)
+}
+
+fn tempfile_in(dir: &std::path::Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    for i in 0..100u32 {
+        let p = dir.join(format!(".oxide-export-{}-{i}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary file name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use serde_json::json;
+
+    fn store_with(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        for i in 0..n {
+            store
+                .write(|tx| {
+                    append(
+                        tx,
+                        NewEvent {
+                            actor: "alice",
+                            kind: "test.event",
+                            subject: &format!("s{i}"),
+                            payload: json!({"i": i}),
+                        },
+                        &format!("2026-01-01T00:00:{i:02}Z"),
+                    )
+                })
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    fn tamper(store: &Store, sql: &str) {
+        store
+            .conn()
+            .execute_batch(&format!(
+                "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; {sql}"
+            ))
+            .unwrap();
+    }
+
+    #[test]
+    fn chain_links_and_verifies() {
+        let (_d, store) = store_with(5);
+        let evs = list(store.conn(), None, None).unwrap();
+        assert_eq!(evs.len(), 5);
+        assert_eq!(evs[0].prev, None);
+        for w in evs.windows(2) {
+            assert_eq!(w[1].prev.as_ref(), Some(&w[0].hash));
+        }
+        let v = verify(store.conn()).unwrap();
+        assert_eq!(
+            v,
+            AuditVerify {
+                ok: true,
+                events: 5,
+                first_bad_seq: None,
+                problem: None
+            }
+        );
+        assert_eq!(list(store.conn(), Some(3), Some(1)).unwrap()[0].seq, 4);
+    }
+
+    #[test]
+    fn the_application_cannot_rewrite_history() {
+        let (_d, store) = store_with(2);
+        assert!(store
+            .conn()
+            .execute("UPDATE audit_events SET actor = 'mallory'", [])
+            .is_err());
+        assert!(store
+            .conn()
+            .execute("DELETE FROM audit_events", [])
+            .is_err());
+    }
+
+    #[test]
+    fn edited_payload_is_found() {
+        let (_d, store) = store_with(5);
+        tamper(
+            &store,
+            r#"UPDATE audit_events SET payload = '{"i":99}' WHERE seq = 3"#,
+        );
+        let v = verify(store.conn()).unwrap();
+        assert!(!v.ok);
+        assert_eq!(v.first_bad_seq, Some(3));
+    }
+
+    #[test]
+    fn edited_actor_is_found() {
+        let (_d, store) = store_with(4);
+        tamper(
+            &store,
+            "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+        );
+        assert_eq!(verify(store.conn()).unwrap().first_bad_seq, Some(2));
+    }
+
+    #[test]
+    fn deleted_event_is_found() {
+        let (_d, store) = store_with(5);
+        tamper(&store, "DELETE FROM audit_events WHERE seq = 2");
+        assert_eq!(verify(store.conn()).unwrap().first_bad_seq, Some(2));
+    }
+
+    #[test]
+    fn deleted_tail_is_found() {
+        let (_d, store) = store_with(5);
+        tamper(&store, "DELETE FROM audit_events WHERE seq = 5");
+        let v = verify(store.conn()).unwrap();
+        assert!(!v.ok);
+        assert_eq!(v.first_bad_seq, Some(5));
+    }
+
+    #[test]
+    fn inserted_event_is_found() {
+        let (_d, store) = store_with(4);
+        // Shift 3.. up by one and forge a well-hashed event at 3 that links to 2.
+        tamper(&store, "UPDATE audit_events SET seq = seq + 10 WHERE seq >= 3; UPDATE audit_events SET seq = seq - 9 WHERE seq >= 13;");
+        let prev: String = store
+            .conn()
+            .query_row("SELECT hash FROM audit_events WHERE seq = 2", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let payload = json!({"forged": true});
+        let h = event_hash(
+            3,
+            "2026-01-01T00:00:02Z",
+            "mallory",
+            "x",
+            "y",
+            &payload,
+            &Some(prev.clone()),
+        )
+        .unwrap();
+        store.conn().execute(
+            "INSERT INTO audit_events VALUES (3, '2026-01-01T00:00:02Z', 'mallory', 'x', 'y', ?1, ?2, ?3)",
+            params![canon::canonical_string(&payload).unwrap(), prev, h],
+        ).unwrap();
+        let v = verify(store.conn()).unwrap();
+        assert_eq!(
+            v.first_bad_seq,
+            Some(4),
+            "the event after the forgery no longer links"
+        );
+    }
+
+    #[test]
+    fn reordered_events_are_found() {
+        let (_d, store) = store_with(5);
+        tamper(&store, "UPDATE audit_events SET seq = 100 WHERE seq = 2; UPDATE audit_events SET seq = 2 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 100;");
+        assert_eq!(verify(store.conn()).unwrap().first_bad_seq, Some(2));
+    }
+
+    #[test]
+    fn export_is_json_lines_that_rehash() {
+        let (d, store) = store_with(3);
+        let out = d.path().join("audit.jsonl");
+        assert_eq!(export(store.conn(), &out).unwrap(), 3);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut prev: Option<String> = None;
+        for line in text.lines() {
+            let e: AuditEvent = serde_json::from_str(line).unwrap();
+            assert_eq!(e.prev, prev);
+            let h = event_hash(
+                e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+            )
+            .unwrap();
+            assert_eq!(h, e.hash);
+            prev = Some(e.hash);
+        }
+        assert_eq!(text.lines().count(), 3);
+    }
+
+    #[test]
+    fn non_object_payload_is_refused() {
+        let (_d, mut store) = store_with(0);
+        let err = store
+            .write(|tx| {
+                append(
+                    tx,
+                    NewEvent {
+                        actor: "a",
+                        kind: "k",
+                        subject: "s",
+                        payload: json!([1]),
+                    },
+                    "t",
+                )
+            })
+            .unwrap_err();
+        assert_eq!(err.code(), "AUDIT_BAD_PAYLOAD");
+        assert_eq!(count(store.conn()).unwrap(), 0);
+    }
+}

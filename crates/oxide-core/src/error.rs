@@ -1,0 +1,76 @@
+//! The error every public entry point returns: one variant per room, each with stable codes.
+
+use serde::Serialize;
+
+/// How a failure is classed for exit codes (`2` invalid, `3` refused, `1` internal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum ErrorKind {
+    /// The caller's input was wrong; nothing was written.
+    Invalid,
+    /// A gate said no; nothing was promoted.
+    Refused,
+    /// Anything else (I/O, database, a bug).
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Canon(#[from] crate::canon::CanonError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
+}
+
+impl Error {
+    /// The stable code that crosses IPC and `--json`; the UI matches on this, never on text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Canon(e) => e.code(),
+            Error::Store(e) => e.code(),
+            Error::Audit(e) => e.code(),
+            Error::Workspace(e) => e.code(),
+            Error::Memory(e) => e.code(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Canon(_) => ErrorKind::Internal,
+            Error::Store(e) => e.kind(),
+            Error::Audit(e) => e.kind(),
+            Error::Workspace(e) => e.kind(),
+            Error::Memory(e) => e.kind(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+/// `{code, message}`: how an error crosses IPC and `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ErrorDto {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&Error> for ErrorDto {
+    fn from(e: &Error) -> Self {
+        ErrorDto {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! OXIDE Review's domain core. Every decision lives here; the `oxide` CLI and the desktop
+//! shell only translate. One module (room) per concern, each owning its tables.
+
+pub mod audit;
+pub mod canon;
+pub mod clock;
+pub mod error;
+pub mod memory;
+pub mod store;
+pub mod workspace;
+
+pub use clock::Clock;
+pub use error::{Error, ErrorDto, ErrorKind};
+pub use workspace::{InitReport, Status, Workspace};
+
+/// Every proposal state, the happy path first, then the exits.
+pub const STATES: &[&str] = &[
+    "discovered",
+    "proposed",
+    "validated",
+    "approved",
+    "promoted",
+    "no_op",
+    "quarantined",
+    "failed_validation",
+    "denied",
+    "rejected",
+    "superseded",
+    "rolled_back",
+];

@@ -1,0 +1,70 @@
+//! The governance files `oxide init` writes when they are absent, with commented defaults.
+
+pub const OXIDE_TOML: &str = r#"# OXIDE Review settings for this repository. A change to any file under .oxide/ is a
+# governance change: always the highest risk, never proposable by O.X.I.D.E itself.
+
+[workflow]
+# The protected branch that promotions land on.
+target_branch = "main"
+
+[binder]
+# How learned failure capsules are used: shadow (computed, not surfaced) | guided (shown as
+# advice) | prescriptive (eligible capsules gate proposals).
+rollout_mode = "shadow"
+# How wrapper envelopes become capsules: strict | hybrid | lenient (see docs/binder.md).
+fallback_mode = "strict"
+
+[synth]
+# The Ollama model O.X.I.D.E uses, pinned by name and by the digest GET /api/tags reports.
+# Synthesis is refused while model_digest is empty or does not match.
+model = "llama3.2:latest"
+model_digest = ""
+seed = 42
+num_ctx = 8192
+timeout_s = 120
+"#;
+
+pub const CHECKS_TOML: &str = r#"# The CI contract: checks run against every proposal in a temporary worktree.
+# run = argv (a shell only with shell = true and run = "a string"); env = allow-list, all
+# other variables are cleared; required checks must pass, advisory ones only report.
+#
+# [[check]]
+# name = "unit"
+# run = ["cargo", "test"]
+# timeout_s = 600
+# env = ["PATH", "HOME"]
+# required = true
+# sandbox = false
+#
+# Canary checks run after promotion; a failure triggers an automatic rollback.
+# [[canary]]
+# name = "smoke"
+# run = ["./scripts/smoke"]
+# timeout_s = 120
+"#;
+
+pub const APPROVERS_TOML: &str = r#"# The trust registry: who may approve, with which role and which public keys.
+# Roles: approver, lead, maintainer. Add people with `oxide approvers add`; commit this file
+# (it is a governance file, reviewed like any other governance change).
+#
+# [[person]]
+# id = "alice"
+# name = "Alice Example"
+# roles = ["approver", "lead"]
+# keys = ["ssh-ed25519 AAAA... alice"]
+"#;
+
+pub const POLICY_README: &str = r#"# Policy
+
+Rego (v1) risk and policy gates for this repository, evaluated in-process by OXIDE Review.
+Every file `*.rego` in this folder is part of the policy; its digest is recorded with every
+decision. See the project's docs/policy.md for the input and output contracts.
+"#;
+
+/// `(path relative to the repository root, contents)` of every default file.
+pub const FILES: &[(&str, &str)] = &[
+    (".oxide/oxide.toml", OXIDE_TOML),
+    (".oxide/checks.toml", CHECKS_TOML),
+    (".oxide/approvers.toml", APPROVERS_TOML),
+    (".oxide/policy/README.md", POLICY_README),
+];
