@@ -1,0 +1,11 @@
+//! One file per command group; each only translates arguments and prints results.
+pub mod audit;
+pub mod init;
+pub mod status;
+
+/// Who is acting: `OXIDE_ACTOR`, else the login name.
+pub fn actor() -> String {
+    std::env::var("OXIDE_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,20 @@
+use crate::output::{CliError, Out};
+use crate::Cli;
+
+pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
+    let ws = cli.open()?;
+    let st = ws.status()?;
+    out.result(&st, || {
+        let mut s = format!("workspace {}\ndatabase  {}\n", st.workspace, st.db);
+        if !st.initialized {
+            s.push_str("not initialised: run `oxide init`\n");
+        }
+        s.push_str("proposals:\n");
+        for (state, n) in &st.proposals {
+            s.push_str(&format!("  {state:<18} {n}\n"));
+        }
+        s.push_str(&format!("audit events: {}\n", st.audit_events));
+        s
+    });
+    Ok(())
+}

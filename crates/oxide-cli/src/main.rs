@@ -1,0 +1,72 @@
+//! `oxide`: the headless shell over oxide-core. Parses arguments, calls the core, prints
+//! (human text to stderr/stdout, or exactly one JSON document with `--json`). No decisions.
+
+mod cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use output::{CliError, Out};
+
+#[derive(Parser, Debug)]
+#[command(name = "oxide", version, about = "OXIDE Review: governed AI change proposals for a git repository")]
+pub struct Cli {
+    /// The governed git repository (default: the repository around the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// The state database (default: one per workspace under the user's data directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout (errors as {"error": {code, message}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write .oxide/ defaults (if absent) and create the state database. Idempotent.
+    Init,
+    /// Proposal counts per state and the number of audit events.
+    Status,
+    /// The tamper-evident audit timeline.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
+}
+
+impl Cli {
+    pub fn workspace_dir(&self) -> Result<PathBuf, CliError> {
+        match &self.workspace {
+            Some(d) => Ok(d.clone()),
+            None => std::env::current_dir().map_err(|e| CliError::io("cannot read the current directory", e)),
+        }
+    }
+
+    pub fn open(&self) -> Result<oxide_core::Workspace, CliError> {
+        Ok(oxide_core::Workspace::open(&self.workspace_dir()?, self.db.as_deref())?)
+    }
+}
+
+fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Init => cmd::init::run(cli, out),
+        Command::Status => cmd::status::run(cli, out),
+        Command::Audit(c) => cmd::audit::run(cli, c, out),
+    }
+}
+
+fn main() -> ExitCode {
+    let json_requested = std::env::args().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::usage_error(e, json_requested),
+    };
+    output::init_tracing();
+    let mut out = Out::new(cli.json);
+    let result = run(&cli, &mut out);
+    out.finish(result)
+}
