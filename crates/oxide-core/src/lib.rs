@@ -6,8 +6,10 @@ pub mod canon;
 pub mod clock;
 pub mod error;
 pub mod memory;
+pub mod recent;
 pub mod proposal;
 pub mod store;
+pub mod synth;
 pub mod workspace;
 
 pub use clock::Clock;
