@@ -1,0 +1,171 @@
+//! Helpers for journeys through the real binaries: a throw-away git repository with its own
+//! data directory, and a runner for `target/<profile>/oxide` that parses `--json` output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The built `oxide` binary (`OXIDE_BIN` overrides; default: next to this test's target dir).
+pub fn oxide_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("OXIDE_BIN") {
+        return PathBuf::from(p);
+    }
+    target_dir().join("oxide")
+}
+
+/// `target/<profile>` of this build (the test executable lives in `target/<profile>/deps`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+/// The result of one `oxide` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout parsed as the single JSON document `--json` promises.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The `error.code` of a failed `--json` run.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A git repository with one commit on `main`, plus a private data dir and database path.
+pub struct TestRepo {
+    pub dir: tempfile::TempDir,
+    pub data: tempfile::TempDir,
+}
+
+impl TestRepo {
+    /// A repository with `README.md` committed on `main`.
+    pub fn new() -> TestRepo {
+        Self::with_files(&[("README.md", "# test repo\n")])
+    }
+
+    /// A repository with these files committed on `main`.
+    pub fn with_files(files: &[(&str, &str)]) -> TestRepo {
+        let dir = tempfile::tempdir().expect("temp repo");
+        let data = tempfile::tempdir().expect("temp data");
+        for (rel, text) in files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-q", "-m", "initial"]);
+        TestRepo { dir, data }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.data.path().join("oxide.sqlite3")
+    }
+
+    /// `oxide --workspace <repo> --db <db> ARGS`, with XDG dirs inside the data dir.
+    pub fn oxide(&self, args: &[&str]) -> Run {
+        self.oxide_env(args, &[])
+    }
+
+    pub fn oxide_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(oxide_bin());
+        cmd.arg("--workspace")
+            .arg(self.path())
+            .arg("--db")
+            .arg(self.db());
+        cmd.args(args);
+        cmd.env("XDG_DATA_HOME", self.data.path().join("xdg-data"));
+        cmd.env("XDG_CONFIG_HOME", self.data.path().join("xdg-config"));
+        cmd.env("OXIDE_ACTOR", "tester");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run oxide").into()
+    }
+
+    /// `oxide init` and assert it worked.
+    pub fn init(&self) -> Value {
+        self.oxide(&["--json", "init"]).expect(0).json()
+    }
+}
+
+impl Default for TestRepo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs git with a fixed identity; panics with its output on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        o.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs `oxide` with no workspace/db flags (for usage and discovery tests).
+pub fn oxide_raw(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(oxide_bin());
+    cmd.current_dir(cwd).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run oxide").into()
+}
