@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use output::{CliError, Out};
 
 #[derive(Parser, Debug)]
-#[command(name = "oxide", version, about = "OXIDE Review: governed AI change proposals for a git repository")]
+#[command(
+    name = "oxide",
+    version,
+    about = "OXIDE Review: governed AI change proposals for a git repository"
+)]
 pub struct Cli {
     /// The governed git repository (default: the repository around the current directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -42,12 +46,16 @@ impl Cli {
     pub fn workspace_dir(&self) -> Result<PathBuf, CliError> {
         match &self.workspace {
             Some(d) => Ok(d.clone()),
-            None => std::env::current_dir().map_err(|e| CliError::io("cannot read the current directory", e)),
+            None => std::env::current_dir()
+                .map_err(|e| CliError::io("cannot read the current directory", e)),
         }
     }
 
     pub fn open(&self) -> Result<oxide_core::Workspace, CliError> {
-        Ok(oxide_core::Workspace::open(&self.workspace_dir()?, self.db.as_deref())?)
+        Ok(oxide_core::Workspace::open(
+            &self.workspace_dir()?,
+            self.db.as_deref(),
+        )?)
     }
 }
 

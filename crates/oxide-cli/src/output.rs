@@ -18,22 +18,38 @@ pub struct CliError {
 
 impl CliError {
     pub fn io(what: &str, e: std::io::Error) -> CliError {
-        CliError { code: "IO".into(), message: format!("{what}: {e}"), kind: ErrorKind::Internal }
+        CliError {
+            code: "IO".into(),
+            message: format!("{what}: {e}"),
+            kind: ErrorKind::Internal,
+        }
     }
 
     pub fn invalid(code: &str, message: impl Into<String>) -> CliError {
-        CliError { code: code.into(), message: message.into(), kind: ErrorKind::Invalid }
+        CliError {
+            code: code.into(),
+            message: message.into(),
+            kind: ErrorKind::Invalid,
+        }
     }
 
     /// Exit 3 with a result document: a gate said no (e.g. `audit verify` not ok).
     pub fn refused(code: &str, message: impl Into<String>) -> CliError {
-        CliError { code: code.into(), message: message.into(), kind: ErrorKind::Refused }
+        CliError {
+            code: code.into(),
+            message: message.into(),
+            kind: ErrorKind::Refused,
+        }
     }
 }
 
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
-        CliError { code: e.code().to_string(), message: e.to_string(), kind: e.kind() }
+        CliError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+            kind: e.kind(),
+        }
     }
 }
 
@@ -54,7 +70,11 @@ pub struct Out {
 
 impl Out {
     pub fn new(json: bool) -> Out {
-        Out { json, doc: None, refused: false }
+        Out {
+            json,
+            doc: None,
+            refused: false,
+        }
     }
 
     pub fn json(&self) -> bool {
@@ -64,7 +84,9 @@ impl Out {
     /// The command's result: printed as JSON with `--json`, else `human` goes to stdout.
     pub fn result<T: Serialize>(&mut self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            self.doc = Some(serde_json::to_value(value).unwrap_or_else(|e| json!({"error": {"code": "SERIALIZE", "message": e.to_string()}})));
+            self.doc = Some(serde_json::to_value(value).unwrap_or_else(
+                |e| json!({"error": {"code": "SERIALIZE", "message": e.to_string()}}),
+            ));
         } else {
             let text = human();
             if !text.is_empty() {
@@ -94,7 +116,10 @@ impl Out {
             }
             Err(e) => {
                 if self.json {
-                    println!("{}", json!({"error": {"code": e.code, "message": e.message}}));
+                    println!(
+                        "{}",
+                        json!({"error": {"code": e.code, "message": e.message}})
+                    );
                 }
                 eprintln!("error[{}]: {}", e.code, e.message);
                 exit_code(e.kind)
@@ -112,9 +137,17 @@ pub fn usage_error(e: clap::Error, json: bool) -> ExitCode {
         }
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid usage").trim_start_matches("error: ").to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid usage")
+                .trim_start_matches("error: ")
+                .to_string();
             if json {
-                println!("{}", json!({"error": {"code": "USAGE", "message": format!("{first} (see `oxide help`)")}}));
+                println!(
+                    "{}",
+                    json!({"error": {"code": "USAGE", "message": format!("{first} (see `oxide help`)")}})
+                );
             }
             let _ = e.print();
             ExitCode::from(2)
@@ -125,5 +158,9 @@ pub fn usage_error(e: clap::Error, json: bool) -> ExitCode {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OXIDE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }

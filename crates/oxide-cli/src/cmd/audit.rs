@@ -31,7 +31,12 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
             out.result(&json!({ "events": events }), || {
                 events
                     .iter()
-                    .map(|e| format!("{:>6}  {}  {:<14} {:<24} {}", e.seq, e.ts, e.actor, e.kind, e.subject))
+                    .map(|e| {
+                        format!(
+                            "{:>6}  {}  {:<14} {:<24} {}",
+                            e.seq, e.ts, e.actor, e.kind, e.subject
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -53,7 +58,9 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
         }
         AuditCmd::Export { file } => {
             let n = ws.audit_export(file)?;
-            out.result(&json!({ "events": n, "file": file }), || format!("wrote {n} events to {}", file.display()));
+            out.result(&json!({ "events": n, "file": file }), || {
+                format!("wrote {n} events to {}", file.display())
+            });
         }
     }
     Ok(())

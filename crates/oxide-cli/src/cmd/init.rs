@@ -3,7 +3,12 @@ use crate::Cli;
 
 pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let actor = crate::cmd::actor();
-    let rep = oxide_core::workspace::init(&cli.workspace_dir()?, cli.db.as_deref(), &actor, oxide_core::Clock::system())?;
+    let rep = oxide_core::workspace::init(
+        &cli.workspace_dir()?,
+        cli.db.as_deref(),
+        &actor,
+        oxide_core::Clock::system(),
+    )?;
     out.result(&rep, || {
         let mut s = format!("workspace {}\ndatabase  {}\n", rep.workspace, rep.db);
         if rep.created.is_empty() {

@@ -27,7 +27,11 @@ pub enum Op {
     /// Delete an existing file.
     DeleteFile { path: String },
     /// Replace the one exact occurrence of `find` with `replace`.
-    TextEdit { path: String, find: String, replace: String },
+    TextEdit {
+        path: String,
+        find: String,
+        replace: String,
+    },
     /// Apply RFC 6902 operations to a JSON file.
     JsonPatch {
         path: String,
