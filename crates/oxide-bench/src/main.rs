@@ -1,0 +1,42 @@
+//! `oxide-bench <name>`: run one benchmark. Each benchmark lives in `src/<name>.rs`, exposes
+//! `pub fn run() -> Result<(), String>`, measures against a reference in the same run and
+//! rewrites only its own section of `docs/benchmarks.md` via [`report::write_section`].
+//!
+//! Run in release mode: `cargo run --release -p oxide-bench -- <name>`.
+
+mod report;
+
+/// (name, entry point, one-line description). Add one line per benchmark.
+type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
+
+const BENCHES: &[Bench] = &[
+    // ("binder", binder::run, "envelope ingestion vs a bare prepared INSERT"),
+];
+
+fn usage() -> String {
+    let mut s = String::from("usage: oxide-bench <name>\n\nbenchmarks:\n");
+    for (name, _, about) in BENCHES {
+        s.push_str(&format!("  {name:<16} {about}\n"));
+    }
+    s
+}
+
+fn main() {
+    let name = std::env::args().nth(1);
+    let Some(name) = name else {
+        eprint!("{}", usage());
+        std::process::exit(2);
+    };
+    let Some((_, run, _)) = BENCHES.iter().find(|(n, _, _)| *n == name) else {
+        eprintln!("oxide-bench: unknown benchmark `{name}`\n");
+        eprint!("{}", usage());
+        std::process::exit(2);
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("oxide-bench: warning: debug build; numbers are meaningless — use --release");
+    }
+    if let Err(e) = run() {
+        eprintln!("oxide-bench {name}: {e}");
+        std::process::exit(1);
+    }
+}
