@@ -128,7 +128,7 @@ pub fn probe(host: &OllamaHost) -> OllamaStatus {
     };
     if host.scheme != "http" {
         return down(format!(
-            "OXIDE Review reaches Ollama over plain http on this machine; {} is not supported yet (set OLLAMA_HOST to an http:// address)",
+            "OXIDE Review reaches Ollama over plain http for now; {} is not supported yet (set OLLAMA_HOST to an http:// address).",
             host.scheme
         ));
     }
@@ -148,14 +148,14 @@ pub fn probe(host: &OllamaHost) -> OllamaStatus {
                     }
                 }
                 None => down(format!(
-                    "{base} answered, but not like Ollama (no version in /api/version); check OLLAMA_HOST"
+                    "{base} answered, but not like Ollama (no version in /api/version); check OLLAMA_HOST."
                 )),
             }
         }
         Ok((code, _)) => down(format!(
-            "{base} answered HTTP {code} to /api/version; is it an Ollama server? Check OLLAMA_HOST"
+            "{base} answered HTTP {code} to /api/version; is it an Ollama server? Check OLLAMA_HOST."
         )),
-        Err(why) => down(format!("nothing answers at {base}: {why}")),
+        Err(why) => down(format!("Nothing answers at {base}: {why}.")),
     }
 }
 

@@ -1,0 +1,55 @@
+//! OXIDE Review, the desktop shell. Tauri commands (`commands`) are thin adapters over
+//! `oxide-core`; the app keeps one opened workspace behind a mutex (`state`) and decides
+//! which workspace to open on start (`startup`).
+
+pub mod commands;
+pub mod startup;
+pub mod state;
+
+use tauri::Manager;
+
+/// Builds and runs the app until its window closes.
+pub fn run() {
+    init_tracing();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let request = startup::StartRequest::from_env_and_args(&args);
+    tracing::info!(stage = "start", requested = ?request.source(), "OXIDE Review starting");
+
+    let result = tauri::Builder::default()
+        // The dialog plugin is used from Rust only (commands::pick_folder); no capability
+        // grants its JS permissions, so the webview cannot open dialogs by itself.
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            let paths = state::AppPaths::resolve(app.handle())?;
+            tracing::info!(stage = "paths", config = %paths.config_dir.display(), data = %paths.data_dir.display());
+            app.manage(state::AppState::new(paths, request.clone()));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::initial_workspace,
+            commands::open_workspace,
+            commands::open_demo_workspace,
+            commands::pick_folder,
+            commands::recent_workspaces,
+            commands::status,
+            commands::audit_list,
+            commands::audit_verify,
+            commands::ollama_status,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!(error = %e, "OXIDE Review could not start");
+        eprintln!("OXIDE Review could not start: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Logs to stderr; `OXIDE_LOG` sets the filter (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OXIDE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
