@@ -27,6 +27,8 @@ pub enum Error {
     Workspace(#[from] crate::workspace::WorkspaceError),
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
+    #[error(transparent)]
+    Workflow(#[from] crate::workflow::WorkflowError),
 }
 
 impl Error {
@@ -38,6 +40,7 @@ impl Error {
             Error::Audit(e) => e.code(),
             Error::Workspace(e) => e.code(),
             Error::Memory(e) => e.code(),
+            Error::Workflow(e) => e.code(),
         }
     }
 
@@ -48,6 +51,7 @@ impl Error {
             Error::Audit(e) => e.kind(),
             Error::Workspace(e) => e.kind(),
             Error::Memory(e) => e.kind(),
+            Error::Workflow(e) => e.kind(),
         }
     }
 }

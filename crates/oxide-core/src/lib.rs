@@ -6,10 +6,11 @@ pub mod canon;
 pub mod clock;
 pub mod error;
 pub mod memory;
-pub mod recent;
 pub mod proposal;
+pub mod recent;
 pub mod store;
 pub mod synth;
+pub mod workflow;
 pub mod workspace;
 
 pub use clock::Clock;

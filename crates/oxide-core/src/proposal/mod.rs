@@ -1,7 +1,10 @@
 //! Proposal bundles: types, JSON Schema, dry-run applicability, digest; and the `proposals`
+//! table (rows are created and their state changed only through `workflow`).
 
 pub mod apply;
+pub mod rows;
 pub mod types;
 
 pub use apply::{apply_ops, BaseFiles, Change, FileChanges, MapBase, Problem};
+pub use rows::ProposalRow;
 pub use types::*;

@@ -1,0 +1,886 @@
+//! The proposal state machine. The transition table (`TABLE`) is the one place that says which
+//! state may move where; each transition is one guarded public function. Every evaluation —
+//! passed or denied — writes a guard evaluation record (`transitions`) and an audit event in
+//! the caller's transaction, together with the state change when the guard passed. An illegal
+//! transition is an error that writes nothing. See `docs/workflow.md`.
+
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::audit::{self, NewEvent};
+use crate::canon;
+use crate::proposal::{rows, Bundle, ProposalRow, BUNDLE_SCHEMA_VERSION};
+use crate::store::StoreError;
+
+/// Errors of the `workflow` room.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("no proposal '{0}'; list them with `oxide proposal list`")]
+    NotFound(String),
+    #[error("proposal {id} is {from}; `{transition}` is only allowed from {allowed}. Nothing was changed")]
+    Illegal {
+        id: String,
+        from: String,
+        transition: &'static str,
+        allowed: String,
+    },
+    #[error("this bundle is already proposal {id} (state {state}); bundles are immutable, re-synthesise to supersede it")]
+    Duplicate { id: String, state: String },
+    #[error("the bundle cannot be admitted: {0}. Nothing was written")]
+    BadBundle(String),
+    #[error("proposal {id} changed state concurrently (expected {from}); retry")]
+    Raced { id: String, from: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Canon(#[from] canon::CanonError),
+}
+
+impl From<rusqlite::Error> for WorkflowError {
+    fn from(e: rusqlite::Error) -> Self {
+        WorkflowError::Store(StoreError::from(e))
+    }
+}
+
+impl WorkflowError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WorkflowError::NotFound(_) => "WORKFLOW_NOT_FOUND",
+            WorkflowError::Illegal { .. } => "WORKFLOW_ILLEGAL_TRANSITION",
+            WorkflowError::Duplicate { .. } => "WORKFLOW_DUPLICATE",
+            WorkflowError::BadBundle(_) => "WORKFLOW_BAD_BUNDLE",
+            WorkflowError::Raced { .. } => "WORKFLOW_RACED",
+            WorkflowError::Store(e) => e.code(),
+            WorkflowError::Audit(e) => e.code(),
+            WorkflowError::Canon(e) => e.code(),
+        }
+    }
+
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            WorkflowError::NotFound(_)
+            | WorkflowError::Duplicate { .. }
+            | WorkflowError::BadBundle(_) => crate::ErrorKind::Invalid,
+            WorkflowError::Illegal { .. } => crate::ErrorKind::Refused,
+            WorkflowError::Raced { .. } | WorkflowError::Canon(_) => crate::ErrorKind::Internal,
+            WorkflowError::Store(e) => e.kind(),
+            WorkflowError::Audit(e) => e.kind(),
+        }
+    }
+}
+
+/// A proposal state (`crate::STATES` spells them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum State {
+    Discovered,
+    Proposed,
+    Validated,
+    Approved,
+    Promoted,
+    NoOp,
+    Quarantined,
+    FailedValidation,
+    Denied,
+    Rejected,
+    Superseded,
+    RolledBack,
+}
+
+impl State {
+    pub const ALL: [State; 12] = [
+        State::Discovered,
+        State::Proposed,
+        State::Validated,
+        State::Approved,
+        State::Promoted,
+        State::NoOp,
+        State::Quarantined,
+        State::FailedValidation,
+        State::Denied,
+        State::Rejected,
+        State::Superseded,
+        State::RolledBack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        crate::STATES[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.iter().copied().find(|st| st.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named move between states; each has exactly one guarded function below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Transition {
+    Admit,
+    PassValidation,
+    FailValidation,
+    Quarantine,
+    Supersede,
+    Approve,
+    Deny,
+    Reject,
+    Promote,
+    RollBack,
+}
+
+impl Transition {
+    pub const ALL: [Transition; 10] = [
+        Transition::Admit,
+        Transition::PassValidation,
+        Transition::FailValidation,
+        Transition::Quarantine,
+        Transition::Supersede,
+        Transition::Approve,
+        Transition::Deny,
+        Transition::Reject,
+        Transition::Promote,
+        Transition::RollBack,
+    ];
+
+    /// The guard's name as recorded (`transitions.guard`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transition::Admit => "admit",
+            Transition::PassValidation => "pass_validation",
+            Transition::FailValidation => "fail_validation",
+            Transition::Quarantine => "quarantine",
+            Transition::Supersede => "supersede",
+            Transition::Approve => "approve",
+            Transition::Deny => "deny",
+            Transition::Reject => "reject",
+            Transition::Promote => "promote",
+            Transition::RollBack => "roll_back",
+        }
+    }
+}
+
+use State as S;
+use Transition as T;
+
+/// THE transition table: `(transition, from, to)`. Nothing else decides legality.
+/// `discovered → no_op` is not here: a synthesis that falls back creates no proposal row (the
+/// synth room records it as an audit event), so there is nothing for a guard to move.
+pub const TABLE: &[(Transition, State, State)] = &[
+    (T::Admit, S::Discovered, S::Proposed),
+    (T::PassValidation, S::Proposed, S::Validated),
+    (T::FailValidation, S::Proposed, S::FailedValidation),
+    (T::Quarantine, S::Proposed, S::Quarantined),
+    (T::Supersede, S::Proposed, S::Superseded),
+    (T::Supersede, S::Validated, S::Superseded),
+    (T::Supersede, S::Approved, S::Superseded),
+    (T::Supersede, S::FailedValidation, S::Superseded),
+    (T::Approve, S::Validated, S::Approved),
+    (T::Deny, S::Validated, S::Denied),
+    (T::Deny, S::Approved, S::Denied),
+    (T::Reject, S::Validated, S::Rejected),
+    (T::Reject, S::Approved, S::Rejected),
+    (T::Promote, S::Approved, S::Promoted),
+    (T::RollBack, S::Promoted, S::RolledBack),
+];
+
+/// Where `t` leads from `from`, or `None` when the table does not allow it.
+pub fn target(from: State, t: Transition) -> Option<State> {
+    TABLE
+        .iter()
+        .find(|(tt, f, _)| *tt == t && *f == from)
+        .map(|(_, _, to)| *to)
+}
+
+/// The states `t` may start from (for messages and docs).
+pub fn sources(t: Transition) -> Vec<State> {
+    TABLE
+        .iter()
+        .filter(|(tt, _, _)| *tt == t)
+        .map(|(_, f, _)| *f)
+        .collect()
+}
+
+/// A guard evaluation record, as stored in `transitions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct GuardRecord {
+    pub id: i64,
+    pub proposal: String,
+    pub from: String,
+    pub to: String,
+    pub guard: String,
+    /// `passed` or `denied`.
+    pub outcome: String,
+    pub failure_reason_code: Option<String>,
+    pub policy_reason_code: Option<String>,
+    pub inputs_digest: String,
+    pub at: String,
+    pub audit_seq: i64,
+}
+
+impl GuardRecord {
+    pub fn passed(&self) -> bool {
+        self.outcome == "passed"
+    }
+}
+
+/// What a guard concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass {
+        failure_reason_code: Option<String>,
+        policy_reason_code: Option<String>,
+    },
+    Deny {
+        failure_reason_code: Option<String>,
+        policy_reason_code: Option<String>,
+        why: String,
+    },
+}
+
+impl Verdict {
+    fn pass() -> Verdict {
+        Verdict::Pass {
+            failure_reason_code: None,
+            policy_reason_code: None,
+        }
+    }
+    fn deny_policy(code: &str, why: impl Into<String>) -> Verdict {
+        Verdict::Deny {
+            failure_reason_code: None,
+            policy_reason_code: Some(code.into()),
+            why: why.into(),
+        }
+    }
+}
+
+fn load(conn: &Connection, id: &str) -> Result<(ProposalRow, State), WorkflowError> {
+    let row = rows::get(conn, id)?.ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;
+    let state = State::parse(&row.state).ok_or_else(|| {
+        WorkflowError::Store(StoreError::Migration {
+            path: "proposals".into(),
+            why: format!("unknown state {}", row.state),
+        })
+    })?;
+    Ok((row, state))
+}
+
+fn illegal(id: &str, from: State, t: Transition) -> WorkflowError {
+    WorkflowError::Illegal {
+        id: id.to_string(),
+        from: from.to_string(),
+        transition: t.name(),
+        allowed: sources(t)
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Checks legality for an existing proposal without writing anything.
+pub fn check_legal(conn: &Connection, id: &str, t: Transition) -> Result<State, WorkflowError> {
+    let (row, from) = load(conn, id)?;
+    target(from, t).ok_or_else(|| illegal(&row.id, from, t))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_record(
+    conn: &Connection,
+    proposal: &str,
+    from: State,
+    to: State,
+    t: Transition,
+    verdict: &Verdict,
+    inputs: &Value,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    let inputs_digest = canon::digest(inputs)?;
+    let (outcome, frc, prc, why) = match verdict {
+        Verdict::Pass {
+            failure_reason_code,
+            policy_reason_code,
+        } => ("passed", failure_reason_code, policy_reason_code, None),
+        Verdict::Deny {
+            failure_reason_code,
+            policy_reason_code,
+            why,
+        } => (
+            "denied",
+            failure_reason_code,
+            policy_reason_code,
+            Some(why.as_str()),
+        ),
+    };
+    let kind = if outcome == "passed" {
+        format!("workflow.{}", t.name())
+    } else {
+        format!("workflow.{}.denied", t.name())
+    };
+    let ev = audit::append(
+        conn,
+        NewEvent {
+            actor,
+            kind: &kind,
+            subject: proposal,
+            payload: json!({
+                "from": from.as_str(),
+                "to": to.as_str(),
+                "guard": t.name(),
+                "outcome": outcome,
+                "failure_reason_code": frc,
+                "policy_reason_code": prc,
+                "inputs_digest": inputs_digest,
+                "inputs": inputs,
+                "why": why,
+            }),
+        },
+        ts,
+    )?;
+    conn.execute(
+        "INSERT INTO transitions (proposal_id, from_state, to_state, guard, outcome,
+             failure_reason_code, policy_reason_code, inputs_digest, at, audit_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            proposal,
+            from.as_str(),
+            to.as_str(),
+            t.name(),
+            outcome,
+            frc,
+            prc,
+            inputs_digest,
+            ts,
+            ev.seq
+        ],
+    )?;
+    Ok(GuardRecord {
+        id: conn.last_insert_rowid(),
+        proposal: proposal.to_string(),
+        from: from.as_str().into(),
+        to: to.as_str().into(),
+        guard: t.name().into(),
+        outcome: outcome.into(),
+        failure_reason_code: frc.clone(),
+        policy_reason_code: prc.clone(),
+        inputs_digest,
+        at: ts.into(),
+        audit_seq: ev.seq,
+    })
+}
+
+/// The one path every transition of an existing proposal takes: legality from `TABLE`
+/// (illegal → error, nothing written), the guard over the row and its inputs, the record and
+/// audit event, and the state change when the guard passed — all on `conn` (the caller's
+/// transaction).
+fn run(
+    conn: &Connection,
+    id: &str,
+    t: Transition,
+    inputs: Value,
+    superseded_by: Option<&str>,
+    guard: impl FnOnce(&ProposalRow) -> Verdict,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    let (row, from) = load(conn, id)?;
+    let to = target(from, t).ok_or_else(|| illegal(&row.id, from, t))?;
+    let verdict = guard(&row);
+    let rec = write_record(conn, &row.id, from, to, t, &verdict, &inputs, actor, ts)?;
+    if let Verdict::Pass {
+        failure_reason_code,
+        policy_reason_code,
+    } = &verdict
+    {
+        let n = rows::set_state(
+            conn,
+            &row.id,
+            from.as_str(),
+            to.as_str(),
+            failure_reason_code.as_deref(),
+            policy_reason_code.as_deref(),
+            superseded_by,
+            ts,
+        )?;
+        if n != 1 {
+            return Err(WorkflowError::Raced {
+                id: row.id,
+                from: from.to_string(),
+            });
+        }
+    }
+    Ok(rec)
+}
+
+/// Structural checks a bundle must pass before it may become a proposal. (Applicability
+/// against the base commit is checked by the caller — `propose`/`proposal import` — with git.)
+fn admit_guard(bundle: &Bundle) -> Result<(), String> {
+    if bundle.schema_version != BUNDLE_SCHEMA_VERSION {
+        return Err(format!(
+            "schema_version is '{}', expected '{BUNDLE_SCHEMA_VERSION}'",
+            bundle.schema_version
+        ));
+    }
+    canon::parse_digest(&bundle.skill_digest).map_err(|_| {
+        format!(
+            "skill_digest '{}' is not sha256:<64 hex>",
+            bundle.skill_digest
+        )
+    })?;
+    let c = &bundle.base.commit;
+    if c.len() != 40 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("base.commit '{c}' is not a full 40-hex commit id"));
+    }
+    if bundle.base.branch.trim().is_empty() {
+        return Err("base.branch is empty".into());
+    }
+    if bundle.intent.ops.is_empty() {
+        return Err("intent.ops is empty; a proposal must change something".into());
+    }
+    if crate::clock::parse_ts(&bundle.created_at).is_none() {
+        return Err(format!(
+            "created_at '{}' is not RFC 3339",
+            bundle.created_at
+        ));
+    }
+    Ok(())
+}
+
+/// `admit`: a bundle becomes proposal `<short id of its digest>` in state `proposed`, with its
+/// guard record (`discovered → proposed`) and audit event, all on `conn` — call it inside one
+/// `Store::write`. A bundle failing the guard, or already admitted, is an error writing
+/// nothing (there is no proposal yet to hang a denied record on).
+#[tracing::instrument(name = "workflow.admit", skip_all)]
+pub fn admit(
+    conn: &Connection,
+    bundle: &Bundle,
+    actor: &str,
+    ts: &str,
+) -> Result<ProposalRow, WorkflowError> {
+    admit_guard(bundle).map_err(WorkflowError::BadBundle)?;
+    let digest = bundle.digest()?;
+    let id = canon::short_id(&digest);
+    if let Some(existing) = rows::get(conn, &id)? {
+        return Err(WorkflowError::Duplicate {
+            id: existing.id,
+            state: existing.state,
+        });
+    }
+    if let Some(prev) = &bundle.supersedes {
+        if rows::get(conn, prev)?.is_none() {
+            return Err(WorkflowError::BadBundle(format!(
+                "supersedes '{prev}', which is not a known proposal"
+            )));
+        }
+    }
+    let canonical = canon::canonical_string(bundle)?;
+    rows::insert(
+        conn,
+        &id,
+        &digest,
+        None,
+        S::Proposed.as_str(),
+        &canonical,
+        ts,
+    )?;
+    let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer});
+    write_record(
+        conn,
+        &id,
+        S::Discovered,
+        S::Proposed,
+        T::Admit,
+        &Verdict::pass(),
+        &inputs,
+        actor,
+        ts,
+    )?;
+    rows::get(conn, &id)?.ok_or(WorkflowError::NotFound(id))
+}
+
+/// One check's outcome as the validation guards see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    pub name: String,
+    pub required: bool,
+    pub passed: bool,
+    pub failure_reason_code: Option<String>,
+}
+
+/// What validation produced: the run and every check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationEvidence {
+    pub run_id: String,
+    pub branch_commit: String,
+    pub checks: Vec<CheckOutcome>,
+}
+
+impl ValidationEvidence {
+    fn first_required_failure(&self) -> Option<&CheckOutcome> {
+        self.checks.iter().find(|c| c.required && !c.passed)
+    }
+}
+
+/// `proposed → validated`. Guard: every required check passed.
+pub fn pass_validation(
+    conn: &Connection,
+    id: &str,
+    ev: &ValidationEvidence,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::PassValidation,
+        json!(ev),
+        None,
+        |_| match ev.first_required_failure() {
+            None => Verdict::pass(),
+            Some(c) => Verdict::Deny {
+                failure_reason_code: c.failure_reason_code.clone(),
+                policy_reason_code: None,
+                why: format!("required check '{}' did not pass", c.name),
+            },
+        },
+        actor,
+        ts,
+    )
+}
+
+/// `proposed → failed_validation`. Guard: some required check failed; the proposal takes the
+/// first failing check's `failure_reason_code`.
+pub fn fail_validation(
+    conn: &Connection,
+    id: &str,
+    ev: &ValidationEvidence,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::FailValidation,
+        json!(ev),
+        None,
+        |_| match ev.first_required_failure() {
+            Some(c) => Verdict::Pass {
+                failure_reason_code: Some(
+                    c.failure_reason_code
+                        .clone()
+                        .unwrap_or_else(|| "CHECK_FAILED".into()),
+                ),
+                policy_reason_code: None,
+            },
+            None => Verdict::Deny {
+                failure_reason_code: None,
+                policy_reason_code: None,
+                why: "every required check passed".into(),
+            },
+        },
+        actor,
+        ts,
+    )
+}
+
+/// `proposed → quarantined`: the bundle turned out malformed (e.g. its base commit is not in
+/// the repository). Guard: a reason code is given.
+pub fn quarantine(
+    conn: &Connection,
+    id: &str,
+    failure_reason_code: &str,
+    message: &str,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::Quarantine,
+        json!({"failure_reason_code": failure_reason_code, "message": message}),
+        None,
+        |_| reason_given(failure_reason_code, true),
+        actor,
+        ts,
+    )
+}
+
+fn reason_given(code: &str, failure: bool) -> Verdict {
+    if code.trim().is_empty() {
+        Verdict::Deny {
+            failure_reason_code: None,
+            policy_reason_code: None,
+            why: "no reason code given".into(),
+        }
+    } else if failure {
+        Verdict::Pass {
+            failure_reason_code: Some(code.into()),
+            policy_reason_code: None,
+        }
+    } else {
+        Verdict::Pass {
+            failure_reason_code: None,
+            policy_reason_code: Some(code.into()),
+        }
+    }
+}
+
+/// Why a proposal is superseded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupersedeEvidence {
+    /// `TARGET_MOVED` (the target branch moved and the intent no longer applies to its head)
+    /// or `RESYNTHESIZED` (a newer bundle replaces it).
+    pub failure_reason_code: String,
+    pub target_head: Option<String>,
+    pub superseded_by: Option<String>,
+    pub problems: Vec<String>,
+}
+
+/// `proposed | validated | approved | failed_validation → superseded`. Guard: the target moved
+/// and the intent no longer applies (at least one problem), or a successor is named.
+pub fn supersede(
+    conn: &Connection,
+    id: &str,
+    ev: &SupersedeEvidence,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::Supersede,
+        json!(ev),
+        ev.superseded_by.as_deref(),
+        |_| {
+            if ev.superseded_by.is_some() || !ev.problems.is_empty() {
+                reason_given(&ev.failure_reason_code, true)
+            } else {
+                Verdict::Deny {
+                    failure_reason_code: None,
+                    policy_reason_code: None,
+                    why: "the intent still applies and no successor is named".into(),
+                }
+            }
+        },
+        actor,
+        ts,
+    )
+}
+
+/// What the approval gate established (computed by the policy and signing rooms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalEvidence {
+    pub required_count: u32,
+    pub required_roles: Vec<String>,
+    /// Persons with a valid approval over this bundle digest.
+    pub valid_approvers: Vec<String>,
+    /// Roles those valid approvals cover.
+    pub roles_covered: Vec<String>,
+}
+
+/// `validated → approved`. Guard: enough valid approvals, every required role covered.
+pub fn approve(
+    conn: &Connection,
+    id: &str,
+    ev: &ApprovalEvidence,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::Approve,
+        json!(ev),
+        None,
+        |_| {
+            let missing: Vec<_> = ev
+                .required_roles
+                .iter()
+                .filter(|r| !ev.roles_covered.contains(r))
+                .collect();
+            if (ev.valid_approvers.len() as u32) < ev.required_count {
+                Verdict::deny_policy(
+                    "APPROVALS_INSUFFICIENT",
+                    format!(
+                        "{} valid approval(s), {} required",
+                        ev.valid_approvers.len(),
+                        ev.required_count
+                    ),
+                )
+            } else if !missing.is_empty() {
+                Verdict::deny_policy(
+                    "APPROVAL_ROLE_MISSING",
+                    format!("no valid approval from role(s) {missing:?}"),
+                )
+            } else {
+                Verdict::pass()
+            }
+        },
+        actor,
+        ts,
+    )
+}
+
+/// `validated | approved → denied`: a policy said no. Guard: a `policy_reason_code` is given
+/// (it never overwrites the proposal's `failure_reason_code`).
+pub fn deny(
+    conn: &Connection,
+    id: &str,
+    policy_reason_code: &str,
+    message: &str,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::Deny,
+        json!({"policy_reason_code": policy_reason_code, "message": message}),
+        None,
+        |_| reason_given(policy_reason_code, false),
+        actor,
+        ts,
+    )
+}
+
+/// `validated | approved → rejected`: a person said no. Guard: the person and a reason given.
+pub fn reject(
+    conn: &Connection,
+    id: &str,
+    person: &str,
+    reason: &str,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::Reject,
+        json!({"person": person, "reason": reason}),
+        None,
+        |_| {
+            if person.trim().is_empty() || reason.trim().is_empty() {
+                Verdict::Deny {
+                    failure_reason_code: None,
+                    policy_reason_code: None,
+                    why: "a rejection needs the person and a reason".into(),
+                }
+            } else {
+                Verdict::Pass {
+                    failure_reason_code: Some("REJECTED".into()),
+                    policy_reason_code: None,
+                }
+            }
+        },
+        actor,
+        ts,
+    )
+}
+
+/// What the promotion gates established (computed by the rollout/policy/signing rooms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromotionEvidence {
+    pub commit: String,
+    /// Gate name → passed.
+    pub gates: Vec<(String, bool)>,
+}
+
+/// `approved → promoted`. Guard: a commit and every gate passed.
+pub fn promote(
+    conn: &Connection,
+    id: &str,
+    ev: &PromotionEvidence,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::Promote,
+        json!(ev),
+        None,
+        |_| match ev.gates.iter().find(|(_, ok)| !ok) {
+            Some((g, _)) => {
+                Verdict::deny_policy("PROMOTION_GATE_FAILED", format!("gate '{g}' did not pass"))
+            }
+            None if ev.commit.is_empty() => {
+                Verdict::deny_policy("PROMOTION_NO_COMMIT", "no promotion commit")
+            }
+            None => Verdict::pass(),
+        },
+        actor,
+        ts,
+    )
+}
+
+/// `promoted → rolled_back`. Guard: a reason code and the revert commit are given.
+pub fn roll_back(
+    conn: &Connection,
+    id: &str,
+    failure_reason_code: &str,
+    revert_commit: &str,
+    actor: &str,
+    ts: &str,
+) -> Result<GuardRecord, WorkflowError> {
+    run(
+        conn,
+        id,
+        T::RollBack,
+        json!({"failure_reason_code": failure_reason_code, "revert_commit": revert_commit}),
+        None,
+        |_| {
+            if revert_commit.is_empty() {
+                Verdict::Deny {
+                    failure_reason_code: None,
+                    policy_reason_code: None,
+                    why: "no revert commit".into(),
+                }
+            } else {
+                reason_given(failure_reason_code, true)
+            }
+        },
+        actor,
+        ts,
+    )
+}
+
+/// A proposal's guard evaluation records, oldest first.
+pub fn history(conn: &Connection, id: &str) -> Result<Vec<GuardRecord>, WorkflowError> {
+    let (row, _) = load(conn, id)?;
+    let mut stmt = conn.prepare(
+        "SELECT id, proposal_id, from_state, to_state, guard, outcome, failure_reason_code,
+                policy_reason_code, inputs_digest, at, audit_seq
+         FROM transitions WHERE proposal_id = ?1 ORDER BY id",
+    )?;
+    let recs = stmt.query_map(params![row.id], |r| {
+        Ok(GuardRecord {
+            id: r.get(0)?,
+            proposal: r.get(1)?,
+            from: r.get(2)?,
+            to: r.get(3)?,
+            guard: r.get(4)?,
+            outcome: r.get(5)?,
+            failure_reason_code: r.get(6)?,
+            policy_reason_code: r.get(7)?,
+            inputs_digest: r.get(8)?,
+            at: r.get(9)?,
+            audit_seq: r.get(10)?,
+        })
+    })?;
+    Ok(recs.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests;
