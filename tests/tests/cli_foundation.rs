@@ -6,7 +6,22 @@ use oxide_journeys::{oxide_raw, TestRepo};
 fn init_then_verify_is_ok_and_idempotent() {
     let repo = TestRepo::new();
     let first = repo.init();
-    assert_eq!(first["created"].as_array().unwrap().len(), 4);
+    let created: Vec<&str> = first["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for f in [
+        ".oxide/oxide.toml",
+        ".oxide/checks.toml",
+        ".oxide/approvers.toml",
+        ".oxide/policy/README.md",
+        ".oxide/policy/oxide.rego",
+        ".oxide/policy/oxide_test.rego",
+    ] {
+        assert!(created.contains(&f), "init created {f}: {created:?}");
+    }
     assert!(first["db"].as_str().unwrap().ends_with("oxide.sqlite3"));
     for f in [
         ".oxide/oxide.toml",

@@ -28,6 +28,8 @@ pub enum Error {
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
     #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
 }
 
@@ -40,6 +42,7 @@ impl Error {
             Error::Audit(e) => e.code(),
             Error::Workspace(e) => e.code(),
             Error::Memory(e) => e.code(),
+            Error::Policy(e) => e.code(),
             Error::Workflow(e) => e.code(),
         }
     }
@@ -51,6 +54,7 @@ impl Error {
             Error::Audit(e) => e.kind(),
             Error::Workspace(e) => e.kind(),
             Error::Memory(e) => e.kind(),
+            Error::Policy(e) => e.kind(),
             Error::Workflow(e) => e.kind(),
         }
     }

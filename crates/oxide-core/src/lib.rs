@@ -6,6 +6,7 @@ pub mod canon;
 pub mod clock;
 pub mod error;
 pub mod memory;
+pub mod policy;
 pub mod proposal;
 pub mod recent;
 pub mod store;

@@ -57,8 +57,17 @@ pub const APPROVERS_TOML: &str = r#"# The trust registry: who may approve, with 
 pub const POLICY_README: &str = r#"# Policy
 
 Rego (v1) risk and policy gates for this repository, evaluated in-process by OXIDE Review.
-Every file `*.rego` in this folder is part of the policy; its digest is recorded with every
-decision. See the project's docs/policy.md for the input and output contracts.
+Every file `*.rego` in this folder (tests included) is part of the policy; its digest is
+recorded with every decision. The evaluator asks for `data.oxide.decision`.
+
+- `oxide.rego`: the default rules: risk levels, escalations, denials, approvals required.
+- `oxide_test.rego`: its tests; `oxide policy test` runs every `test_*` rule.
+- `oxide policy sim --snapshot FILE --policy DIR` shows which recorded decisions an edit
+  would flip before you commit it (`oxide policy snapshot export FILE` writes the snapshot).
+
+A policy that does not parse, errs, runs past its time limit or returns anything but the
+decision object denies every proposal with POLICY_ERROR (fail closed). See the project's
+docs/policy.md for the input and output contracts.
 "#;
 
 /// `(path relative to the repository root, contents)` of every default file.
@@ -67,4 +76,6 @@ pub const FILES: &[(&str, &str)] = &[
     (".oxide/checks.toml", CHECKS_TOML),
     (".oxide/approvers.toml", APPROVERS_TOML),
     (".oxide/policy/README.md", POLICY_README),
+    (".oxide/policy/oxide.rego", crate::policy::DEFAULT_POLICY),
+    (".oxide/policy/oxide_test.rego", crate::policy::DEFAULT_POLICY_TESTS),
 ];

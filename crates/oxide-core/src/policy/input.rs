@@ -1,0 +1,258 @@
+//! Assembling a `PolicyInput` from values the other rooms hand over. Pure: no I/O, so it
+//! can be tested (and used) before the proposal, checks and binder rooms are wired in.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::types::*;
+use crate::proposal::{Bundle, Op, Synthesizer};
+use crate::workspace::config::{RolloutMode, Settings};
+
+/// The proposal row's facts that are not part of the immutable bundle.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalMeta {
+    pub id: Option<String>,
+    pub state: String,
+    pub failure_reason_code: Option<String>,
+}
+
+/// Lines of a text as a diff counts them: every `\n`, plus an unterminated last line.
+pub fn count_lines(s: &str) -> u64 {
+    let n = s.bytes().filter(|&b| b == b'\n').count() as u64;
+    if !s.is_empty() && !s.ends_with('\n') {
+        n + 1
+    } else {
+        n
+    }
+}
+
+/// Lines added and removed by one operation. `base_lines(path)` gives the line count of a
+/// file at the base commit (for deletions); `None` (unknown) counts as 0.
+/// A JSON patch counts one line per added/replaced/removed member.
+pub fn op_lines(op: &Op, base_lines: &dyn Fn(&str) -> Option<u64>) -> (u64, u64) {
+    match op {
+        Op::CreateFile { content, .. } => (count_lines(content), 0),
+        Op::DeleteFile { path } => (0, base_lines(path).unwrap_or(0)),
+        Op::TextEdit { find, replace, .. } => (count_lines(replace), count_lines(find)),
+        Op::JsonPatch { patch, .. } => {
+            let (mut add, mut rem) = (0, 0);
+            for p in patch {
+                match p.get("op").and_then(Value::as_str) {
+                    Some("add") | Some("copy") => add += 1,
+                    Some("remove") => rem += 1,
+                    Some("replace") | Some("move") => {
+                        add += 1;
+                        rem += 1;
+                    }
+                    _ => {}
+                }
+            }
+            (add, rem)
+        }
+    }
+}
+
+fn op_kind(op: &Op) -> OpKind {
+    match op {
+        Op::CreateFile { .. } => OpKind::CreateFile,
+        Op::DeleteFile { .. } => OpKind::DeleteFile,
+        Op::TextEdit { .. } => OpKind::TextEdit,
+        Op::JsonPatch { .. } => OpKind::JsonPatch,
+    }
+}
+
+/// The proposal part of the input, from a bundle.
+pub fn proposal_facts(
+    bundle: &Bundle,
+    digest: &str,
+    meta: &ProposalMeta,
+    base_lines: &dyn Fn(&str) -> Option<u64>,
+) -> ProposalFacts {
+    let mut touched = BTreeSet::new();
+    let (mut added, mut removed) = (0u64, 0u64);
+    let ops = bundle
+        .intent
+        .ops
+        .iter()
+        .map(|op| {
+            let (a, r) = op_lines(op, base_lines);
+            added += a;
+            removed += r;
+            touched.insert(op.path().to_string());
+            OpFacts {
+                op: op_kind(op),
+                path: op.path().to_string(),
+                lines_added: a,
+                lines_removed: r,
+            }
+        })
+        .collect();
+    ProposalFacts {
+        id: meta.id.clone(),
+        digest: digest.to_string(),
+        state: meta.state.clone(),
+        failure_reason_code: meta.failure_reason_code.clone(),
+        ops,
+        touched_paths: touched.into_iter().collect(),
+        lines_added: added,
+        lines_removed: removed,
+        risk_hints: bundle.intent.risk_hints.clone(),
+    }
+}
+
+pub fn provenance_facts(bundle: &Bundle) -> ProvenanceFacts {
+    ProvenanceFacts {
+        synthesizer: match bundle.provenance.synthesizer {
+            Synthesizer::Ollama => SynthesizerKind::Ollama,
+            Synthesizer::Replay => SynthesizerKind::Replay,
+            Synthesizer::Manual => SynthesizerKind::Manual,
+        },
+        model: bundle.provenance.model.clone(),
+        model_digest: bundle.provenance.model_digest.clone(),
+    }
+}
+
+pub fn settings_facts(settings: &Settings) -> SettingsFacts {
+    SettingsFacts {
+        target_branch: settings.workflow.target_branch.clone(),
+        rollout_mode: match settings.binder.rollout_mode {
+            RolloutMode::Shadow => RolloutModeFact::Shadow,
+            RolloutMode::Guided => RolloutModeFact::Guided,
+            RolloutMode::Prescriptive => RolloutModeFact::Prescriptive,
+        },
+        fallback_mode: serde_json::to_value(settings.binder.fallback_mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "strict".into()),
+    }
+}
+
+/// Everything the policy sees, from the other rooms' values.
+#[allow(clippy::too_many_arguments)]
+pub fn assemble(
+    bundle: &Bundle,
+    digest: &str,
+    meta: &ProposalMeta,
+    base_lines: &dyn Fn(&str) -> Option<u64>,
+    skill: SkillFacts,
+    validation: ValidationFacts,
+    mut capsules: Vec<CapsuleFacts>,
+    actor: &str,
+    settings: &Settings,
+) -> PolicyInput {
+    capsules.sort_by(|a, b| a.upsert_key.cmp(&b.upsert_key));
+    PolicyInput {
+        version: INPUT_VERSION.to_string(),
+        proposal: proposal_facts(bundle, digest, meta, base_lines),
+        skill,
+        provenance: provenance_facts(bundle),
+        validation,
+        capsules,
+        actor: actor.to_string(),
+        settings: settings_facts(settings),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proposal::{Base, Intent, Provenance, BUNDLE_SCHEMA_VERSION};
+    use serde_json::json;
+
+    pub(crate) fn bundle(ops: Vec<Op>, synth: Synthesizer) -> Bundle {
+        Bundle {
+            schema_version: BUNDLE_SCHEMA_VERSION.into(),
+            skill_digest: format!("sha256:{}", "1".repeat(64)),
+            base: Base {
+                branch: "main".into(),
+                commit: "0".repeat(40),
+            },
+            intent: Intent {
+                rationale: "r".into(),
+                risk_hints: vec!["hint".into()],
+                ops,
+            },
+            provenance: Provenance {
+                synthesizer: synth,
+                model: None,
+                model_digest: None,
+                options: None,
+                prompt_template_version: None,
+                prompt_sha256: None,
+                response_sha256: None,
+            },
+            created_at: "2026-01-01T00:00:00Z".into(),
+            supersedes: None,
+        }
+    }
+
+    #[test]
+    fn counts_lines_like_a_diff() {
+        assert_eq!(count_lines(""), 0);
+        assert_eq!(count_lines("a"), 1);
+        assert_eq!(count_lines("a\n"), 1);
+        assert_eq!(count_lines("a\nb"), 2);
+        assert_eq!(count_lines("a\nb\n\n"), 3);
+    }
+
+    #[test]
+    fn assembles_touched_paths_and_line_counts() {
+        let b = bundle(
+            vec![
+                Op::CreateFile {
+                    path: "b/new.txt".into(),
+                    content: "1\n2\n3\n".into(),
+                },
+                Op::DeleteFile {
+                    path: "a/old.txt".into(),
+                },
+                Op::TextEdit {
+                    path: "b/new.txt".into(),
+                    find: "1\n".into(),
+                    replace: "one\nuno\n".into(),
+                },
+                Op::JsonPatch {
+                    path: "c.json".into(),
+                    patch: vec![
+                        json!({"op": "replace", "path": "/x", "value": 1}),
+                        json!({"op": "add", "path": "/y", "value": 2}),
+                    ],
+                },
+            ],
+            Synthesizer::Ollama,
+        );
+        let lines = |p: &str| (p == "a/old.txt").then_some(10);
+        let input = assemble(
+            &b,
+            "sha256:x",
+            &ProposalMeta {
+                id: Some("p".into()),
+                state: "validated".into(),
+                failure_reason_code: Some("TEST_FAIL".into()),
+            },
+            &lines,
+            SkillFacts {
+                digest: "d".into(),
+                source: SkillSource::Host,
+                submitted_by: Some("bob".into()),
+            },
+            ValidationFacts {
+                ran: false,
+                checks: vec![],
+            },
+            vec![],
+            "bob",
+            &Settings::default(),
+        );
+        let p = &input.proposal;
+        assert_eq!(p.touched_paths, vec!["a/old.txt", "b/new.txt", "c.json"]);
+        assert_eq!(p.lines_added, 3 + 2 + 2);
+        assert_eq!(p.lines_removed, 10 + 1 + 1);
+        assert_eq!(p.failure_reason_code.as_deref(), Some("TEST_FAIL"));
+        assert_eq!(input.provenance.synthesizer, SynthesizerKind::Ollama);
+        assert_eq!(input.settings.rollout_mode, RolloutModeFact::Shadow);
+        assert_eq!(input.settings.fallback_mode, "strict");
+        assert_eq!(input.version, INPUT_VERSION);
+    }
+}

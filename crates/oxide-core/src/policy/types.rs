@@ -1,0 +1,306 @@
+//! The policy contracts: what a policy is given (`PolicyInput`), what it must return
+//! (`PolicyOutput`) and the recorded `Decision`. JSON Schemas in `docs/schemas/` are generated
+//! from these types (`policy-input.schema.json`, `policy-output.schema.json`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version tag of the input document; bumped on any incompatible change.
+pub const INPUT_VERSION: &str = "oxide.policy.input/v1";
+/// Version tag of a recorded decision.
+pub const DECISION_VERSION: &str = "oxide.policy.decision/v1";
+/// The code every fail-closed denial carries.
+pub const POLICY_ERROR: &str = "POLICY_ERROR";
+/// The `rule` named by fail-closed denials (not a Rego rule: the evaluator itself).
+pub const FAIL_CLOSED_RULE: &str = "oxide.fail_closed";
+
+/// Everything a policy may look at, assembled by `policy::input::assemble` from the
+/// proposal, skill, validation and binder rooms. `input` in Rego.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PolicyInput {
+    /// Always `oxide.policy.input/v1`.
+    pub version: String,
+    pub proposal: ProposalFacts,
+    pub skill: SkillFacts,
+    pub provenance: ProvenanceFacts,
+    pub validation: ValidationFacts,
+    /// Binder capsules relevant to this proposal, with their eligibility.
+    pub capsules: Vec<CapsuleFacts>,
+    /// The person or agent asking for the decision.
+    pub actor: String,
+    pub settings: SettingsFacts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalFacts {
+    /// The proposal id, or `null` when a bundle is evaluated before it is stored.
+    pub id: Option<String>,
+    /// The bundle digest, `sha256:<hex>`.
+    pub digest: String,
+    /// The proposal's state when the decision was asked for.
+    pub state: String,
+    /// Why the proposal failed earlier, if it did. Policy never changes it.
+    pub failure_reason_code: Option<String>,
+    pub ops: Vec<OpFacts>,
+    /// Every path an operation touches, sorted, without duplicates.
+    pub touched_paths: Vec<String>,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    /// Risk hints the synthesizer gave (untrusted, informative only).
+    pub risk_hints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum OpKind {
+    CreateFile,
+    DeleteFile,
+    TextEdit,
+    JsonPatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct OpFacts {
+    pub op: OpKind,
+    pub path: String,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum SkillSource {
+    Host,
+    Capsule,
+    Manual,
+    /// The skill record could not be found (treated by the default policy like any other).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SkillFacts {
+    pub digest: String,
+    pub source: SkillSource,
+    pub submitted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum SynthesizerKind {
+    /// O.X.I.D.E through a live Ollama model.
+    Ollama,
+    /// O.X.I.D.E answered from its replay store.
+    Replay,
+    /// Written by a person (e.g. `oxide proposal import`).
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProvenanceFacts {
+    pub synthesizer: SynthesizerKind,
+    pub model: Option<String>,
+    pub model_digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum CheckStatus {
+    Passed,
+    Failed,
+    Error,
+    TimedOut,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CheckFacts {
+    pub name: String,
+    pub status: CheckStatus,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ValidationFacts {
+    /// Whether the CI contract ran for this proposal at all.
+    pub ran: bool,
+    pub checks: Vec<CheckFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CapsuleTarget {
+    pub kind: String,
+    /// A repository path or a glob (`**` allowed) when `kind` is `path`/`file`.
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CapsuleFacts {
+    pub upsert_key: String,
+    pub target: CapsuleTarget,
+    pub action_kind: String,
+    pub failure_reason_code: String,
+    pub eligible: bool,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum RolloutModeFact {
+    Shadow,
+    Guided,
+    Prescriptive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SettingsFacts {
+    pub target_branch: String,
+    /// How binder capsules gate proposals: shadow | guided | prescriptive.
+    pub rollout_mode: RolloutModeFact,
+    pub fallback_mode: String,
+}
+
+/// Risk levels, lowest first (the derived order is the escalation order).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+/// Approvals needed: `count` distinct persons; `roles` lists one role per person slot
+/// (`approver` = anyone in the trust registry). The signing room counts per distinct person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Required {
+    pub count: u32,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Denial {
+    pub policy_reason_code: String,
+    pub message: String,
+    /// The rule that fired, `package.rule`.
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+    pub rule: String,
+}
+
+/// A rule that raised the risk, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Escalation {
+    pub rule: String,
+    pub risk: Risk,
+    pub message: String,
+}
+
+/// What `data.oxide.decision` must evaluate to. Anything else is a policy error (fail closed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PolicyOutput {
+    pub risk: Risk,
+    pub required: Required,
+    pub denials: Vec<Denial>,
+    pub warnings: Vec<Warning>,
+    pub escalations: Vec<Escalation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Outcome {
+    Allowed,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// A policy decision as recorded, printed by `policy eval` and replayed by `policy sim`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Decision {
+    pub version: String,
+    /// The proposal id, or `input:<short digest>` for a bare input document.
+    pub subject: String,
+    pub input_digest: String,
+    /// sha256 over the canonical set of policy files (see `policy::PolicySet`).
+    pub policy_digest: String,
+    pub outcome: Outcome,
+    pub risk: Risk,
+    pub required: Required,
+    pub denials: Vec<Denial>,
+    pub warnings: Vec<Warning>,
+    pub escalations: Vec<Escalation>,
+    /// `POLICY_ERROR` when any fail-closed denial is present, else the first denial's code.
+    pub policy_reason_code: Option<String>,
+    /// Carried unchanged from the input: a denial never overwrites it.
+    pub failure_reason_code: Option<String>,
+}
+
+impl Decision {
+    pub fn is_policy_error(&self) -> bool {
+        self.policy_reason_code.as_deref() == Some(POLICY_ERROR)
+    }
+}
