@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs what OXIDE Review needs on Debian/Ubuntu and skips whatever is already there:
+# Tauri's WebKitGTK system packages and the headless test tools (apt), the UI's node
+# modules (npm ci), tauri-driver (cargo install) and the crates (cargo fetch).
+# Safe to re-run; used by scripts/dev and scripts/test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages -------------------------------------------------------------------
+APT_PACKAGES=(
+  # Tauri 2 on Linux (WebKitGTK 4.1) and building it
+  libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev pkg-config git
+  # running the app and its WebDriver journeys headless
+  xvfb xauth webkit2gtk-driver dbus dbus-x11
+  # the OS keyring (Secret Service) for signing keys
+  gnome-keyring libsecret-tools keyutils
+  # sqlite3 for inspecting the state database; ssh-keygen for git SSH signatures
+  sqlite3 openssh-client
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get: install them with your package manager"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing packages (${missing[*]}): run as root or install sudo"
+    SUDO=(sudo)
+  fi
+  say "installing ${#missing[@]} apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+else
+  say "apt packages: all ${#APT_PACKAGES[@]} present"
+fi
+
+# --- toolchains (not installed here: say how) -----------------------------------------
+command -v cargo >/dev/null || die "cargo not found: install Rust with https://rustup.rs (stable, 1.85 or newer)"
+command -v node >/dev/null || die "node not found: install Node.js 20.19+ (e.g. from https://nodejs.org or NodeSource)"
+node_version=$(node -p 'process.versions.node')
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "node $node_version is too old for Vite 8: install Node.js 20.19 or newer"
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null; then
+      say "adding rustup component $component"
+      rustup component add "$component"
+    else
+      die "cargo $component is missing"
+    fi
+  fi
+done
+
+# --- node modules ----------------------------------------------------------------------
+lock_sum=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
+stamp=ui/node_modules/.oxide-lock-sha256
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_sum" ]; then
+  say "ui/node_modules: up to date with package-lock.json"
+else
+  say "npm ci in ui/"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >"$stamp"
+fi
+
+# --- cargo tools -----------------------------------------------------------------------
+export PATH="$HOME/.cargo/bin:$PATH"
+if command -v tauri-driver >/dev/null; then
+  say "tauri-driver: present ($(command -v tauri-driver))"
+else
+  say "cargo install tauri-driver (about 30 s)"
+  cargo install tauri-driver --locked --version '^2'
+fi
+if cargo nextest --version >/dev/null 2>&1; then
+  say "cargo-nextest: present"
+else
+  say "cargo install cargo-nextest (a few minutes)"
+  cargo install cargo-nextest --locked
+fi
+
+# --- crates ----------------------------------------------------------------------------
+say "cargo fetch"
+cargo fetch --locked -q 2>/dev/null || cargo fetch -q
+say "done"
