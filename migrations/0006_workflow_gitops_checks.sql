@@ -25,7 +25,9 @@ CREATE TABLE validation_runs (
 ) STRICT;
 CREATE INDEX validation_runs_by_proposal ON validation_runs(proposal_id, started_at);
 
--- checks room: one row per check of a finished run; the binder holds its envelope.
+-- checks room: one row per check of a finished run, with its wrapper envelope. `ingested`
+-- turns 1 once the binder took it; a run killed before that is re-ingested on the next start
+-- (binder ingestion is idempotent).
 CREATE TABLE check_results (
     run_id               TEXT NOT NULL REFERENCES validation_runs(id),
     seq                  INTEGER NOT NULL,
@@ -37,6 +39,7 @@ CREATE TABLE check_results (
     failure_reason_code  TEXT,
     output               TEXT NOT NULL,           -- captured stdout+stderr, capped
     output_truncated     INTEGER NOT NULL CHECK (output_truncated IN (0, 1)),
-    envelope_event_id    TEXT NOT NULL,
+    envelope             TEXT NOT NULL,           -- the wrapper envelope (canonical JSON)
+    ingested             INTEGER NOT NULL DEFAULT 0 CHECK (ingested IN (0, 1)),
     PRIMARY KEY (run_id, seq)
 ) STRICT;

@@ -31,6 +31,10 @@ pub enum Error {
     Policy(#[from] crate::policy::PolicyError),
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
+    #[error(transparent)]
+    Gitops(#[from] crate::gitops::GitopsError),
+    #[error(transparent)]
+    Checks(#[from] crate::checks::ChecksError),
 }
 
 impl Error {
@@ -44,6 +48,8 @@ impl Error {
             Error::Memory(e) => e.code(),
             Error::Policy(e) => e.code(),
             Error::Workflow(e) => e.code(),
+            Error::Gitops(e) => e.code(),
+            Error::Checks(e) => e.code(),
         }
     }
 
@@ -56,6 +62,8 @@ impl Error {
             Error::Memory(e) => e.kind(),
             Error::Policy(e) => e.kind(),
             Error::Workflow(e) => e.kind(),
+            Error::Gitops(e) => e.kind(),
+            Error::Checks(e) => e.kind(),
         }
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod audit;
 pub mod canon;
+pub mod checks;
 pub mod clock;
 pub mod error;
+pub mod gitops;
 pub mod memory;
 pub mod policy;
 pub mod proposal;

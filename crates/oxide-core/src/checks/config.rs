@@ -1,0 +1,264 @@
+//! `.oxide/checks.toml`, the CI contract: parsed into checked values with clear errors.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::ChecksError;
+
+/// Longest accepted timeout (a day).
+pub const MAX_TIMEOUT_S: u64 = 86_400;
+/// Timeout when a check does not give one.
+pub const DEFAULT_TIMEOUT_S: u64 = 600;
+
+/// What to execute: an argv, or (only with `shell = true`) a string for `/bin/sh -c`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RunSpec {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    name: String,
+    run: RunSpec,
+    #[serde(default)]
+    shell: bool,
+    timeout_s: Option<u64>,
+    #[serde(default)]
+    env: Vec<String>,
+    required: Option<bool>,
+    #[serde(default)]
+    sandbox: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    check: Vec<RawCheck>,
+    #[serde(default)]
+    canary: Vec<RawCheck>,
+}
+
+/// One named check, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CheckSpec {
+    pub name: String,
+    /// The argv to execute (for shell checks: `["/bin/sh", "-c", text]`).
+    pub argv: Vec<String>,
+    pub shell: bool,
+    pub timeout_s: u64,
+    /// Environment allow-list: every other variable is cleared.
+    pub env: Vec<String>,
+    /// Required checks must pass; advisory ones (`required = false`) only report.
+    pub required: bool,
+    pub sandbox: bool,
+}
+
+/// The whole contract.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChecksConfig {
+    pub checks: Vec<CheckSpec>,
+    pub canaries: Vec<CheckSpec>,
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+fn valid_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.as_bytes()[0].is_ascii_digit()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn check_one(
+    path: &str,
+    table: &str,
+    i: usize,
+    raw: RawCheck,
+    names: &mut BTreeSet<String>,
+) -> Result<CheckSpec, ChecksError> {
+    let at = format!("[[{table}]] #{} ('{}')", i + 1, raw.name);
+    let bad = |why: String| ChecksError::BadConfig {
+        path: path.to_string(),
+        why: format!("{at}: {why}"),
+    };
+    if !valid_name(&raw.name) {
+        return Err(bad(
+            "name must be 1-64 characters of letters, digits, '-', '_' or '.'".into(),
+        ));
+    }
+    if !names.insert(raw.name.clone()) {
+        return Err(bad("the name is used twice; names must be unique".into()));
+    }
+    let argv = match (&raw.run, raw.shell) {
+        (RunSpec::Argv(v), false) => {
+            if v.is_empty() || v[0].is_empty() {
+                return Err(bad(
+                    "run is empty; give the argv, e.g. [\"cargo\", \"test\"]".into(),
+                ));
+            }
+            if v.iter().any(|a| a.contains('\0')) {
+                return Err(bad("run contains a NUL byte".into()));
+            }
+            v.clone()
+        }
+        (RunSpec::Shell(s), true) => {
+            if s.trim().is_empty() || s.contains('\0') {
+                return Err(bad("run is an empty shell command".into()));
+            }
+            vec!["/bin/sh".into(), "-c".into(), s.clone()]
+        }
+        (RunSpec::Shell(_), false) => {
+            return Err(bad(
+                "run is a string, which needs shell = true; or give an argv array".into(),
+            ))
+        }
+        (RunSpec::Argv(_), true) => {
+            return Err(bad(
+                "shell = true needs run to be one string (the shell command)".into(),
+            ))
+        }
+    };
+    let timeout_s = raw.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
+    if timeout_s == 0 || timeout_s > MAX_TIMEOUT_S {
+        return Err(bad(format!(
+            "timeout_s must be between 1 and {MAX_TIMEOUT_S}, got {timeout_s}"
+        )));
+    }
+    if let Some(e) = raw.env.iter().find(|e| !valid_env_name(e)) {
+        return Err(bad(format!(
+            "env entry '{e}' is not a variable name (letters, digits, '_')"
+        )));
+    }
+    Ok(CheckSpec {
+        name: raw.name,
+        argv,
+        shell: raw.shell,
+        timeout_s,
+        env: raw.env,
+        required: raw.required.unwrap_or(true),
+        sandbox: raw.sandbox,
+    })
+}
+
+/// Parses the text of `.oxide/checks.toml` (`path` only names it in errors).
+pub fn parse(path: &str, text: &str) -> Result<ChecksConfig, ChecksError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| ChecksError::BadConfig {
+        path: path.to_string(),
+        why: e.to_string().trim().replace('\n', " "),
+    })?;
+    let mut names = BTreeSet::new();
+    let checks = raw
+        .check
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| check_one(path, "check", i, c, &mut names))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut canary_names = BTreeSet::new();
+    let canaries = raw
+        .canary
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| check_one(path, "canary", i, c, &mut canary_names))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ChecksConfig { checks, canaries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_example_parses() {
+        let cfg = parse(
+            "checks.toml",
+            r#"
+[[check]]
+name = "unit"
+run = ["cargo", "test"]
+timeout_s = 600
+env = ["PATH", "HOME"]
+required = true
+sandbox = false
+
+[[check]]
+name = "lint"
+run = "echo hi && true"
+shell = true
+required = false
+
+[[canary]]
+name = "smoke"
+run = ["./scripts/smoke"]
+timeout_s = 120
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.checks.len(), 2);
+        assert_eq!(cfg.checks[0].argv, vec!["cargo", "test"]);
+        assert_eq!(cfg.checks[1].argv, vec!["/bin/sh", "-c", "echo hi && true"]);
+        assert!(!cfg.checks[1].required);
+        assert_eq!(cfg.checks[1].timeout_s, DEFAULT_TIMEOUT_S);
+        assert_eq!(cfg.canaries[0].name, "smoke");
+        assert!(cfg.canaries[0].required);
+    }
+
+    #[test]
+    fn commented_default_is_an_empty_contract() {
+        let cfg = parse("c", crate::workspace::defaults::CHECKS_TOML).unwrap();
+        assert!(cfg.checks.is_empty() && cfg.canaries.is_empty());
+    }
+
+    #[test]
+    fn bad_files_are_explained() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[[check]]\nname = \"a\"\nrun = \"make\"\n",
+                "needs shell = true",
+            ),
+            (
+                "[[check]]\nname = \"a\"\nrun = [\"a\"]\nshell = true\n",
+                "one string",
+            ),
+            ("[[check]]\nname = \"a\"\nrun = []\n", "run is empty"),
+            ("[[check]]\nname = \"a b\"\nrun = [\"x\"]\n", "name must be"),
+            (
+                "[[check]]\nname = \"a\"\nrun = [\"x\"]\n[[check]]\nname = \"a\"\nrun = [\"y\"]\n",
+                "used twice",
+            ),
+            (
+                "[[check]]\nname = \"a\"\nrun = [\"x\"]\ntimeout_s = 0\n",
+                "timeout_s",
+            ),
+            (
+                "[[check]]\nname = \"a\"\nrun = [\"x\"]\nenv = [\"A=B\"]\n",
+                "env entry",
+            ),
+            (
+                "[[check]]\nname = \"a\"\nrun = [\"x\"]\nnetwork = true\n",
+                "unknown field",
+            ),
+            ("[[check]]\nrun = [\"x\"]\n", "missing field `name`"),
+            ("[[check]\n", "TOML"),
+        ];
+        for (text, want) in cases {
+            let err = parse(".oxide/checks.toml", text).unwrap_err();
+            assert_eq!(err.code(), "CHECKS_BAD_CONFIG");
+            let msg = err.to_string();
+            assert!(
+                msg.contains(want) || (*want == "TOML" && msg.contains("line")),
+                "{text:?}: {msg}"
+            );
+            assert!(msg.contains(".oxide/checks.toml"), "{msg}");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The CI contract (`.oxide/checks.toml`) and `validate`: each check runs in a temporary
+//! worktree of the proposal branch with a cleared environment, a process-group timeout,
+//! capped output and streamed progress (optionally inside bubblewrap); each result becomes a
+//! wrapper envelope for the binder, and the proposal moves through `workflow`.
+//! See `docs/workflow.md`.
+
+pub mod config;
+pub mod runner;
+
+pub use config::{parse, CheckSpec, ChecksConfig};
+pub use runner::{run_check, CheckResult, CheckStatus, Progress, RunOptions};
+
+use crate::store::StoreError;
+
+/// Where the contract lives in the repository.
+pub const CHECKS_PATH: &str = ".oxide/checks.toml";
+
+/// Errors of the `checks` room.
+#[derive(Debug, thiserror::Error)]
+pub enum ChecksError {
+    #[error("{path} is not a valid CI contract: {why}")]
+    BadConfig { path: String, why: String },
+    #[error("{path} defines no [[check]] at {at}; add at least one check and commit it — a proposal is never validated by zero checks")]
+    NoChecks { path: String, at: String },
+    #[error("proposal {proposal} is being validated by process {pid} (run {run}); wait for it to finish")]
+    Busy {
+        proposal: String,
+        pid: i64,
+        run: String,
+    },
+    #[error("{what}: {why}")]
+    Io { what: String, why: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ChecksError {
+    fn from(e: rusqlite::Error) -> Self {
+        ChecksError::Store(StoreError::from(e))
+    }
+}
+
+impl ChecksError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChecksError::BadConfig { .. } => "CHECKS_BAD_CONFIG",
+            ChecksError::NoChecks { .. } => "CHECKS_NONE",
+            ChecksError::Busy { .. } => "CHECKS_BUSY",
+            ChecksError::Io { .. } => "CHECKS_IO",
+            ChecksError::Store(e) => e.code(),
+        }
+    }
+
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            ChecksError::BadConfig { .. } | ChecksError::NoChecks { .. } | ChecksError::Busy { .. } => {
+                crate::ErrorKind::Invalid
+            }
+            ChecksError::Io { .. } => crate::ErrorKind::Internal,
+            ChecksError::Store(e) => e.kind(),
+        }
+    }
+}

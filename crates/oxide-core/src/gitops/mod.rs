@@ -1,0 +1,369 @@
+//! git2 plumbing for proposals: the branch `oxide/proposals/<short-id>` made from the bundle's
+//! base commit with the intent applied to a tree (never to the user's checkout or index), a
+//! commit by the bot identity with `Oxide-Proposal`/`Oxide-Skill` trailers, the "did the
+//! target move and does the intent still apply" question, and temporary worktrees.
+//!
+//! What an intent does is decided by `proposal::apply_ops` (pure); this room only reads the
+//! base through [`TreeFiles`] and writes the resulting blobs and trees.
+
+use std::path::{Path, PathBuf};
+
+use git2::{build::TreeUpdateBuilder, FileMode, ObjectType, Oid, Repository, Signature, Time};
+use serde::{Deserialize, Serialize};
+
+use crate::proposal::{apply_ops, BaseFiles, Bundle, Change, Problem};
+
+/// Prefix of every proposal branch.
+pub const BRANCH_PREFIX: &str = "oxide/proposals/";
+/// Prefix of the names of temporary worktrees made by validation.
+pub const WORKTREE_PREFIX: &str = "oxide-validate-";
+
+/// Errors of the `gitops` room.
+#[derive(Debug, thiserror::Error)]
+pub enum GitopsError {
+    #[error("the base commit {commit} of this proposal is not in the repository; fetch it (git fetch) or re-propose against the current {branch}")]
+    BaseMissing { commit: String, branch: String },
+    #[error("the intent does not apply to {at}: {}; re-propose against the current branch", summarize(.problems))]
+    DoesNotApply { at: String, problems: Vec<Problem> },
+    #[error("branch {branch} exists and is not this proposal's (it points at {found}); delete or rename it, then retry")]
+    BranchConflict { branch: String, found: String },
+    #[error("the target branch '{0}' does not exist in the repository; set [workflow] target_branch in .oxide/oxide.toml")]
+    NoTarget(String),
+    #[error("git: {0}")]
+    Git(String),
+}
+
+fn summarize(problems: &[Problem]) -> String {
+    let mut s: Vec<String> = problems
+        .iter()
+        .take(3)
+        .map(|p| format!("{} {}", p.pointer, p.message))
+        .collect();
+    if problems.len() > 3 {
+        s.push(format!("and {} more", problems.len() - 3));
+    }
+    s.join("; ")
+}
+
+impl From<git2::Error> for GitopsError {
+    fn from(e: git2::Error) -> Self {
+        GitopsError::Git(e.message().to_string())
+    }
+}
+
+impl GitopsError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            GitopsError::BaseMissing { .. } => "GITOPS_BASE_MISSING",
+            GitopsError::DoesNotApply { .. } => "GITOPS_DOES_NOT_APPLY",
+            GitopsError::BranchConflict { .. } => "GITOPS_BRANCH_CONFLICT",
+            GitopsError::NoTarget(_) => "GITOPS_NO_TARGET",
+            GitopsError::Git(_) => "GITOPS_GIT",
+        }
+    }
+
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            GitopsError::Git(_) => crate::ErrorKind::Internal,
+            _ => crate::ErrorKind::Invalid,
+        }
+    }
+}
+
+/// Who commits proposal branches (`[workflow] bot_name` / `bot_email`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotIdentity {
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for BotIdentity {
+    fn default() -> Self {
+        BotIdentity {
+            name: "O.X.I.D.E".into(),
+            email: "oxide-bot@oxide.invalid".into(),
+        }
+    }
+}
+
+/// A proposal's branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct BranchInfo {
+    pub branch: String,
+    pub base_commit: String,
+    pub head_commit: String,
+    /// False when an existing, matching branch was reused.
+    pub created: bool,
+}
+
+/// `oxide/proposals/<id>`.
+pub fn branch_name(proposal_id: &str) -> String {
+    format!("{BRANCH_PREFIX}{proposal_id}")
+}
+
+/// Reads a commit's files for `apply_ops`, straight from the object database.
+pub struct TreeFiles<'r> {
+    repo: &'r Repository,
+    tree: git2::Tree<'r>,
+}
+
+impl<'r> TreeFiles<'r> {
+    pub fn new(repo: &'r Repository, tree: git2::Tree<'r>) -> TreeFiles<'r> {
+        TreeFiles { repo, tree }
+    }
+
+    fn entry(&self, path: &str) -> Option<(i32, Oid, Option<ObjectType>)> {
+        let e = self.tree.get_path(Path::new(path)).ok()?;
+        Some((e.filemode(), e.id(), e.kind()))
+    }
+}
+
+impl BaseFiles for TreeFiles<'_> {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        let (mode, id, kind) = self.entry(path)?;
+        if kind != Some(ObjectType::Blob) || mode == i32::from(FileMode::Link) {
+            return None;
+        }
+        self.repo.find_blob(id).ok().map(|b| b.content().to_vec())
+    }
+    fn is_symlink(&self, path: &str) -> bool {
+        matches!(self.entry(path), Some((m, _, _)) if m == i32::from(FileMode::Link))
+    }
+    fn is_dir(&self, path: &str) -> bool {
+        matches!(self.entry(path), Some((m, _, k)) if k == Some(ObjectType::Tree) || m == i32::from(FileMode::Commit))
+    }
+}
+
+fn find_base<'r>(repo: &'r Repository, bundle: &Bundle) -> Result<git2::Commit<'r>, GitopsError> {
+    let missing = || GitopsError::BaseMissing {
+        commit: bundle.base.commit.clone(),
+        branch: bundle.base.branch.clone(),
+    };
+    let oid = Oid::from_str(&bundle.base.commit).map_err(|_| missing())?;
+    repo.find_commit(oid).map_err(|_| missing())
+}
+
+/// Applies the intent to `commit`'s tree, writing blobs and trees to the object database
+/// (nothing else). Returns the new tree.
+pub fn apply_to_tree(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    bundle: &Bundle,
+) -> Result<Oid, GitopsError> {
+    let tree = commit.tree()?;
+    let changes = {
+        let files = TreeFiles::new(repo, tree.clone());
+        apply_ops(&files, &bundle.intent.ops).map_err(|problems| GitopsError::DoesNotApply {
+            at: format!("commit {}", commit.id()),
+            problems,
+        })?
+    };
+    let mut upd = TreeUpdateBuilder::new();
+    for (path, change) in &changes.files {
+        match change {
+            Change::Write(bytes) => {
+                let blob = repo.blob(bytes)?;
+                // Keep an existing file's mode (e.g. executable); new files are 0644.
+                let mode = match tree.get_path(Path::new(path)) {
+                    Ok(e) if e.filemode() == i32::from(FileMode::BlobExecutable) => {
+                        FileMode::BlobExecutable
+                    }
+                    _ => FileMode::Blob,
+                };
+                upd.upsert(path.as_str(), blob, mode);
+            }
+            Change::Delete => {
+                upd.remove(path.as_str());
+            }
+        }
+    }
+    Ok(upd.create_updated(repo, &tree)?)
+}
+
+/// Problems applying the intent at `commit` (empty: it applies).
+pub fn problems_at(
+    repo: &Repository,
+    commit: Oid,
+    bundle: &Bundle,
+) -> Result<Vec<Problem>, GitopsError> {
+    let c = repo.find_commit(commit)?;
+    let files = TreeFiles::new(repo, c.tree()?);
+    Ok(apply_ops(&files, &bundle.intent.ops)
+        .err()
+        .unwrap_or_default())
+}
+
+/// Untrusted text made safe for a commit message: no control characters but newline/tab.
+fn clean(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
+/// The commit message: subject, rationale, then the trailers as the last paragraph.
+pub fn commit_message(bundle: &Bundle, bundle_digest: &str) -> String {
+    let rationale = clean(bundle.intent.rationale.trim());
+    let first = rationale.lines().next().unwrap_or("").trim();
+    let mut subject: String = first.chars().take(60).collect();
+    if subject.is_empty() {
+        subject = "proposed change".into();
+    }
+    format!(
+        "oxide: {subject}\n\n{rationale}\n\nOxide-Proposal: {bundle_digest}\nOxide-Skill: {}\n",
+        bundle.skill_digest
+    )
+}
+
+fn bot_signature(bot: &BotIdentity, bundle: &Bundle) -> Result<Signature<'static>, GitopsError> {
+    // The bundle's own time, so the same bundle always gives the same commit id.
+    let t = crate::clock::parse_ts(&bundle.created_at)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(0);
+    Ok(Signature::new(&bot.name, &bot.email, &Time::new(t, 0))?)
+}
+
+/// Makes (or finds, when it already exists for this bundle) the proposal branch: base commit →
+/// intent applied to its tree → bot commit with trailers → `refs/heads/oxide/proposals/<id>`.
+/// HEAD, the index and the working files are not touched.
+#[tracing::instrument(name = "gitops.prepare_branch", skip_all, fields(proposal = proposal_id))]
+pub fn prepare_branch(
+    repo: &Repository,
+    proposal_id: &str,
+    bundle: &Bundle,
+    bot: &BotIdentity,
+) -> Result<BranchInfo, GitopsError> {
+    let base = find_base(repo, bundle)?;
+    let digest = bundle
+        .digest()
+        .map_err(|e| GitopsError::Git(e.to_string()))?;
+    let branch = branch_name(proposal_id);
+    let refname = format!("refs/heads/{branch}");
+    if let Ok(existing) = repo.find_reference(&refname) {
+        let c = existing.peel_to_commit()?;
+        let ours = c.parent_id(0).ok() == Some(base.id())
+            && c.message()
+                .is_some_and(|m| m.contains(&format!("Oxide-Proposal: {digest}")));
+        if !ours {
+            return Err(GitopsError::BranchConflict {
+                branch,
+                found: c.id().to_string(),
+            });
+        }
+        return Ok(BranchInfo {
+            branch,
+            base_commit: base.id().to_string(),
+            head_commit: c.id().to_string(),
+            created: false,
+        });
+    }
+    let tree_id = apply_to_tree(repo, &base, bundle)?;
+    let tree = repo.find_tree(tree_id)?;
+    let sig = bot_signature(bot, bundle)?;
+    let msg = commit_message(bundle, &digest);
+    let oid = repo.commit(None, &sig, &sig, &msg, &tree, &[&base])?;
+    repo.reference(
+        &refname,
+        oid,
+        false,
+        &format!("oxide: proposal {proposal_id}"),
+    )?;
+    Ok(BranchInfo {
+        branch,
+        base_commit: base.id().to_string(),
+        head_commit: oid.to_string(),
+        created: true,
+    })
+}
+
+/// Whether the target branch moved past the base, and if so whether the intent still applies
+/// to its head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    pub target_branch: String,
+    pub head: String,
+    pub moved: bool,
+    /// Problems applying the intent to the moved head (empty: it still applies).
+    pub problems: Vec<Problem>,
+}
+
+impl TargetStatus {
+    /// The target moved and the intent no longer applies: the proposal is superseded.
+    pub fn superseded(&self) -> bool {
+        self.moved && !self.problems.is_empty()
+    }
+}
+
+pub fn target_status(
+    repo: &Repository,
+    target_branch: &str,
+    bundle: &Bundle,
+) -> Result<TargetStatus, GitopsError> {
+    let r = repo
+        .find_branch(target_branch, git2::BranchType::Local)
+        .map_err(|_| GitopsError::NoTarget(target_branch.into()))?;
+    let head = r.get().peel_to_commit()?.id();
+    let moved = head.to_string() != bundle.base.commit;
+    let problems = if moved {
+        problems_at(repo, head, bundle)?
+    } else {
+        Vec::new()
+    };
+    Ok(TargetStatus {
+        target_branch: target_branch.into(),
+        head: head.to_string(),
+        moved,
+        problems,
+    })
+}
+
+/// Adds a worktree `name` at `path` with `branch` checked out (path must not exist).
+pub fn add_worktree(
+    repo: &Repository,
+    name: &str,
+    path: &Path,
+    branch: &str,
+) -> Result<PathBuf, GitopsError> {
+    let reference = repo.find_reference(&format!("refs/heads/{branch}"))?;
+    let mut opts = git2::WorktreeAddOptions::new();
+    opts.reference(Some(&reference));
+    let wt = repo.worktree(name, path, Some(&opts))?;
+    Ok(wt.path().to_path_buf())
+}
+
+/// Removes worktree `name`: its files (if any) and its registration. Missing is fine.
+pub fn remove_worktree(
+    repo: &Repository,
+    name: &str,
+    path: Option<&Path>,
+) -> Result<(), GitopsError> {
+    if let Some(p) = path {
+        if p.exists() {
+            std::fs::remove_dir_all(p)
+                .map_err(|e| GitopsError::Git(format!("cannot remove {}: {e}", p.display())))?;
+        }
+    }
+    if let Ok(wt) = repo.find_worktree(name) {
+        if let Ok(p) = wt.path().canonicalize() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        let mut o = git2::WorktreePruneOptions::new();
+        o.valid(true).locked(true).working_tree(true);
+        wt.prune(Some(&mut o))?;
+    }
+    Ok(())
+}
+
+/// Names of registered worktrees made by validation (`oxide-validate-*`).
+pub fn validation_worktrees(repo: &Repository) -> Result<Vec<String>, GitopsError> {
+    Ok(repo
+        .worktrees()?
+        .iter()
+        .flatten()
+        .filter(|n| n.starts_with(WORKTREE_PREFIX))
+        .map(String::from)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

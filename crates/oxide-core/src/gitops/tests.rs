@@ -1,0 +1,258 @@
+use std::process::Command;
+
+use super::*;
+use crate::proposal::{Base, Intent, Op, Provenance, Synthesizer, BUNDLE_SCHEMA_VERSION};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=T", "-c", "user.email=t@e.invalid"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn repo_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {
+    let d = tempfile::tempdir().unwrap();
+    for (p, c) in files {
+        let p = d.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, c).unwrap();
+    }
+    git(d.path(), &["init", "-q", "-b", "main"]);
+    git(d.path(), &["add", "-A"]);
+    git(d.path(), &["commit", "-q", "-m", "init"]);
+    let r = Repository::open(d.path()).unwrap();
+    (d, r)
+}
+
+fn bundle(base: &str, ops: Vec<Op>) -> Bundle {
+    Bundle {
+        schema_version: BUNDLE_SCHEMA_VERSION.into(),
+        skill_digest: crate::canon::sha256_bytes(b"skill"),
+        base: Base {
+            branch: "main".into(),
+            commit: base.into(),
+        },
+        intent: Intent {
+            rationale: "Raise retries\n\nBecause flaky.".into(),
+            risk_hints: vec![],
+            ops,
+        },
+        provenance: Provenance {
+            synthesizer: Synthesizer::Manual,
+            model: None,
+            model_digest: None,
+            options: None,
+            prompt_template_version: None,
+            prompt_sha256: None,
+            response_sha256: None,
+        },
+        created_at: "2026-11-21T05:00:00.000Z".into(),
+        supersedes: None,
+    }
+}
+
+fn head(r: &Repository) -> String {
+    r.head().unwrap().peel_to_commit().unwrap().id().to_string()
+}
+
+fn snapshot(dir: &Path) -> (String, Vec<u8>, String) {
+    (
+        git(dir, &["rev-parse", "HEAD"]),
+        std::fs::read(dir.join(".git/index")).unwrap(),
+        git(dir, &["status", "--porcelain", "--ignored"]),
+    )
+}
+
+#[test]
+fn branch_holds_the_intent_and_the_checkout_is_untouched() {
+    let (d, r) = repo_with(&[
+        ("a.txt", "one\ntwo\n"),
+        ("gone.txt", "x"),
+        ("src/run.sh", "#!/bin/sh\n"),
+    ]);
+    git(d.path(), &["update-index", "--chmod=+x", "src/run.sh"]);
+    git(d.path(), &["commit", "-q", "-m", "exec"]);
+    let before = snapshot(d.path());
+    let b = bundle(
+        &head(&r),
+        vec![
+            Op::TextEdit {
+                path: "a.txt".into(),
+                find: "two".into(),
+                replace: "2".into(),
+            },
+            Op::DeleteFile {
+                path: "gone.txt".into(),
+            },
+            Op::CreateFile {
+                path: "new/dir/n.txt".into(),
+                content: "new\n".into(),
+            },
+            Op::TextEdit {
+                path: "src/run.sh".into(),
+                find: "sh\n".into(),
+                replace: "sh\necho hi\n".into(),
+            },
+        ],
+    );
+    let info = prepare_branch(&r, "abc123", &b, &BotIdentity::default()).unwrap();
+    assert!(info.created);
+    assert_eq!(info.branch, "oxide/proposals/abc123");
+    assert_eq!(
+        snapshot(d.path()),
+        before,
+        "HEAD, index and working files unchanged"
+    );
+
+    let show = |p: &str| git(d.path(), &["show", &format!("oxide/proposals/abc123:{p}")]);
+    assert_eq!(show("a.txt"), "one\n2\n");
+    assert_eq!(show("new/dir/n.txt"), "new\n");
+    let ls = git(d.path(), &["ls-tree", "-r", "oxide/proposals/abc123"]);
+    assert!(!ls.contains("gone.txt"));
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with("100755") && l.ends_with("src/run.sh")),
+        "{ls}"
+    );
+
+    let trailers = git(
+        d.path(),
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:only,unfold)%an <%ae>",
+            "oxide/proposals/abc123",
+        ],
+    );
+    assert!(
+        trailers.contains(&format!("Oxide-Proposal: {}", b.digest().unwrap())),
+        "{trailers}"
+    );
+    assert!(trailers.contains(&format!("Oxide-Skill: {}", b.skill_digest)));
+    assert!(trailers.contains("O.X.I.D.E <oxide-bot@oxide.invalid>"));
+
+    // Again: the same branch is found, not remade.
+    let again = prepare_branch(&r, "abc123", &b, &BotIdentity::default()).unwrap();
+    assert!(!again.created);
+    assert_eq!(again.head_commit, info.head_commit);
+    // Another bundle under the same name is a conflict.
+    let other = bundle(
+        &head(&r),
+        vec![Op::DeleteFile {
+            path: "a.txt".into(),
+        }],
+    );
+    assert_eq!(
+        prepare_branch(&r, "abc123", &other, &BotIdentity::default())
+            .unwrap_err()
+            .code(),
+        "GITOPS_BRANCH_CONFLICT"
+    );
+}
+
+#[test]
+fn same_bundle_gives_the_same_commit_in_another_clone() {
+    let (d, r) = repo_with(&[("a.txt", "one\n")]);
+    let b = bundle(
+        &head(&r),
+        vec![Op::CreateFile {
+            path: "b".into(),
+            content: "b".into(),
+        }],
+    );
+    let one = prepare_branch(&r, "p1", &b, &BotIdentity::default()).unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    git(d2.path(), &["clone", "-q", d.path().to_str().unwrap(), "c"]);
+    let r2 = Repository::open(d2.path().join("c")).unwrap();
+    let two = prepare_branch(&r2, "p1", &b, &BotIdentity::default()).unwrap();
+    assert_eq!(one.head_commit, two.head_commit);
+}
+
+#[test]
+fn missing_base_and_inapplicable_intents_are_refused_writing_no_ref() {
+    let (_d, r) = repo_with(&[("a.txt", "one\n")]);
+    let b = bundle(
+        &"1".repeat(40),
+        vec![Op::DeleteFile {
+            path: "a.txt".into(),
+        }],
+    );
+    let err = prepare_branch(&r, "p", &b, &BotIdentity::default()).unwrap_err();
+    assert_eq!(err.code(), "GITOPS_BASE_MISSING");
+    assert!(err.to_string().contains(&"1".repeat(40)));
+    let b = bundle(
+        &head(&r),
+        vec![Op::TextEdit {
+            path: "a.txt".into(),
+            find: "zzz".into(),
+            replace: "".into(),
+        }],
+    );
+    let err = prepare_branch(&r, "p", &b, &BotIdentity::default()).unwrap_err();
+    assert_eq!(err.code(), "GITOPS_DOES_NOT_APPLY");
+    assert!(err.to_string().contains("/intent/ops/0"), "{err}");
+    assert!(r.find_reference("refs/heads/oxide/proposals/p").is_err());
+}
+
+#[test]
+fn target_moves_supersede_only_when_the_intent_breaks() {
+    let (d, r) = repo_with(&[("a.txt", "one\n"), ("b.txt", "bee\n")]);
+    let b = bundle(
+        &head(&r),
+        vec![Op::TextEdit {
+            path: "a.txt".into(),
+            find: "one".into(),
+            replace: "1".into(),
+        }],
+    );
+    let st = target_status(&r, "main", &b).unwrap();
+    assert!(!st.moved && !st.superseded());
+    // Unrelated change: moved, still applies.
+    std::fs::write(d.path().join("b.txt"), "B\n").unwrap();
+    git(d.path(), &["commit", "-qam", "b"]);
+    let st = target_status(&r, "main", &b).unwrap();
+    assert!(st.moved && !st.superseded());
+    // The edited line changes: superseded.
+    std::fs::write(d.path().join("a.txt"), "uno\n").unwrap();
+    git(d.path(), &["commit", "-qam", "a"]);
+    let st = target_status(&r, "main", &b).unwrap();
+    assert!(st.superseded(), "{st:?}");
+    assert_eq!(st.problems[0].pointer, "/intent/ops/0/find");
+    assert_eq!(
+        target_status(&r, "nope", &b).unwrap_err().code(),
+        "GITOPS_NO_TARGET"
+    );
+}
+
+#[test]
+fn worktrees_come_and_go_without_a_trace() {
+    let (d, r) = repo_with(&[("a.txt", "one\n")]);
+    let b = bundle(
+        &head(&r),
+        vec![Op::CreateFile {
+            path: "b.txt".into(),
+            content: "b\n".into(),
+        }],
+    );
+    let info = prepare_branch(&r, "w1", &b, &BotIdentity::default()).unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let path = parent.path().join("wt");
+    let name = format!("{WORKTREE_PREFIX}w1");
+    add_worktree(&r, &name, &path, &info.branch).unwrap();
+    assert_eq!(std::fs::read_to_string(path.join("b.txt")).unwrap(), "b\n");
+    assert_eq!(validation_worktrees(&r).unwrap(), vec![name.clone()]);
+    remove_worktree(&r, &name, Some(&path)).unwrap();
+    assert!(!path.exists());
+    assert!(validation_worktrees(&r).unwrap().is_empty());
+    assert!(!git(d.path(), &["worktree", "list"]).contains("wt"));
+    // Removing again is fine.
+    remove_worktree(&r, &name, Some(&path)).unwrap();
+}
