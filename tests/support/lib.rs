@@ -1,6 +1,8 @@
 //! Helpers for journeys through the real binaries: a throw-away git repository with its own
 //! data directory, and a runner for `target/<profile>/oxide` that parses `--json` output.
 
+pub mod desktop;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

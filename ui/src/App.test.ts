@@ -8,7 +8,7 @@ beforeEach(() => {
   mockIPC((cmd) => {
     switch (cmd) {
       case 'initial_workspace':
-        return { workspace: '/home/me/demo-workspace', db: '/data/demo.sqlite3', audit_events: 1, proposals: {} };
+        return { workspace: '/home/me/demo-workspace', db: '/data/demo.sqlite3', audit_events: 1, proposals: {}, initialized: true };
       case 'recent_workspaces':
         return [];
       case 'ollama_status':

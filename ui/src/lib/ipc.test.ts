@@ -33,7 +33,7 @@ describe('ipc', () => {
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
       if (cmd === 'audit_list') return [];
-      if (cmd === 'open_workspace') return { workspace: '/w', db: '/d', audit_events: 1, proposals: {} };
+      if (cmd === 'open_workspace') return { workspace: '/w', db: '/d', audit_events: 1, proposals: {}, initialized: true };
       return null;
     });
     await ipc.auditList(5, 10);

@@ -9,7 +9,7 @@ import { WorkspaceStore } from '$lib/stores/workspace.svelte';
 import { OllamaStore } from '$lib/stores/ollama.svelte';
 import { toasts } from '$lib/stores/toasts.svelte';
 
-const status = (workspace: string) => ({ workspace, db: '/data/x.sqlite3', audit_events: 1, proposals: {} });
+const status = (workspace: string) => ({ workspace, db: '/data/x.sqlite3', audit_events: 1, proposals: {}, initialized: true });
 const initEvent = {
   seq: 1,
   ts: '2026-11-21T04:00:00.123Z',
@@ -130,5 +130,23 @@ describe('OllamaBanner', () => {
     render(OllamaBanner, { store });
     await store.check();
     expect(screen.queryByTestId('ollama-banner')).toBeNull();
+  });
+});
+
+describe('StatusPanel', () => {
+  it('shows the counts and warns about a repository without .oxide', async () => {
+    const { default: StatusPanel } = await import('./StatusPanel.svelte');
+    render(StatusPanel, {
+      status: {
+        workspace: '/repos/x',
+        db: '/data/x.sqlite3',
+        audit_events: BigInt(3),
+        proposals: { proposed: BigInt(2), promoted: BigInt(0) },
+        initialized: false,
+      },
+    });
+    expect(screen.getByTestId('status-audit-events').textContent).toBe('3');
+    expect(screen.getAllByTestId('status-proposal-count').map((c) => c.textContent)).toEqual(['proposed: 2']);
+    expect(screen.getByTestId('status-not-initialized').textContent).toContain('oxide init');
   });
 });
