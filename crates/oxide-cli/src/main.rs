@@ -40,6 +40,9 @@ pub enum Command {
     /// The tamper-evident audit timeline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
+    /// Wrapper envelopes -> bindings -> capsules; eligibility, query views, quarantine.
+    #[command(subcommand)]
+    Binder(cmd::binder::BinderCmd),
 }
 
 impl Cli {
@@ -64,6 +67,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Init => cmd::init::run(cli, out),
         Command::Status => cmd::status::run(cli, out),
         Command::Audit(c) => cmd::audit::run(cli, c, out),
+        Command::Binder(c) => cmd::binder::run(cli, c, out),
     }
 }
 

@@ -28,6 +28,8 @@ pub enum Error {
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
     #[error(transparent)]
+    Binder(#[from] crate::binder::BinderError),
+    #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
@@ -46,6 +48,7 @@ impl Error {
             Error::Audit(e) => e.code(),
             Error::Workspace(e) => e.code(),
             Error::Memory(e) => e.code(),
+            Error::Binder(e) => e.code(),
             Error::Policy(e) => e.code(),
             Error::Workflow(e) => e.code(),
             Error::Gitops(e) => e.code(),
@@ -60,6 +63,7 @@ impl Error {
             Error::Audit(e) => e.kind(),
             Error::Workspace(e) => e.kind(),
             Error::Memory(e) => e.kind(),
+            Error::Binder(e) => e.kind(),
             Error::Policy(e) => e.kind(),
             Error::Workflow(e) => e.kind(),
             Error::Gitops(e) => e.kind(),

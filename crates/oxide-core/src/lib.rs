@@ -2,6 +2,7 @@
 //! shell only translate. One module (room) per concern, each owning its tables.
 
 pub mod audit;
+pub mod binder;
 pub mod canon;
 pub mod checks;
 pub mod clock;

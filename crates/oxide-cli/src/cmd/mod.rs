@@ -1,5 +1,6 @@
 //! One file per command group; each only translates arguments and prints results.
 pub mod audit;
+pub mod binder;
 pub mod init;
 pub mod status;
 

@@ -18,12 +18,27 @@ pub struct Settings {
 pub struct WorkflowSettings {
     #[serde(default = "default_branch")]
     pub target_branch: String,
+    /// Who commits proposal branches (gitops room).
+    #[serde(default = "default_bot_name")]
+    pub bot_name: String,
+    #[serde(default = "default_bot_email")]
+    pub bot_email: String,
+}
+
+fn default_bot_name() -> String {
+    "O.X.I.D.E".into()
+}
+
+fn default_bot_email() -> String {
+    "oxide-bot@oxide.invalid".into()
 }
 
 impl Default for WorkflowSettings {
     fn default() -> Self {
         WorkflowSettings {
             target_branch: default_branch(),
+            bot_name: default_bot_name(),
+            bot_email: default_bot_email(),
         }
     }
 }
@@ -52,13 +67,46 @@ pub enum FallbackMode {
     Lenient,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BinderSettings {
     #[serde(default)]
     pub rollout_mode: RolloutMode,
     #[serde(default)]
     pub fallback_mode: FallbackMode,
+    /// Prescriptive eligibility: lowest confidence (see docs/binder.md for the formula).
+    #[serde(default = "default_min_confidence")]
+    pub min_confidence: f64,
+    /// Prescriptive eligibility: fewest supporting envelopes.
+    #[serde(default = "default_min_support")]
+    pub min_support: u32,
+    /// Prescriptive eligibility: most days since the capsule was last seen.
+    #[serde(default = "default_staleness_days")]
+    pub staleness_days: u32,
+}
+
+impl Default for BinderSettings {
+    fn default() -> Self {
+        BinderSettings {
+            rollout_mode: RolloutMode::default(),
+            fallback_mode: FallbackMode::default(),
+            min_confidence: default_min_confidence(),
+            min_support: default_min_support(),
+            staleness_days: default_staleness_days(),
+        }
+    }
+}
+
+fn default_min_confidence() -> f64 {
+    0.7
+}
+
+fn default_min_support() -> u32 {
+    3
+}
+
+fn default_staleness_days() -> u32 {
+    30
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
