@@ -2,6 +2,7 @@
 //! data directory, and a runner for `target/<profile>/oxide` that parses `--json` output.
 
 pub mod desktop;
+pub mod fake_ollama;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -40,6 +40,17 @@ pub enum Command {
     /// The tamper-evident audit timeline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
+    /// Skills: untrusted lessons O.X.I.D.E turns into proposals (add, list, discover).
+    #[command(subcommand)]
+    Skill(cmd::skill::SkillCmd),
+    /// Ask O.X.I.D.E (Ollama, pinned) for a proposal for a skill; falls back to no_op.
+    Propose(cmd::propose::ProposeArgs),
+    /// Synthesis attempts and the Ollama probe.
+    #[command(subcommand)]
+    Synth(cmd::propose::SynthCmd),
+    /// Proposal bundles: validate a bundle file (dry run).
+    #[command(subcommand)]
+    Proposal(cmd::proposal::ProposalCmd),
     /// Wrapper envelopes -> bindings -> capsules; eligibility, query views, quarantine.
     #[command(subcommand)]
     Binder(cmd::binder::BinderCmd),
@@ -67,6 +78,10 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Init => cmd::init::run(cli, out),
         Command::Status => cmd::status::run(cli, out),
         Command::Audit(c) => cmd::audit::run(cli, c, out),
+        Command::Skill(c) => cmd::skill::run(cli, c, out),
+        Command::Propose(a) => cmd::propose::run(cli, a, out),
+        Command::Synth(c) => cmd::propose::run_synth(cli, c, out),
+        Command::Proposal(c) => cmd::proposal::run(cli, c, out),
         Command::Binder(c) => cmd::binder::run(cli, c, out),
     }
 }

@@ -66,6 +66,8 @@ pub struct Out {
     doc: Option<Value>,
     /// Set when the document is a result that nevertheless means "refused" (exit 3).
     refused: bool,
+    /// Set when the document is a result that nevertheless means "invalid input" (exit 2).
+    invalid: bool,
 }
 
 impl Out {
@@ -74,6 +76,7 @@ impl Out {
             json,
             doc: None,
             refused: false,
+            invalid: false,
         }
     }
 
@@ -102,13 +105,21 @@ impl Out {
         self.result(value, human);
     }
 
+    /// Like `result`, and the process exits 2 (the input is invalid; nothing was written).
+    pub fn invalid_result<T: Serialize>(&mut self, value: &T, human: impl FnOnce() -> String) {
+        self.invalid = true;
+        self.result(value, human);
+    }
+
     pub fn finish(self, result: Result<(), CliError>) -> ExitCode {
         match result {
             Ok(()) => {
                 if let Some(doc) = self.doc {
                     println!("{doc}");
                 }
-                if self.refused {
+                if self.invalid {
+                    ExitCode::from(2)
+                } else if self.refused {
                     ExitCode::from(3)
                 } else {
                     ExitCode::SUCCESS

@@ -28,6 +28,12 @@ pub enum Error {
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
     #[error(transparent)]
+    Skill(#[from] crate::skill::SkillError),
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
+    #[error(transparent)]
+    Proposal(#[from] crate::proposal::ProposalError),
+    #[error(transparent)]
     Binder(#[from] crate::binder::BinderError),
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
@@ -48,6 +54,9 @@ impl Error {
             Error::Audit(e) => e.code(),
             Error::Workspace(e) => e.code(),
             Error::Memory(e) => e.code(),
+            Error::Skill(e) => e.code(),
+            Error::Synth(e) => e.code(),
+            Error::Proposal(e) => e.code(),
             Error::Binder(e) => e.code(),
             Error::Policy(e) => e.code(),
             Error::Workflow(e) => e.code(),
@@ -63,6 +72,9 @@ impl Error {
             Error::Audit(e) => e.kind(),
             Error::Workspace(e) => e.kind(),
             Error::Memory(e) => e.kind(),
+            Error::Skill(e) => e.kind(),
+            Error::Synth(e) => e.kind(),
+            Error::Proposal(e) => e.kind(),
             Error::Binder(e) => e.kind(),
             Error::Policy(e) => e.kind(),
             Error::Workflow(e) => e.kind(),

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod policy;
 pub mod proposal;
 pub mod recent;
+pub mod skill;
 pub mod store;
 pub mod synth;
 pub mod workflow;

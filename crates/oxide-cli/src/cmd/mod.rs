@@ -2,6 +2,9 @@
 pub mod audit;
 pub mod binder;
 pub mod init;
+pub mod proposal;
+pub mod propose;
+pub mod skill;
 pub mod status;
 
 /// Who is acting: `OXIDE_ACTOR`, else the login name.

@@ -3,8 +3,11 @@
 
 pub mod apply;
 pub mod rows;
+pub mod schema;
 pub mod types;
+pub mod validate;
 
 pub use apply::{apply_ops, BaseFiles, Change, FileChanges, MapBase, Problem};
 pub use rows::ProposalRow;
 pub use types::*;
+pub use validate::{validate_file, ProposalError, ValidationReport};

@@ -283,6 +283,8 @@ impl Workspace {
             let (state, n) = row?;
             proposals.insert(state, n as u64);
         }
+        // No-op syntheses leave no proposal row; the synth room counts them.
+        *proposals.entry("no_op".to_string()).or_default() += crate::synth::no_op_count(conn)?;
         Ok(Status {
             workspace: self.root.display().to_string(),
             db: self.store.path().display().to_string(),

@@ -1,0 +1,71 @@
+//! `oxide proposal validate-file FILE --dry-run` (and the proposal read views).
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::output::{CliError, Out};
+use crate::Cli;
+
+#[derive(Subcommand, Debug)]
+pub enum ProposalCmd {
+    /// Check a bundle file: JSON Schema, meaning, and applicability against its base commit.
+    /// Exit 2 with every problem (and its JSON pointer) when it is not valid. Writes nothing.
+    ValidateFile {
+        file: PathBuf,
+        /// Only check; never write (required: there is no other mode).
+        #[arg(long, required = true)]
+        dry_run: bool,
+    },
+}
+
+pub fn run(cli: &Cli, cmd: &ProposalCmd, out: &mut Out) -> Result<(), CliError> {
+    match cmd {
+        ProposalCmd::ValidateFile { file, dry_run: _ } => {
+            let root = oxide_core::workspace::discover_root(&cli.workspace_dir()?)
+                .map_err(oxide_core::Error::from)?;
+            let report = oxide_core::proposal::validate_file(&root, file)
+                .map_err(oxide_core::Error::from)?;
+            let human = || {
+                if report.ok {
+                    format!(
+                        "ok: the bundle is valid and applies ({} file(s) would change){}",
+                        report.changes.len(),
+                        report
+                            .digest
+                            .as_deref()
+                            .map(|d| format!("; digest {d}"))
+                            .unwrap_or_default()
+                    )
+                } else {
+                    report
+                        .problems
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "{}: {} [{}]",
+                                if p.pointer.is_empty() {
+                                    "/"
+                                } else {
+                                    &p.pointer
+                                },
+                                p.message,
+                                p.code
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+            };
+            if report.ok {
+                out.result(&report, human);
+            } else {
+                if !out.json() {
+                    eprintln!("{}", human());
+                }
+                out.invalid_result(&report, String::new);
+            }
+        }
+    }
+    Ok(())
+}

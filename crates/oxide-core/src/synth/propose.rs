@@ -1,0 +1,618 @@
+//! `propose`: skill → prompt → (Ollama | replay store) → validated intent → bundle →
+//! `workflow::admit`. Every fault on the way ends in the no-op fallback: no
+//! proposal row, no branch, one `synth.no_op` audit event and an attempt row with the
+//! `failure_reason_code`. Never a partial proposal: the attempt, the stored answer, the
+//! proposal (through `workflow::admit`) and the audit events are one transaction.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::audit::{self, NewEvent};
+use crate::canon;
+use crate::gitops::TreeFiles;
+use crate::proposal::{
+    self, apply_ops, rows, schema, Base, BaseFiles, Bundle, Intent, Provenance, SynthOptions,
+    Synthesizer, BUNDLE_SCHEMA_VERSION,
+};
+use crate::skill::{self, Skill};
+use crate::workflow::{self, SupersedeEvidence};
+use crate::{Error, Workspace};
+
+use super::ollama::{reason, ChatAnswer, ChatOptions, ChatRequest, Client, Fault};
+use super::probe::OllamaHost;
+use super::prompt::{self, ContextFile, PromptInput, PROMPT_TEMPLATE_VERSION};
+use super::store::{self, Attempt, ReplayEntry};
+use super::SynthError;
+
+/// Ollama's `keep_alive` sent with every chat request.
+pub const KEEP_ALIVE: &str = "5m";
+/// Largest file read from the base for the context.
+const MAX_CONTEXT_FILE: usize = 256 * 1024;
+
+/// How to propose.
+#[derive(Debug, Clone)]
+pub struct ProposeOptions {
+    /// Answer from the replay store only (also on when `[synth] replay = true`).
+    pub replay: bool,
+    /// The Ollama server.
+    pub host: OllamaHost,
+    /// Set to cancel: the attempt ends as `no_op` / `SYNTH_CANCELLED` at the next check.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// What `propose` answers (`{"id", "state", "digest", "failure_reason_code"}` and more).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposeOutcome {
+    /// The proposal id; `null` for a no-op (no proposal exists).
+    pub id: Option<String>,
+    /// `proposed` (or the existing proposal's state) or `no_op`.
+    pub state: String,
+    pub digest: Option<String>,
+    pub failure_reason_code: Option<String>,
+    /// One sentence for people.
+    pub message: String,
+    /// The attempt row (see `oxide synth attempts`).
+    pub attempt: i64,
+    /// `ollama` or `replay`.
+    pub source: String,
+    pub model: String,
+    pub request_sha256: Option<String>,
+    /// The bundle was already a proposal (same request, same answer): nothing new was made.
+    pub existing: bool,
+    /// The proposal this one supersedes (re-synthesis for the same skill).
+    pub supersedes: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// Everything prepared before asking the model.
+struct Prepared {
+    base: Base,
+    request: ChatRequest,
+    request_canonical: String,
+    request_sha256: String,
+    prompt_sha256: String,
+}
+
+/// Files and paths of the base tree.
+fn tree_paths(repo: &Repository, tree: &git2::Tree<'_>) -> Vec<String> {
+    let _ = repo;
+    let mut out = Vec::new();
+    let _ = tree.walk(TreeWalkMode::PreOrder, |root, entry| {
+        if entry.kind() == Some(ObjectType::Blob) {
+            if let Some(name) = entry.name() {
+                out.push(format!("{root}{name}"));
+            }
+        }
+        TreeWalkResult::Ok
+    });
+    out.sort();
+    out
+}
+
+fn context_files(base: &TreeFiles<'_>, skill: &Skill, all: &[String]) -> Vec<ContextFile> {
+    let mut chosen = prompt::select_paths(&skill.descriptor.targets, all);
+    if chosen.is_empty() {
+        chosen = all
+            .iter()
+            .filter(|p| !p.contains('/') && p.to_ascii_lowercase().starts_with("readme"))
+            .cloned()
+            .collect();
+    }
+    chosen
+        .into_iter()
+        .filter(|p| !proposal::apply::is_governance_path(p))
+        .filter_map(|p| {
+            let content = base.read(&p)?;
+            (content.len() <= MAX_CONTEXT_FILE).then_some(ContextFile { path: p, content })
+        })
+        .collect()
+}
+
+fn prepare(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    branch: &str,
+    skill: &Skill,
+    settings: &crate::workspace::config::SynthSettings,
+) -> Result<Prepared, Error> {
+    let tree = commit.tree().map_err(SynthError::git)?;
+    let all = tree_paths(repo, &tree);
+    let files = context_files(&TreeFiles::new(repo, tree.clone()), skill, &all);
+    let skill_canonical = canon::canonical_string(&skill.descriptor)?;
+    let base = Base {
+        branch: branch.to_string(),
+        commit: commit.id().to_string(),
+    };
+    let schema_text = serde_json::to_string(schema::intent_schema())
+        .map_err(|e| SynthError::Internal(e.to_string()))?;
+    let p = prompt::build(&PromptInput {
+        skill_canonical: &skill_canonical,
+        skill_digest: &skill.digest,
+        base_branch: &base.branch,
+        base_commit: &base.commit,
+        files: &files,
+        all_paths: &all,
+        schema: &schema_text,
+    });
+    let request = ChatRequest {
+        model: settings.model.clone(),
+        messages: p.messages,
+        stream: false,
+        format: schema::intent_schema().clone(),
+        options: ChatOptions {
+            temperature: 0.0,
+            seed: settings.seed,
+            num_ctx: settings.num_ctx,
+        },
+        keep_alive: KEEP_ALIVE.into(),
+    };
+    let request_canonical = canon::canonical_string(&request)?;
+    let request_sha256 = canon::digest(&json!({
+        "model_digest": super::ollama::normalize_digest(&settings.model_digest),
+        "request": request,
+    }))?;
+    let prompt_sha256 = canon::digest(&request.messages)?;
+    Ok(Prepared {
+        base,
+        request,
+        request_canonical,
+        request_sha256,
+        prompt_sha256,
+    })
+}
+
+fn cancelled(opts: &ProposeOptions) -> bool {
+    opts.cancel
+        .as_ref()
+        .is_some_and(|c| c.load(Ordering::SeqCst))
+}
+
+/// Runs the chat call on a helper thread so a cancel is noticed within ~100 ms.
+fn chat_cancellable(
+    client: &Client,
+    req: &ChatRequest,
+    opts: &ProposeOptions,
+) -> Result<ChatAnswer, Fault> {
+    let Some(flag) = opts.cancel.clone() else {
+        return client.chat(req);
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (c, r) = (client.clone(), req.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(c.chat(&r));
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(res) => return res,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if flag.load(Ordering::SeqCst) {
+                    return Err(Fault::new(
+                        reason::CANCELLED,
+                        "cancelled while waiting for the model",
+                    ));
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Fault::new(
+                    reason::BAD_RESPONSE,
+                    "the chat call ended without an answer",
+                ));
+            }
+        }
+    }
+}
+
+/// Turns the model's text into a checked intent against the base (pure but for reading the
+/// base through `files`).
+pub fn evaluate_answer(answer: &ChatAnswer, files: &dyn BaseFiles) -> Result<Intent, Fault> {
+    let value: Value = match serde_json::from_str(&answer.content) {
+        Ok(v) => v,
+        Err(e) => {
+            let cut = answer.done_reason.as_deref() == Some("length");
+            return Err(Fault::new(
+                reason::OUTPUT_NOT_JSON,
+                if cut {
+                    format!("the model stopped early (done_reason length; raise num_ctx) and its answer is not complete JSON: {e}")
+                } else {
+                    format!("the model's answer is not JSON: {e}")
+                },
+            ));
+        }
+    };
+    let problems = schema::check_intent(&value);
+    if !problems.is_empty() {
+        return Err(Fault::new(
+            reason::OUTPUT_SCHEMA,
+            summarize(
+                "the model's answer does not match the intent schema",
+                &problems,
+            ),
+        ));
+    }
+    let intent: Intent = serde_json::from_value(value).map_err(|e| {
+        Fault::new(
+            reason::OUTPUT_SCHEMA,
+            format!("the model's answer does not match the intent types: {e}"),
+        )
+    })?;
+    let governance: Vec<_> = intent
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| proposal::apply::is_governance_path(op.path()))
+        .map(|(i, _)| {
+            proposal::Problem::new(
+                format!("/intent/ops/{i}/path"),
+                "PATH_GOVERNANCE",
+                "a governance file",
+            )
+        })
+        .collect();
+    if !governance.is_empty() {
+        return Err(Fault::new(
+            reason::GOVERNANCE_PATH,
+            summarize(
+                "the intent touches governance files, which O.X.I.D.E never proposes",
+                &governance,
+            ),
+        ));
+    }
+    if let Err(problems) = apply_ops(files, &intent.ops) {
+        return Err(Fault::new(
+            reason::INTENT_NOT_APPLICABLE,
+            summarize("the intent does not apply to the base commit", &problems),
+        ));
+    }
+    Ok(intent)
+}
+
+fn summarize(what: &str, problems: &[proposal::Problem]) -> String {
+    let mut s = format!("{what}: ");
+    for (i, p) in problems.iter().take(3).enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        s.push_str(&format!("{} {}", p.pointer, p.message));
+    }
+    if problems.len() > 3 {
+        s.push_str(&format!("; and {} more", problems.len() - 3));
+    }
+    s
+}
+
+/// A synthesis fault, with the fresh answer to store when there was one.
+struct CheckFail {
+    fault: Fault,
+    stored: Option<ReplayEntry>,
+}
+
+/// The target branch's head commit.
+fn base_commit<'r>(repo: &'r Repository, branch: &str) -> Result<git2::Commit<'r>, Error> {
+    let b = repo
+        .find_branch(branch, git2::BranchType::Local)
+        .map_err(|_| SynthError::NoBase {
+            branch: branch.to_string(),
+        })?;
+    Ok(b.get().peel_to_commit().map_err(SynthError::git)?)
+}
+
+/// States from which a re-synthesis supersedes a proposal.
+const SUPERSEDABLE: &[&str] = &["proposed", "validated", "approved", "failed_validation"];
+
+/// Proposals of the same skill: one whose bundle is `bundle` (whatever it supersedes) —
+/// then nothing new is made — and else the newest still-open one, which a new bundle
+/// supersedes.
+fn find_related(
+    conn: &rusqlite::Connection,
+    bundle: &Bundle,
+) -> Result<(Option<proposal::ProposalRow>, Option<String>), Error> {
+    let want = bundle.digest()?;
+    let mut predecessor = None;
+    for row in rows::list(conn, None).map_err(crate::store::StoreError::from)? {
+        if row.bundle.skill_digest != bundle.skill_digest {
+            continue;
+        }
+        let mut plain = row.bundle.clone();
+        plain.supersedes = None;
+        if plain.digest()? == want {
+            return Ok((Some(row), None));
+        }
+        if predecessor.is_none() && SUPERSEDABLE.contains(&row.state.as_str()) {
+            predecessor = Some(row.id.clone());
+        }
+    }
+    Ok((None, predecessor))
+}
+
+/// Asks the server: version, pin check, chat. Returns the answer as a replay entry.
+fn ask(
+    prep: &Prepared,
+    synth: &crate::workspace::config::SynthSettings,
+    opts: &ProposeOptions,
+    prior: Option<ReplayEntry>,
+    now: &str,
+) -> Result<(ReplayEntry, bool), Fault> {
+    let client = Client::new(&opts.host, Duration::from_secs(synth.timeout_s.max(1)));
+    client.version()?;
+    let tags = client.tags()?;
+    super::ollama::check_pin(&tags, &synth.model, &synth.model_digest)?;
+    if cancelled(opts) {
+        return Err(Fault::new(
+            reason::CANCELLED,
+            "cancelled before asking the model",
+        ));
+    }
+    let ans = chat_cancellable(&client, &prep.request, opts)?;
+    let response_sha256 = canon::sha256_bytes(ans.content.as_bytes());
+    let created_at = match prior {
+        Some(p) if p.response_sha256 == response_sha256 => p.created_at,
+        _ => now.to_string(),
+    };
+    Ok((
+        ReplayEntry {
+            request_sha256: prep.request_sha256.clone(),
+            content: ans.content,
+            done_reason: ans.done_reason,
+            response_sha256,
+            created_at,
+        },
+        true,
+    ))
+}
+
+/// Proposes a change for `skill_id` (see the module docs). Input errors (unknown skill, no
+/// target branch, bad settings) are errors that write nothing; every synthesis fault is a
+/// `no_op` outcome that is recorded and audited.
+#[tracing::instrument(name = "synth.propose", skip_all, fields(skill = %skill_id, replay = opts.replay))]
+pub fn propose(
+    ws: &mut Workspace,
+    skill_id: &str,
+    opts: &ProposeOptions,
+    actor: &str,
+) -> Result<ProposeOutcome, Error> {
+    let started = Instant::now();
+    let skill = skill::require(ws.store().conn(), skill_id)?;
+    let settings = ws.settings()?;
+    let synth = settings.synth.clone();
+    let replay = opts.replay || synth.replay;
+    let branch = settings.workflow.target_branch.clone();
+    let repo = Repository::open(ws.root()).map_err(SynthError::git)?;
+    let commit = base_commit(&repo, &branch)?;
+    let prep = prepare(&repo, &commit, &branch, &skill, &synth)?;
+    let tree = commit.tree().map_err(SynthError::git)?;
+    let files = TreeFiles::new(&repo, tree);
+    let source = if replay { "replay" } else { "ollama" };
+
+    // Ask (or look up), then check.
+    let now = ws.clock().now_rfc3339();
+    let answer: Result<(ReplayEntry, bool), Fault> = if cancelled(opts) {
+        Err(Fault::new(
+            reason::CANCELLED,
+            "cancelled before asking the model",
+        ))
+    } else if replay {
+        match store::replay_get(ws.store().conn(), &prep.request_sha256)? {
+            Some(e) => Ok((e, false)),
+            None => Err(Fault::new(
+                reason::REPLAY_MISS,
+                format!(
+                    "the replay store has no answer to request {}; run `oxide propose` without --replay against the pinned model first",
+                    prep.request_sha256
+                ),
+            )),
+        }
+    } else {
+        let prior = store::replay_get(ws.store().conn(), &prep.request_sha256)?;
+        ask(&prep, &synth, opts, prior, &now)
+    };
+    let checked: Result<(ReplayEntry, Intent, Option<ReplayEntry>), CheckFail> = match answer {
+        Err(fault) => Err(CheckFail {
+            fault,
+            stored: None,
+        }),
+        Ok((entry, fresh)) => {
+            // A fresh answer is stored even when it is unusable, so a replay reproduces the
+            // same no-op.
+            let stored = fresh.then(|| entry.clone());
+            if cancelled(opts) {
+                Err(CheckFail {
+                    fault: Fault::new(reason::CANCELLED, "cancelled after the model answered"),
+                    stored,
+                })
+            } else {
+                let ans = ChatAnswer {
+                    content: entry.content.clone(),
+                    done_reason: entry.done_reason.clone(),
+                };
+                match evaluate_answer(&ans, &files) {
+                    Ok(intent) => Ok((entry, intent, stored)),
+                    Err(fault) => Err(CheckFail { fault, stored }),
+                }
+            }
+        }
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let model = synth.model.clone();
+    let model_digest = super::ollama::normalize_digest(&synth.model_digest);
+    let ts = ws.clock().now_rfc3339();
+    let base_commit_id = prep.base.commit.clone();
+
+    let outcome = ws
+        .store_mut()
+        .write(|tx| -> Result<ProposeOutcome, Error> {
+            let mut attempt = Attempt {
+                id: 0,
+                skill_id: skill.id.clone(),
+                outcome: String::new(),
+                proposal_id: None,
+                failure_reason_code: None,
+                message: String::new(),
+                source: source.into(),
+                model: model.clone(),
+                model_digest: model_digest.clone(),
+                request_sha256: Some(prep.request_sha256.clone()),
+                base_commit: Some(base_commit_id.clone()),
+                duration_ms: duration_ms as i64,
+                at: ts.clone(),
+                audit_seq: 0,
+            };
+            let mut out = ProposeOutcome {
+                id: None,
+                state: "no_op".into(),
+                digest: None,
+                failure_reason_code: None,
+                message: String::new(),
+                attempt: 0,
+                source: source.into(),
+                model: model.clone(),
+                request_sha256: Some(prep.request_sha256.clone()),
+                existing: false,
+                supersedes: None,
+                duration_ms,
+            };
+            match checked {
+                Err(CheckFail { fault, stored }) => {
+                    if let Some(entry) = &stored {
+                        store::replay_put(
+                            tx,
+                            entry,
+                            &model,
+                            &model_digest,
+                            &prep.request_canonical,
+                            &ts,
+                        )?;
+                    }
+                    let ev = audit::append(
+                        tx,
+                        NewEvent {
+                            actor,
+                            kind: "synth.no_op",
+                            subject: &skill.id,
+                            payload: json!({
+                                "failure_reason_code": fault.code,
+                                "message": fault.message,
+                                "source": source,
+                                "model": model,
+                                "model_digest": model_digest,
+                                "request_sha256": prep.request_sha256,
+                                "base_commit": base_commit_id,
+                            }),
+                        },
+                        &ts,
+                    )?;
+                    attempt.outcome = "no_op".into();
+                    attempt.failure_reason_code = Some(fault.code.into());
+                    attempt.message = fault.message.clone();
+                    attempt.audit_seq = ev.seq;
+                    out.failure_reason_code = Some(fault.code.into());
+                    out.message = fault.message;
+                }
+                Ok((entry, intent, stored)) => {
+                    if let Some(entry) = &stored {
+                        store::replay_put(
+                            tx,
+                            entry,
+                            &model,
+                            &model_digest,
+                            &prep.request_canonical,
+                            &ts,
+                        )?;
+                    } else {
+                        store::replay_touch(tx, &entry.request_sha256, &ts)?;
+                    }
+                    let mut bundle = Bundle {
+                        schema_version: BUNDLE_SCHEMA_VERSION.into(),
+                        skill_digest: skill.digest.clone(),
+                        base: prep.base.clone(),
+                        intent,
+                        provenance: Provenance {
+                            synthesizer: Synthesizer::Ollama,
+                            model: Some(model.clone()),
+                            model_digest: Some(model_digest.clone()),
+                            options: Some(SynthOptions {
+                                seed: prep.request.options.seed,
+                                temperature: prep.request.options.temperature,
+                                num_ctx: prep.request.options.num_ctx,
+                            }),
+                            prompt_template_version: Some(PROMPT_TEMPLATE_VERSION.into()),
+                            prompt_sha256: Some(prep.prompt_sha256.clone()),
+                            response_sha256: Some(entry.response_sha256.clone()),
+                        },
+                        created_at: entry.created_at.clone(),
+                        supersedes: None,
+                    };
+                    let (existing, predecessor) = find_related(tx, &bundle)?;
+                    if existing.is_none() {
+                        bundle.supersedes = predecessor.clone();
+                    }
+                    let (row, kind) = match existing {
+                        Some(row) => (row, "synth.existing"),
+                        None => {
+                            let row = workflow::admit(tx, &bundle, actor, &ts)?;
+                            if let Some(prev) = &predecessor {
+                                workflow::supersede(
+                                    tx,
+                                    prev,
+                                    &SupersedeEvidence {
+                                        failure_reason_code: "RESYNTHESIZED".into(),
+                                        target_head: None,
+                                        superseded_by: Some(row.id.clone()),
+                                        problems: vec![],
+                                    },
+                                    actor,
+                                    &ts,
+                                )?;
+                            }
+                            (row, "synth.proposed")
+                        }
+                    };
+                    let ev = audit::append(
+                        tx,
+                        NewEvent {
+                            actor,
+                            kind,
+                            subject: &skill.id,
+                            payload: json!({
+                                "proposal_id": row.id,
+                                "bundle_digest": row.digest,
+                                "source": source,
+                                "model": model,
+                                "model_digest": model_digest,
+                                "request_sha256": prep.request_sha256,
+                                "response_sha256": entry.response_sha256,
+                                "supersedes": bundle.supersedes,
+                            }),
+                        },
+                        &ts,
+                    )?;
+                    out.existing = kind == "synth.existing";
+                    attempt.outcome = if out.existing { "existing" } else { "proposed" }.into();
+                    attempt.proposal_id = Some(row.id.clone());
+                    attempt.audit_seq = ev.seq;
+                    attempt.message = if out.existing {
+                        format!(
+                            "the same bundle is already proposal {} ({})",
+                            row.id, row.state
+                        )
+                    } else {
+                        format!("proposal {} created from skill {}", row.id, skill.id)
+                    };
+                    out.message = attempt.message.clone();
+                    out.id = Some(row.id.clone());
+                    out.state = row.state.clone();
+                    out.digest = Some(row.digest.clone());
+                    out.supersedes = row.bundle.supersedes.clone();
+                }
+            }
+            out.attempt = store::attempt_insert(tx, &attempt)?;
+            Ok(out)
+        })?;
+    tracing::info!(state = %outcome.state, code = ?outcome.failure_reason_code, ms = outcome.duration_ms, "propose finished");
+    Ok(outcome)
+}
