@@ -288,9 +288,8 @@ pub fn add_file(
     })?;
     let d = parse_descriptor(&bytes)?;
     let ts = ws.clock().now_rfc3339();
-    Ok(ws
-        .store_mut()
-        .write(|tx| insert(tx, &d, actor, &ts).map_err(crate::Error::from))?)
+    ws.store_mut()
+        .write(|tx| insert(tx, &d, actor, &ts).map_err(crate::Error::from))
 }
 
 /// One skill candidate found by `skill discover`.
