@@ -40,6 +40,9 @@ pub enum Command {
     /// The tamper-evident audit timeline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
+    /// Risk and policy gates: evaluate, test, simulate, export snapshots.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
     /// Skills: untrusted lessons O.X.I.D.E turns into proposals (add, list, discover).
     #[command(subcommand)]
     Skill(cmd::skill::SkillCmd),
@@ -78,6 +81,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Init => cmd::init::run(cli, out),
         Command::Status => cmd::status::run(cli, out),
         Command::Audit(c) => cmd::audit::run(cli, c, out),
+        Command::Policy(c) => cmd::policy::run(cli, c, out),
         Command::Skill(c) => cmd::skill::run(cli, c, out),
         Command::Propose(a) => cmd::propose::run(cli, a, out),
         Command::Synth(c) => cmd::propose::run_synth(cli, c, out),

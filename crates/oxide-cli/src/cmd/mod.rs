@@ -2,6 +2,7 @@
 pub mod audit;
 pub mod binder;
 pub mod init;
+pub mod policy;
 pub mod proposal;
 pub mod propose;
 pub mod skill;

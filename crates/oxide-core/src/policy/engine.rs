@@ -17,7 +17,7 @@ use crate::canon;
 /// The rule every policy must define: the whole decision as one object.
 pub const ENTRYPOINT: &str = "data.oxide.decision";
 /// Wall-clock budget of one evaluation (regorus' cooperative execution timer).
-pub const EVAL_TIME_LIMIT: Duration = Duration::from_millis(500);
+pub const EVAL_TIME_LIMIT: Duration = Duration::from_millis(1000);
 /// At most this many policy files, each at most `MAX_FILE_BYTES`.
 pub const MAX_FILES: usize = 64;
 pub const MAX_FILE_BYTES: usize = 256 * 1024;
@@ -48,11 +48,7 @@ pub fn policy_digest(files: &BTreeMap<String, String>) -> Result<String, PolicyE
     Ok(canon::digest(&serde_json::json!({ "files": files }))?)
 }
 
-fn collect(
-    root: &Path,
-    dir: &Path,
-    out: &mut BTreeMap<String, String>,
-) -> Result<(), PolicyError> {
+fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Result<(), PolicyError> {
     let io = |e: std::io::Error| PolicyError::Read {
         path: dir.display().to_string(),
         why: e.to_string(),
@@ -182,9 +178,8 @@ impl PolicySet {
             .as_ref()
             .map_err(|e| format!("the policy does not load: {e}"))?;
         // The input must match the versioned contract; a policy never sees a malformed one.
-        let typed: PolicyInput = serde_json::from_value(input.clone()).map_err(|e| {
-            format!("the input does not match {INPUT_VERSION}: {e}")
-        })?;
+        let typed: PolicyInput = serde_json::from_value(input.clone())
+            .map_err(|e| format!("the input does not match {INPUT_VERSION}: {e}"))?;
         if typed.version != INPUT_VERSION {
             return Err(format!(
                 "the input is version '{}', this build evaluates '{INPUT_VERSION}'",
@@ -288,7 +283,11 @@ fn decision_from_output(
     o.warnings.dedup();
     o.escalations.sort();
     o.escalations.dedup();
-    let policy_reason_code = if o.denials.iter().any(|d| d.policy_reason_code == POLICY_ERROR) {
+    let policy_reason_code = if o
+        .denials
+        .iter()
+        .any(|d| d.policy_reason_code == POLICY_ERROR)
+    {
         Some(POLICY_ERROR.to_string())
     } else {
         o.denials.first().map(|d| d.policy_reason_code.clone())

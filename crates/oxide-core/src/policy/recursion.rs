@@ -108,7 +108,10 @@ fn file_facts(text: &str) -> FileFacts {
         let starts_def = first.is_some_and(is_ident_start) && !line.starts_with("else");
         if starts_def {
             current = None;
-            let word: String = line.chars().take_while(|c| is_ident(*c) || *c == '.').collect();
+            let word: String = line
+                .chars()
+                .take_while(|c| is_ident(*c) || *c == '.')
+                .collect();
             if word == "package" {
                 package = line["package".len()..].trim().to_string();
                 continue;
@@ -239,25 +242,43 @@ mod tests {
     fn finds_direct_and_mutual_recursion() {
         assert!(one("package p\n\nf(x) := y if { y := f(x + 1) }\n").is_err());
         let e = one("package p\n\nf(x) := g(x)\n\ng(x) := y if {\n\ty := f(x)\n}\n").unwrap_err();
-        assert!(e.contains("p.f -> p.g -> p.f") || e.contains("p.g -> p.f -> p.g"), "{e}");
+        assert!(
+            e.contains("p.f -> p.g -> p.f") || e.contains("p.g -> p.f -> p.g"),
+            "{e}"
+        );
         assert!(one("package p\n\nf(x) := data.p.f(x)\n").is_err());
     }
 
     #[test]
     fn ignores_strings_comments_and_other_calls() {
-        assert!(one("package p\n\n# f(x) := f(x)\nf(x) := sprintf(\"f(%v)\", [x])\n\ng(x) := f(x)\n").is_ok());
+        assert!(one(
+            "package p\n\n# f(x) := f(x)\nf(x) := sprintf(\"f(%v)\", [x])\n\ng(x) := f(x)\n"
+        )
+        .is_ok());
         assert!(one(crate::policy::DEFAULT_POLICY).is_ok());
         let mut m = BTreeMap::new();
-        m.insert("a.rego".to_string(), crate::policy::DEFAULT_POLICY.to_string());
-        m.insert("b.rego".to_string(), crate::policy::DEFAULT_POLICY_TESTS.to_string());
+        m.insert(
+            "a.rego".to_string(),
+            crate::policy::DEFAULT_POLICY.to_string(),
+        );
+        m.insert(
+            "b.rego".to_string(),
+            crate::policy::DEFAULT_POLICY_TESTS.to_string(),
+        );
         assert!(check(&m).is_ok());
     }
 
     #[test]
     fn resolves_import_aliases_across_files() {
         let mut m = BTreeMap::new();
-        m.insert("a.rego".to_string(), "package a\n\nimport data.b as bb\n\nf(x) := bb.g(x)\n".to_string());
-        m.insert("b.rego".to_string(), "package b\n\nimport data.a\n\ng(x) := a.f(x)\n".to_string());
+        m.insert(
+            "a.rego".to_string(),
+            "package a\n\nimport data.b as bb\n\nf(x) := bb.g(x)\n".to_string(),
+        );
+        m.insert(
+            "b.rego".to_string(),
+            "package b\n\nimport data.a\n\ng(x) := a.f(x)\n".to_string(),
+        );
         assert!(check(&m).unwrap_err().contains("recursion"));
     }
 }

@@ -9,7 +9,10 @@ use super::*;
 pub(crate) fn default_set() -> PolicySet {
     let mut files = BTreeMap::new();
     files.insert("oxide.rego".to_string(), DEFAULT_POLICY.to_string());
-    files.insert("oxide_test.rego".to_string(), DEFAULT_POLICY_TESTS.to_string());
+    files.insert(
+        "oxide_test.rego".to_string(),
+        DEFAULT_POLICY_TESTS.to_string(),
+    );
     PolicySet::from_files(files).unwrap()
 }
 
@@ -66,7 +69,10 @@ fn failure_reason_code_is_carried_never_overwritten() {
     input["validation"]["checks"][0]["status"] = json!("failed");
     let d = default_set().evaluate("p1", &input);
     assert_eq!(d.outcome, Outcome::Denied);
-    assert_eq!(d.policy_reason_code.as_deref(), Some("REQUIRED_CHECK_FAILED"));
+    assert_eq!(
+        d.policy_reason_code.as_deref(),
+        Some("REQUIRED_CHECK_FAILED")
+    );
     assert_eq!(d.failure_reason_code.as_deref(), Some("UNIT_FAILED"));
 }
 
@@ -171,10 +177,7 @@ fn digest_covers_every_file_and_its_name() {
     let mut renamed = files.clone();
     let t = renamed.remove("extra.rego").unwrap();
     renamed.insert("extra2.rego".into(), t);
-    assert_ne!(
-        b.digest(),
-        PolicySet::from_files(renamed).unwrap().digest()
-    );
+    assert_ne!(b.digest(), PolicySet::from_files(renamed).unwrap().digest());
     assert_eq!(b.digest(), PolicySet::from_files(files).unwrap().digest());
 }
 
@@ -193,7 +196,14 @@ fn record_export_and_simulate_round_trip() {
         .write(|tx| -> Result<(), PolicyError> {
             for (n, i) in inputs.iter().enumerate() {
                 let d = set.evaluate(&format!("p{n}"), i);
-                record(tx, Some(&format!("p{n}")), i, &d, "tester", "2026-01-01T00:00:00.000Z")?;
+                record(
+                    tx,
+                    Some(&format!("p{n}")),
+                    i,
+                    &d,
+                    "tester",
+                    "2026-01-01T00:00:00.000Z",
+                )?;
             }
             Ok(())
         })
@@ -206,7 +216,8 @@ fn record_export_and_simulate_round_trip() {
     assert_eq!(same.changed, 0);
     // Raise the medium threshold: 60 lines is no longer medium; 150 still is.
     let mut files = set.files().clone();
-    let text = files["oxide.rego"].replace("medium_change_lines := 50", "medium_change_lines := 100");
+    let text =
+        files["oxide.rego"].replace("medium_change_lines := 50", "medium_change_lines := 100");
     files.insert("oxide.rego".into(), text);
     let raised = PolicySet::from_files(files).unwrap();
     let r = simulate(&raised, &entries);
@@ -234,7 +245,9 @@ fn bad_snapshot_line_is_named() {
 #[test]
 fn find_tests_reads_packages() {
     let t = find_tests(default_set().files());
-    assert!(t.iter().all(|(_, r)| r.starts_with("data.oxide_test.test_")));
+    assert!(t
+        .iter()
+        .all(|(_, r)| r.starts_with("data.oxide_test.test_")));
     assert!(t.len() >= 9);
 }
 

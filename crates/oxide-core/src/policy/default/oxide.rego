@@ -80,22 +80,15 @@ changed_lines := input.proposal.lines_added + input.proposal.lines_removed
 
 oxide_synthesized if input.provenance.synthesizer in {"ollama", "replay"}
 
-is_governance(p) if {
-	some g in governance_globs
-	glob.match(g, ["/"], lower(p))
-}
+# Each list as one `{a,b,...}` glob: one match per path instead of one per pattern.
+governance_glob := sprintf("{%s}", [concat(",", governance_globs)])
 
-# Paths that could dodge a glob: absolute, `.`/`..` segments, backslashes, empty segments.
-not_normalized(p) if startswith(p, "/")
+protected_glob := sprintf("{%s}", [concat(",", protected_globs)])
 
-not_normalized(p) if contains(p, "\\")
+is_governance(p) if glob.match(governance_glob, ["/"], lower(p))
 
-not_normalized(p) if contains(p, "//")
-
-not_normalized(p) if {
-	some seg in split(p, "/")
-	seg in {"", ".", ".."}
-}
+# Paths that could dodge a glob: absolute, `.`/`..`/empty segments, backslashes.
+not_normalized(p) if regex.match(`^/|\\|//|/$|^$|(^|/)\.\.?(/|$)`, p)
 
 governance_touched contains p if {
 	some p in paths
@@ -105,8 +98,7 @@ governance_touched contains p if {
 protected_touched contains p if {
 	some p in paths
 	not is_governance(p)
-	some g in protected_globs
-	glob.match(g, ["/"], p)
+	glob.match(protected_glob, ["/"], p)
 }
 
 odd_paths contains p if {
@@ -276,6 +268,21 @@ warnings contains w if {
 
 # ---------------------------------------------------------------- the decision
 
+# The evaluator checks the input against its contract first; this guard keeps the policy
+# fail-closed on its own too (e.g. under `opa eval`): no decision without the facts it reads.
+input_ok if {
+	input.version == "oxide.policy.input/v1"
+	is_array(input.proposal.touched_paths)
+	is_array(input.proposal.ops)
+	is_number(input.proposal.lines_added)
+	is_number(input.proposal.lines_removed)
+	is_string(input.provenance.synthesizer)
+	is_boolean(input.validation.ran)
+	is_array(input.validation.checks)
+	is_array(input.capsules)
+	is_string(input.settings.rollout_mode)
+}
+
 risk := levels[max({0} | {rank[e.risk] | some e in escalations})]
 
 decision := {
@@ -284,4 +291,4 @@ decision := {
 	"denials": [d | some d in denials],
 	"warnings": [w | some w in warnings],
 	"escalations": [e | some e in escalations],
-}
+} if input_ok

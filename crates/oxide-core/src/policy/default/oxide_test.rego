@@ -85,3 +85,13 @@ test_dot_dot_path_is_denied if {
 	some x in d.denials
 	x.policy_reason_code == "PATH_NOT_NORMALIZED"
 }
+
+test_no_decision_without_the_facts if {
+	not oxide.decision with input as {}
+}
+
+test_checks_not_run_warns if {
+	d := oxide.decision with input as object.union(base, {"validation": {"ran": false, "checks": []}})
+	some w in d.warnings
+	w.code == "CHECKS_NOT_RUN"
+}
