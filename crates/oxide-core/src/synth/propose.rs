@@ -616,3 +616,55 @@ pub fn propose(
     tracing::info!(state = %outcome.state, code = ?outcome.failure_reason_code, ms = outcome.duration_ms, "propose finished");
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proposal::MapBase;
+
+    fn ans(content: &str, done: &str) -> ChatAnswer {
+        ChatAnswer {
+            content: content.into(),
+            done_reason: Some(done.into()),
+        }
+    }
+
+    #[test]
+    fn answers_are_checked_in_order() {
+        let base = MapBase::new().with_file("README.md", "hello world\n");
+        let good = json!({"rationale": "r", "ops": [
+            {"op": "text_edit", "path": "README.md", "find": "world", "replace": "oxide"}]});
+        let intent = evaluate_answer(&ans(&good.to_string(), "stop"), &base).unwrap();
+        assert_eq!(intent.ops.len(), 1);
+        let code = |content: &str, done: &str| {
+            evaluate_answer(&ans(content, done), &base)
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(code("Sure!", "stop"), reason::OUTPUT_NOT_JSON);
+        let cut = evaluate_answer(&ans("{\"rationale\": \"r\", \"ops\": [", "length"), &base)
+            .unwrap_err();
+        assert_eq!(cut.code, reason::OUTPUT_NOT_JSON);
+        assert!(cut.message.contains("num_ctx"), "{}", cut.message);
+        assert_eq!(
+            code(r#"{"rationale": "r", "ops": [], "extra": 1}"#, "stop"),
+            reason::OUTPUT_SCHEMA
+        );
+        assert_eq!(
+            code(&json!({"rationale": "r", "ops": [{"op": "delete_file", "path": ".github/workflows/ci.yml"}]}).to_string(), "stop"),
+            reason::GOVERNANCE_PATH
+        );
+        let na = evaluate_answer(
+            &ans(&json!({"rationale": "r", "ops": [{"op": "text_edit", "path": "README.md", "find": "o", "replace": "0"}]}).to_string(), "stop"),
+            &base,
+        )
+        .unwrap_err();
+        assert_eq!(na.code, reason::INTENT_NOT_APPLICABLE);
+        assert!(na.message.contains("/intent/ops/0/find"), "{}", na.message);
+        // An empty intent is schema-valid but changes nothing: it does not apply.
+        assert_eq!(
+            code(r#"{"rationale": "r", "ops": []}"#, "stop"),
+            reason::INTENT_NOT_APPLICABLE
+        );
+    }
+}
