@@ -649,10 +649,19 @@ pub fn proposal_input(
 ) -> Result<PolicyInput, crate::Error> {
     let settings = ws.settings()?;
     let lines = base_line_counter(ws.root(), &row.bundle.base.commit);
+    let stored = crate::skill::get(
+        ws.store().conn(),
+        row.skill_id.as_deref().unwrap_or(&row.bundle.skill_digest),
+    )?;
     let skill = SkillFacts {
         digest: row.bundle.skill_digest.clone(),
-        source: SkillSource::Unknown,
-        submitted_by: None,
+        source: match stored.as_ref().map(|s| s.source) {
+            Some(crate::skill::SkillSource::Host) => SkillSource::Host,
+            Some(crate::skill::SkillSource::Capsule) => SkillSource::Capsule,
+            Some(crate::skill::SkillSource::Manual) => SkillSource::Manual,
+            None => SkillSource::Unknown,
+        },
+        submitted_by: stored.map(|s| s.submitted_by),
     };
     Ok(input::assemble(
         &row.bundle,
@@ -717,7 +726,10 @@ pub fn eval_proposal(
     })
 }
 
-/// Validation results of a proposal's latest finished run, from the checks room.
+/// Validation results of a proposal, from the checks room. Its stored-results API
+/// (`checks::validate::latest_results`) is not in the tree yet, so no proposal has recorded
+/// results to read: `ran` is false (the default policy warns `CHECKS_NOT_RUN`, and the
+/// workflow still requires validation before approval).
 fn validation_facts(_ws: &crate::Workspace, _id: &str) -> Result<ValidationFacts, crate::Error> {
     Ok(ValidationFacts {
         ran: false,
@@ -725,10 +737,46 @@ fn validation_facts(_ws: &crate::Workspace, _id: &str) -> Result<ValidationFacts
     })
 }
 
-/// Failure capsules relevant to a proposal, from the binder room.
+/// At most this many capsules are handed to the policy (highest confidence first).
+pub const MAX_CAPSULES: usize = 256;
+
+/// Failure capsules about repository paths (target kind `path` or `file`), from the binder
+/// room, judged now; the policy matches their targets against the touched paths.
 fn capsule_facts(
-    _ws: &crate::Workspace,
+    ws: &crate::Workspace,
     _row: &crate::proposal::ProposalRow,
 ) -> Result<Vec<CapsuleFacts>, crate::Error> {
-    Ok(vec![])
+    let settings = ws.settings()?;
+    let params =
+        crate::binder::EligibilityParams::from_settings(&settings.binder, ws.clock().now());
+    let mut out = Vec::new();
+    for kind in ["path", "file"] {
+        let found = crate::binder::capsules(
+            ws.store().conn(),
+            &crate::binder::CapsuleFilter {
+                kind: Some("failure".into()),
+                target_kind: Some(kind.into()),
+                ..Default::default()
+            },
+            &params,
+        )?;
+        out.extend(found.into_iter().map(|c| CapsuleFacts {
+            upsert_key: c.upsert_key,
+            target: CapsuleTarget {
+                kind: c.target_kind,
+                id: c.target_id,
+            },
+            action_kind: c.action_kind,
+            failure_reason_code: c.failure_reason_code.unwrap_or_default(),
+            eligible: c.eligible,
+            confidence: c.confidence,
+        }));
+    }
+    out.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.upsert_key.cmp(&b.upsert_key))
+    });
+    out.truncate(MAX_CAPSULES);
+    Ok(out)
 }
