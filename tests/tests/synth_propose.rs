@@ -539,3 +539,42 @@ fn synth_live_ollama_when_available() {
     assert_eq!(replayed["failure_reason_code"], live["failure_reason_code"]);
     println!("live Ollama at {base}: {model} gave {state}");
 }
+
+#[test]
+fn synth_pin_and_models_report_the_server_digest() {
+    let (repo, _skill) = setup();
+    let server = FakeOllama::start(Behavior::answering(&good_intent()));
+    let env = [("OLLAMA_HOST", server.host())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let models = repo
+        .oxide_env(&["--json", "synth", "models"], &env)
+        .expect(0)
+        .json();
+    assert_eq!(models["models"][0]["name"], MODEL);
+    assert_eq!(models["models"][0]["digest"], DIGEST);
+    let pin = repo
+        .oxide_env(&["--json", "synth", "pin"], &env)
+        .expect(0)
+        .json();
+    assert_eq!(pin["ok"], true, "{pin}");
+    assert_eq!(pin["version"], "0.12.6");
+    server.set(Behavior {
+        models: vec![(MODEL.into(), "f".repeat(64))],
+        ..Behavior::answering(&good_intent())
+    });
+    let pin = repo
+        .oxide_env(&["--json", "synth", "pin"], &env)
+        .expect(3)
+        .json();
+    assert_eq!(pin["ok"], false);
+    assert_eq!(pin["code"], "SYNTH_DIGEST_MISMATCH");
+    assert_eq!(pin["server_digest"], "f".repeat(64));
+    let probe = repo
+        .oxide_env(
+            &["--json", "synth", "probe"],
+            &[("OLLAMA_HOST", &fake_ollama::closed_port_host())],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(probe["reachable"], false);
+}

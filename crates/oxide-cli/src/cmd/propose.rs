@@ -77,6 +77,8 @@ pub enum SynthCmd {
     Probe,
     /// The models on the Ollama server with the digests to pin (`GET /api/tags`).
     Models,
+    /// Is the pinned model there with the pinned digest? Exit 3 when it is not.
+    Pin,
 }
 
 pub fn run_synth(cli: &Cli, cmd: &SynthCmd, out: &mut Out) -> Result<(), CliError> {
@@ -116,6 +118,20 @@ pub fn run_synth(cli: &Cli, cmd: &SynthCmd, out: &mut Out) -> Result<(), CliErro
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        SynthCmd::Pin => {
+            let ws = cli.open()?;
+            let settings = ws.settings()?;
+            let st =
+                oxide_core::synth::pin_status(&settings.synth, &oxide_core::synth::host_from_env());
+            if st.ok {
+                out.result(&st, || st.message.clone());
+            } else {
+                if !out.json() {
+                    eprintln!("{} [{}]", st.message, st.code.as_deref().unwrap_or(""));
+                }
+                out.refused_result(&st, String::new);
+            }
         }
         SynthCmd::Probe => {
             let st = oxide_core::synth::probe(&oxide_core::synth::host_from_env());

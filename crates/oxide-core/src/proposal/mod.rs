@@ -2,6 +2,7 @@
 //! table (rows are created and their state changed only through `workflow`).
 
 pub mod apply;
+pub mod diff;
 pub mod rows;
 pub mod schema;
 pub mod types;
