@@ -12,6 +12,14 @@ const COMMANDS: &[&str] = &[
     "audit_list",
     "audit_verify",
     "ollama_status",
+    "skills_list",
+    "skill_add",
+    "skill_pick_file",
+    "skill_discover",
+    "propose",
+    "propose_cancel",
+    "proposal_detail",
+    "ollama_pin_status",
 ];
 
 fn main() {

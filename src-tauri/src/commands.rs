@@ -28,6 +28,14 @@ pub const COMMANDS: &[&str] = &[
     "audit_list",
     "audit_verify",
     "ollama_status",
+    "skills_list",
+    "skill_add",
+    "skill_pick_file",
+    "skill_discover",
+    "propose",
+    "propose_cancel",
+    "proposal_detail",
+    "ollama_pin_status",
 ];
 
 fn dto(e: oxide_core::Error) -> ErrorDto {

@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod startup;
 pub mod state;
+pub mod synthesis;
 
 use tauri::Manager;
 
@@ -35,6 +36,14 @@ pub fn run() {
             commands::audit_list,
             commands::audit_verify,
             commands::ollama_status,
+            synthesis::skills_list,
+            synthesis::skill_add,
+            synthesis::skill_pick_file,
+            synthesis::skill_discover,
+            synthesis::propose,
+            synthesis::propose_cancel,
+            synthesis::proposal_detail,
+            synthesis::ollama_pin_status,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

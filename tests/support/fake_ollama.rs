@@ -41,6 +41,8 @@ pub struct Behavior {
     /// `(name, digest)` listed by `/api/tags`.
     pub models: Vec<(String, String)>,
     pub chat: Chat,
+    /// Waits this long before answering `/api/chat` (a model that is thinking).
+    pub chat_delay: Duration,
 }
 
 impl Behavior {
@@ -53,6 +55,7 @@ impl Behavior {
                 content: content.to_string(),
                 done_reason: "stop".into(),
             },
+            chat_delay: Duration::ZERO,
         }
     }
 }
@@ -228,6 +231,7 @@ fn serve(
             respond(&mut conn, 200, &json!({ "models": models }).to_string())
         }
         ("POST", "/api/chat") => {
+            std::thread::sleep(b.chat_delay);
             let model = body_json["model"].as_str().unwrap_or("").to_string();
             let ok = |content: &str, done_reason: &str| {
                 json!({"model": model, "created_at": "2026-01-01T00:00:00Z",

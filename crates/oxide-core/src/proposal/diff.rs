@@ -258,6 +258,27 @@ pub fn diff_in_repo(
     Ok(bundle_diff(&files, bundle))
 }
 
+/// A proposal with what it changes: the desktop Proposal view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalDetail {
+    pub proposal: super::ProposalRow,
+    pub diff: DiffView,
+}
+
+/// A proposal (by id or digest) and its diff against its base commit.
+#[tracing::instrument(name = "proposal.detail", skip_all)]
+pub fn detail(ws: &crate::Workspace, id: &str) -> Result<ProposalDetail, super::ProposalError> {
+    let row = super::rows::get(ws.store().conn(), id)
+        .map_err(crate::store::StoreError::from)?
+        .ok_or_else(|| super::ProposalError::NotFound(id.to_string()))?;
+    let diff = diff_in_repo(ws.root(), &row.bundle)?;
+    Ok(ProposalDetail {
+        proposal: row,
+        diff,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

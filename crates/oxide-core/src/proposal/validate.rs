@@ -25,6 +25,10 @@ pub enum ProposalError {
     TooLarge { path: String, len: u64 },
     #[error("cannot read the repository at {path}: {why}")]
     Repo { path: String, why: String },
+    #[error("no proposal '{0}'; list them with `oxide proposal list`")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl ProposalError {
@@ -33,15 +37,18 @@ impl ProposalError {
             ProposalError::Read { .. } => "PROPOSAL_READ",
             ProposalError::TooLarge { .. } => "PROPOSAL_TOO_LARGE",
             ProposalError::Repo { .. } => "PROPOSAL_REPO",
+            ProposalError::NotFound(_) => "PROPOSAL_NOT_FOUND",
+            ProposalError::Store(e) => e.code(),
         }
     }
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
-            ProposalError::Read { .. } | ProposalError::TooLarge { .. } => {
-                crate::ErrorKind::Invalid
-            }
+            ProposalError::Read { .. }
+            | ProposalError::TooLarge { .. }
+            | ProposalError::NotFound(_) => crate::ErrorKind::Invalid,
             ProposalError::Repo { .. } => crate::ErrorKind::Internal,
+            ProposalError::Store(e) => e.kind(),
         }
     }
 }
