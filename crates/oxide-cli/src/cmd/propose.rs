@@ -86,7 +86,7 @@ pub fn run_synth(cli: &Cli, cmd: &SynthCmd, out: &mut Out) -> Result<(), CliErro
         SynthCmd::Attempts { skill, limit } => {
             let ws = cli.open()?;
             let attempts = oxide_core::synth::attempts(ws.store().conn(), skill.as_deref(), *limit)
-                .map_err(|e| oxide_core::Error::from(e))?;
+                .map_err(oxide_core::Error::from)?;
             out.result(&json!({ "attempts": attempts }), || {
                 attempts
                     .iter()
