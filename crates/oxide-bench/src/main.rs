@@ -4,12 +4,14 @@
 //!
 //! Run in release mode: `cargo run --release -p oxide-bench -- <name>`.
 
+mod gitops;
 mod report;
 
 /// (name, entry point, one-line description). Add one line per benchmark.
 type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
 
 const BENCHES: &[Bench] = &[
+    ("gitops", gitops::run, "proposal branch + 10-file intent + commit: git2 vs the git CLI"),
     // ("binder", binder::run, "envelope ingestion vs a bare prepared INSERT"),
 ];
 
