@@ -54,6 +54,8 @@ pub enum Command {
     /// Proposal bundles: validate a bundle file (dry run).
     #[command(subcommand)]
     Proposal(cmd::proposal::ProposalCmd),
+    /// Run the CI contract (.oxide/checks.toml) against a proposal in a temporary worktree.
+    Validate(cmd::validate::ValidateArgs),
     /// Wrapper envelopes -> bindings -> capsules; eligibility, query views, quarantine.
     #[command(subcommand)]
     Binder(cmd::binder::BinderCmd),
@@ -86,6 +88,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Propose(a) => cmd::propose::run(cli, a, out),
         Command::Synth(c) => cmd::propose::run_synth(cli, c, out),
         Command::Proposal(c) => cmd::proposal::run(cli, c, out),
+        Command::Validate(a) => cmd::validate::run(cli, a, out),
         Command::Binder(c) => cmd::binder::run(cli, c, out),
     }
 }

@@ -2,11 +2,13 @@
 pub mod audit;
 pub mod binder;
 pub mod init;
+pub mod lifecycle;
 pub mod policy;
 pub mod proposal;
 pub mod propose;
 pub mod skill;
 pub mod status;
+pub mod validate;
 
 /// Who is acting: `OXIDE_ACTOR`, else the login name.
 pub fn actor() -> String {

@@ -6,9 +6,11 @@
 
 pub mod config;
 pub mod runner;
+pub mod validate;
 
 pub use config::{parse, CheckSpec, ChecksConfig};
 pub use runner::{run_check, CheckResult, CheckStatus, Progress, RunOptions};
+pub use validate::{validate, CheckRow, ValidationReport};
 
 use crate::store::StoreError;
 
@@ -53,9 +55,9 @@ impl ChecksError {
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
-            ChecksError::BadConfig { .. } | ChecksError::NoChecks { .. } | ChecksError::Busy { .. } => {
-                crate::ErrorKind::Invalid
-            }
+            ChecksError::BadConfig { .. }
+            | ChecksError::NoChecks { .. }
+            | ChecksError::Busy { .. } => crate::ErrorKind::Invalid,
             ChecksError::Io { .. } => crate::ErrorKind::Internal,
             ChecksError::Store(e) => e.kind(),
         }

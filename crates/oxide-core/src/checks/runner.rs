@@ -195,10 +195,10 @@ fn reader(
                 Ok(n) => {
                     for &b in &buf[..n] {
                         line.push(b);
-                        if b == b'\n' || line.len() >= LINE_CAP {
-                            if tx.send((stream, std::mem::take(&mut line))).is_err() {
-                                return;
-                            }
+                        if (b == b'\n' || line.len() >= LINE_CAP)
+                            && tx.send((stream, std::mem::take(&mut line))).is_err()
+                        {
+                            return;
                         }
                     }
                 }

@@ -79,9 +79,15 @@ pub struct BotIdentity {
 
 impl Default for BotIdentity {
     fn default() -> Self {
+        BotIdentity::from(&crate::workspace::config::WorkflowSettings::default())
+    }
+}
+
+impl From<&crate::workspace::config::WorkflowSettings> for BotIdentity {
+    fn from(w: &crate::workspace::config::WorkflowSettings) -> Self {
         BotIdentity {
-            name: "O.X.I.D.E".into(),
-            email: "oxide-bot@oxide.invalid".into(),
+            name: w.bot_name.clone(),
+            email: w.bot_email.clone(),
         }
     }
 }
@@ -363,6 +369,27 @@ pub fn validation_worktrees(repo: &Repository) -> Result<Vec<String>, GitopsErro
         .filter(|n| n.starts_with(WORKTREE_PREFIX))
         .map(String::from)
         .collect())
+}
+
+/// The branch recorded for a proposal (`proposal_branches`), if validation made one.
+pub fn stored_branch(
+    conn: &rusqlite::Connection,
+    proposal_id: &str,
+) -> rusqlite::Result<Option<BranchInfo>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT branch, base_commit, head_commit FROM proposal_branches WHERE proposal_id = ?1",
+        [proposal_id],
+        |r| {
+            Ok(BranchInfo {
+                branch: r.get(0)?,
+                base_commit: r.get(1)?,
+                head_commit: r.get(2)?,
+                created: false,
+            })
+        },
+    )
+    .optional()
 }
 
 #[cfg(test)]

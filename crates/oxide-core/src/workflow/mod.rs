@@ -13,6 +13,9 @@ use crate::canon;
 use crate::proposal::{rows, Bundle, ProposalRow, BUNDLE_SCHEMA_VERSION};
 use crate::store::StoreError;
 
+pub mod import;
+pub use import::{import, ImportReport};
+
 /// Errors of the `workflow` room.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
@@ -29,6 +32,8 @@ pub enum WorkflowError {
     Duplicate { id: String, state: String },
     #[error("the bundle cannot be admitted: {0}. Nothing was written")]
     BadBundle(String),
+    #[error("unknown state '{0}'; the states are {states}", states = crate::STATES.join(", "))]
+    UnknownState(String),
     #[error("proposal {id} changed state concurrently (expected {from}); retry")]
     Raced { id: String, from: String },
     #[error(transparent)]
@@ -53,6 +58,7 @@ impl WorkflowError {
             WorkflowError::Duplicate { .. } => "WORKFLOW_DUPLICATE",
             WorkflowError::BadBundle(_) => "WORKFLOW_BAD_BUNDLE",
             WorkflowError::Raced { .. } => "WORKFLOW_RACED",
+            WorkflowError::UnknownState(_) => "WORKFLOW_UNKNOWN_STATE",
             WorkflowError::Store(e) => e.code(),
             WorkflowError::Audit(e) => e.code(),
             WorkflowError::Canon(e) => e.code(),
@@ -63,7 +69,8 @@ impl WorkflowError {
         match self {
             WorkflowError::NotFound(_)
             | WorkflowError::Duplicate { .. }
-            | WorkflowError::BadBundle(_) => crate::ErrorKind::Invalid,
+            | WorkflowError::BadBundle(_)
+            | WorkflowError::UnknownState(_) => crate::ErrorKind::Invalid,
             WorkflowError::Illegal { .. } => crate::ErrorKind::Refused,
             WorkflowError::Raced { .. } | WorkflowError::Canon(_) => crate::ErrorKind::Internal,
             WorkflowError::Store(e) => e.kind(),
@@ -385,6 +392,7 @@ fn write_record(
 /// (illegal → error, nothing written), the guard over the row and its inputs, the record and
 /// audit event, and the state change when the guard passed — all on `conn` (the caller's
 /// transaction).
+#[allow(clippy::too_many_arguments)]
 fn run(
     conn: &Connection,
     id: &str,
@@ -880,6 +888,91 @@ pub fn history(conn: &Connection, id: &str) -> Result<Vec<GuardRecord>, Workflow
         })
     })?;
     Ok(recs.collect::<Result<_, _>>()?)
+}
+
+/// A proposal in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalSummary {
+    pub id: String,
+    pub digest: String,
+    pub state: String,
+    pub rationale: String,
+    pub synthesizer: crate::proposal::Synthesizer,
+    pub base_branch: String,
+    pub failure_reason_code: Option<String>,
+    pub policy_reason_code: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Proposals, newest first; `state` must be one of `crate::STATES`.
+pub fn list(conn: &Connection, state: Option<&str>) -> Result<Vec<ProposalSummary>, WorkflowError> {
+    if let Some(s) = state {
+        State::parse(s).ok_or_else(|| WorkflowError::UnknownState(s.to_string()))?;
+    }
+    Ok(rows::list(conn, state)?
+        .into_iter()
+        .map(|r| ProposalSummary {
+            rationale: r
+                .bundle
+                .intent
+                .rationale
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+            synthesizer: r.bundle.provenance.synthesizer,
+            base_branch: r.bundle.base.branch.clone(),
+            id: r.id,
+            digest: r.digest,
+            state: r.state,
+            failure_reason_code: r.failure_reason_code,
+            policy_reason_code: r.policy_reason_code,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+/// Everything about one proposal: the row and bundle, its branch, the latest validation's
+/// checks and its guard records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalView {
+    pub id: String,
+    pub digest: String,
+    pub state: String,
+    pub bundle: Bundle,
+    pub failure_reason_code: Option<String>,
+    pub policy_reason_code: Option<String>,
+    pub superseded_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub branch: Option<crate::gitops::BranchInfo>,
+    pub checks: Vec<crate::checks::validate::StoredCheck>,
+    pub transitions: Vec<GuardRecord>,
+}
+
+pub fn view(conn: &Connection, id: &str) -> Result<ProposalView, crate::Error> {
+    let (row, _) = load(conn, id)?;
+    let branch = crate::gitops::stored_branch(conn, &row.id)?;
+    let checks = crate::checks::validate::latest_results(conn, &row.id)?;
+    let transitions = history(conn, &row.id)?;
+    Ok(ProposalView {
+        id: row.id,
+        digest: row.digest,
+        state: row.state,
+        bundle: row.bundle,
+        failure_reason_code: row.failure_reason_code,
+        policy_reason_code: row.policy_reason_code,
+        superseded_by: row.superseded_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        branch,
+        checks,
+        transitions,
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ pub const OXIDE_TOML: &str = r#"# OXIDE Review settings for this repository. A c
 [workflow]
 # The protected branch that promotions land on.
 target_branch = "main"
+# Who commits proposal branches (oxide/proposals/<id>, with Oxide-Proposal/Oxide-Skill trailers).
+bot_name = "O.X.I.D.E"
+bot_email = "oxide-bot@oxide.invalid"
 
 [binder]
 # How learned failure capsules are used: shadow (computed, not surfaced) | guided (shown as

@@ -1,0 +1,132 @@
+//! `oxide proposal list | show | history | import`: the proposal lifecycle views (workflow
+//! room). Wired into `proposal.rs`'s subcommands.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::output::{CliError, Out};
+use crate::Cli;
+
+pub fn list(cli: &Cli, state: Option<&str>, out: &mut Out) -> Result<(), CliError> {
+    let ws = cli.open()?;
+    let proposals =
+        oxide_core::workflow::list(ws.store().conn(), state).map_err(oxide_core::Error::from)?;
+    out.result(&json!({ "proposals": proposals }), || {
+        if proposals.is_empty() {
+            return "no proposals".into();
+        }
+        proposals
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}  {:<18} {}  {}",
+                    p.id,
+                    p.state,
+                    p.created_at,
+                    p.rationale.chars().take(60).collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+pub fn show(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
+    let ws = cli.open()?;
+    let v = oxide_core::workflow::view(ws.store().conn(), id)?;
+    out.result(&v, || {
+        let mut s = format!(
+            "proposal {}  state {}\ndigest   {}\nbase     {} @ {}\n",
+            v.id, v.state, v.digest, v.bundle.base.branch, v.bundle.base.commit
+        );
+        if let Some(c) = &v.failure_reason_code {
+            s.push_str(&format!("failure  {c}\n"));
+        }
+        if let Some(c) = &v.policy_reason_code {
+            s.push_str(&format!("policy   {c}\n"));
+        }
+        if let Some(b) = &v.branch {
+            s.push_str(&format!("branch   {} @ {}\n", b.branch, b.head_commit));
+        }
+        s.push_str(&format!("\n{}\n\nops:\n", v.bundle.intent.rationale.trim()));
+        for op in &v.bundle.intent.ops {
+            let kind = serde_json::to_value(op)
+                .ok()
+                .and_then(|x| x["op"].as_str().map(String::from))
+                .unwrap_or_default();
+            s.push_str(&format!("  {kind:<12} {}\n", op.path()));
+        }
+        if !v.checks.is_empty() {
+            s.push_str("checks (latest run):\n");
+            for c in &v.checks {
+                s.push_str(&format!("  {:<20} {}\n", c.name, c.status));
+            }
+        }
+        s
+    });
+    Ok(())
+}
+
+pub fn history(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
+    let ws = cli.open()?;
+    let recs =
+        oxide_core::workflow::history(ws.store().conn(), id).map_err(oxide_core::Error::from)?;
+    out.result(&json!({ "transitions": recs }), || {
+        recs.iter()
+            .map(|r| {
+                let mut s = format!(
+                    "{}  {:<16} {} -> {}  {}",
+                    r.at, r.guard, r.from, r.to, r.outcome
+                );
+                if let Some(c) = &r.failure_reason_code {
+                    s.push_str(&format!("  failure={c}"));
+                }
+                if let Some(c) = &r.policy_reason_code {
+                    s.push_str(&format!("  policy={c}"));
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+pub fn import(cli: &Cli, file: &Path, out: &mut Out) -> Result<(), CliError> {
+    let mut ws = cli.open()?;
+    let rep = oxide_core::workflow::import(&mut ws, file, &super::actor())?;
+    if rep.ok {
+        out.result(&rep, || {
+            format!(
+                "proposal {} is {}",
+                rep.id.as_deref().unwrap_or(""),
+                rep.state.as_deref().unwrap_or("")
+            )
+        });
+    } else {
+        let text = rep
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {} [{}]",
+                    if p.pointer.is_empty() {
+                        "/"
+                    } else {
+                        &p.pointer
+                    },
+                    p.message,
+                    p.code
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !out.json() {
+            eprintln!("{text}");
+        }
+        out.invalid_result(&rep, String::new);
+    }
+    Ok(())
+}
