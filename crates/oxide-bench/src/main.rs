@@ -6,11 +6,17 @@
 
 mod gitops;
 mod report;
+mod synth;
 
 /// (name, entry point, one-line description). Add one line per benchmark.
 type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
 
 const BENCHES: &[Bench] = &[
+    (
+        "synth",
+        synth::run,
+        "governance cost per synthesis: propose (loopback Ollama) vs the bare /api/chat call",
+    ),
     ("gitops", gitops::run, "proposal branch + 10-file intent + commit: git2 vs the git CLI"),
     // ("binder", binder::run, "envelope ingestion vs a bare prepared INSERT"),
 ];
