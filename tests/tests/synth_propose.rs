@@ -578,3 +578,74 @@ fn synth_pin_and_models_report_the_server_digest() {
         .json();
     assert_eq!(probe["reachable"], false);
 }
+
+#[test]
+fn skill_discover_turns_eligible_capsules_into_skills() {
+    let (repo, _manual) = setup();
+    let today = String::from_utf8(
+        std::process::Command::new("date")
+            .args(["-u", "+%Y-%m-%dT00:00:00Z"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    // Five failing runs that touched README.md: an eligible failure capsule on that path.
+    let lines: Vec<String> = (1..=5)
+        .map(|i| {
+            json!({
+                "event_id": format!("ev-{i}"), "sequence": i, "run_id": format!("run-{i}"),
+                "group_id": "g", "task_id": "t", "signal": "fail", "wrapper_policy": "strict",
+                "taskspec": {"scope": "repo", "target": {"kind": "path", "id": "README.md"},
+                             "action": {"kind": "edit"}, "failure_reason_code": "DOCS_BROKE"},
+                "gates": [{"name": "docs", "version": "1", "status": "fail"}],
+                "env": {"os": "linux"}, "evidence_refs": [format!("run:{i}")],
+                "observed_at": today.trim()
+            })
+            .to_string()
+        })
+        .collect();
+    let envs = repo.data.path().join("envelopes.jsonl");
+    std::fs::write(&envs, lines.join("\n") + "\n").unwrap();
+    repo.oxide(&["--json", "binder", "ingest", envs.to_str().unwrap()])
+        .expect(0);
+
+    let found = repo
+        .oxide(&["--json", "skill", "discover"])
+        .expect(0)
+        .json();
+    let skills = found["skills"].as_array().unwrap();
+    assert_eq!(skills.len(), 1, "{found}");
+    assert_eq!(skills[0]["source"], "capsule");
+    assert_eq!(skills[0]["new"], true);
+    assert!(skills[0]["title"].as_str().unwrap().contains("DOCS_BROKE"));
+    let id = skills[0]["id"].as_str().unwrap().to_string();
+    // Discovery is idempotent: the same capsule is the same skill.
+    let again = repo
+        .oxide(&["--json", "skill", "discover"])
+        .expect(0)
+        .json();
+    assert_eq!(again["skills"][0]["id"], json!(id));
+    assert_eq!(again["skills"][0]["new"], false);
+    let list = repo.oxide(&["--json", "skill", "list"]).expect(0).json();
+    let stored = list["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == json!(id))
+        .unwrap()
+        .clone();
+    assert_eq!(stored["descriptor"]["targets"], json!(["README.md"]));
+    assert_eq!(stored["submitted_by"], "oxide-binder");
+    assert_eq!(events(&repo, "skill.discovered").len(), 2);
+
+    // The discovered skill goes through O.X.I.D.E like any other.
+    let server = FakeOllama::start(Behavior::answering(&good_intent()));
+    let p = propose(&repo, &id, &server.host(), &[], 0);
+    assert_eq!(p["state"], "proposed", "{p}");
+    let asked = server.chat_requests();
+    assert!(asked[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("capsule:"));
+}
