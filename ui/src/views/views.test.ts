@@ -37,7 +37,7 @@ describe('Timeline', () => {
     await waitFor(() => expect(screen.getAllByTestId('audit-kind').map((e) => e.textContent)).toEqual(['workspace.init']));
     expect(screen.getByTestId('audit-table').textContent).toContain('2026-11-21 04:00:00');
     await userEvent.click(screen.getByTestId('verify-button'));
-    await waitFor(() => expect(screen.getByTestId('verify-result').textContent).toContain('Chain intact · 1 events'));
+    await waitFor(() => expect(screen.getByTestId('verify-result').textContent).toContain('Chain intact · 1 event'));
     expect(screen.getByTestId('verify-result').dataset.tone).toBe('ok');
   });
 
