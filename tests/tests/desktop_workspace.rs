@@ -25,7 +25,13 @@ fn desktop_opens_an_initialized_workspace_and_verifies_its_audit_chain() {
     let name = app.wait_text("workspace-name", |t| !t.is_empty());
     assert_eq!(name, root.file_name().unwrap().to_string_lossy());
     assert_eq!(app.text("status-workspace"), root.display().to_string());
-    let db = repo.db().parent().unwrap().canonicalize().unwrap().join("oxide.sqlite3");
+    let db = repo
+        .db()
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap()
+        .join("oxide.sqlite3");
     assert_eq!(app.text("status-db"), db.display().to_string());
     assert_eq!(app.text("status-audit-events"), "1");
 
