@@ -31,7 +31,11 @@ pub mod reason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "CheckRunStatus")
+)]
 pub enum CheckStatus {
     Passed,
     Failed,
@@ -87,7 +91,11 @@ pub enum StreamName {
 /// What a running validation reports as it goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "ValidationProgress")
+)]
 pub enum Progress {
     RunStarted {
         proposal: String,

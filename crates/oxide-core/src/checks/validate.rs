@@ -57,7 +57,11 @@ impl From<&CheckResult> for CheckRow {
 
 /// What `validate` did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "ValidateReport")
+)]
 pub struct ValidationReport {
     pub id: String,
     /// The proposal's state afterwards.

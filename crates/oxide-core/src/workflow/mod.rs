@@ -209,6 +209,27 @@ pub fn target(from: State, t: Transition) -> Option<State> {
         .map(|(_, _, to)| *to)
 }
 
+/// One row of `TABLE`, for drawing the state machine (the UI never restates the table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TableEdge {
+    pub transition: Transition,
+    pub from: State,
+    pub to: State,
+}
+
+/// `TABLE` as values.
+pub fn table_edges() -> Vec<TableEdge> {
+    TABLE
+        .iter()
+        .map(|(t, f, to)| TableEdge {
+            transition: *t,
+            from: *f,
+            to: *to,
+        })
+        .collect()
+}
+
 /// The states `t` may start from (for messages and docs).
 pub fn sources(t: Transition) -> Vec<State> {
     TABLE
