@@ -888,4 +888,122 @@ mod by_id {
         assert_eq!(d["input"]["proposal"]["lines_removed"], 4);
         assert_eq!(d["escalations"][0]["rule"], "oxide.deletion");
     }
+
+    fn set_rollout(repo: &TestRepo, mode: &str) {
+        let path = repo.path().join(".oxide/oxide.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = match text.find("[binder]") {
+            Some(_) => text,
+            None => format!("{text}\n[binder]\nrollout_mode = \"shadow\"\n"),
+        };
+        let re_start = text.find("rollout_mode = ").unwrap();
+        let re_end = re_start + text[re_start..].find('\n').unwrap();
+        let text = format!(
+            "{}rollout_mode = \"{mode}\"{}",
+            &text[..re_start],
+            &text[re_end..]
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+
+    #[test]
+    fn policy_eval_by_id_gates_on_binder_capsules_by_rollout_mode() {
+        let (repo, skill) = setup();
+        // Five failing runs that touched README.md: an eligible failure capsule on that path.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let day = now / 86_400;
+        let (y, m, d) = civil(day as i64);
+        let observed = format!("{y:04}-{m:02}-{d:02}T00:00:00Z");
+        let lines: Vec<String> = (1..=5)
+            .map(|i| {
+                json!({
+                    "event_id": format!("ev-{i}"), "sequence": i, "run_id": format!("run-{i}"),
+                    "group_id": "g", "task_id": "t",
+                    "signal": "fail", "wrapper_policy": "strict",
+                    "taskspec": {"scope": "repo", "target": {"kind": "path", "id": "README.md"},
+                                 "action": {"kind": "edit"}, "failure_reason_code": "DOCS_BROKE"},
+                    "gates": [{"name": "docs", "version": "1", "status": "fail"}],
+                    "env": {"os": "linux"}, "evidence_refs": [format!("run:{i}")],
+                    "observed_at": observed
+                })
+                .to_string()
+            })
+            .collect();
+        let envs = repo.data.path().join("envelopes.jsonl");
+        std::fs::write(&envs, lines.join("\n") + "\n").unwrap();
+        let ing = repo
+            .oxide(&["--json", "binder", "ingest", envs.to_str().unwrap()])
+            .expect(0)
+            .json();
+        assert_eq!(ing["accepted"], 5, "{ing:#}");
+        let caps = repo
+            .oxide(&["--json", "binder", "capsules", "--eligible"])
+            .expect(0)
+            .json();
+        assert_eq!(caps["capsules"].as_array().unwrap().len(), 1, "{caps:#}");
+
+        let p = propose(
+            &repo,
+            &skill,
+            &json!({"rationale": "greet", "risk_hints": [], "ops": [
+                {"op": "text_edit", "path": "README.md", "find": "hello world", "replace": "hello oxide"}
+            ]}),
+        );
+        let id = p["id"].as_str().unwrap().to_string();
+
+        // shadow (the default): capsules are kept out of the decision.
+        let d = repo
+            .oxide(&["--json", "policy", "eval", &id])
+            .expect(0)
+            .json();
+        assert_eq!(d["input"]["settings"]["rollout_mode"], "shadow");
+        assert_eq!(d["input"]["capsules"][0]["eligible"], true, "{d:#}");
+        assert!(d["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["code"] != "CAPSULE_GUIDED"));
+
+        set_rollout(&repo, "guided");
+        let d = repo
+            .oxide(&["--json", "policy", "eval", &id])
+            .expect(0)
+            .json();
+        assert!(
+            d["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["code"] == "CAPSULE_GUIDED"),
+            "{d:#}"
+        );
+
+        set_rollout(&repo, "prescriptive");
+        let d = repo
+            .oxide(&["--json", "policy", "eval", &id])
+            .expect(3)
+            .json();
+        assert_eq!(d["policy_reason_code"], "CAPSULE_PRESCRIPTIVE", "{d:#}");
+        assert!(d["denials"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DOCS_BROKE"));
+    }
+
+    /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    fn civil(z: i64) -> (i64, u32, u32) {
+        let z = z + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        (if m <= 2 { y + 1 } else { y }, m, d)
+    }
 }

@@ -780,3 +780,45 @@ fn capsule_facts(
     out.truncate(MAX_CAPSULES);
     Ok(out)
 }
+
+/// Every recorded decision as snapshot entries, oldest first (what `export_snapshot` writes).
+pub fn recorded_entries(conn: &Connection) -> Result<Vec<SnapshotEntry>, PolicyError> {
+    let mut stmt =
+        conn.prepare("SELECT id, subject, input, output FROM policy_decisions ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let corrupt = |e: serde_json::Error| PolicyError::Corrupt {
+            id,
+            why: e.to_string(),
+        };
+        out.push(SnapshotEntry {
+            version: SNAPSHOT_VERSION.to_string(),
+            decision_id: id,
+            subject: r.get(1)?,
+            input: serde_json::from_str(&r.get::<_, String>(2)?).map_err(corrupt)?,
+            recorded: serde_json::from_str(&r.get::<_, String>(3)?).map_err(corrupt)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The policy simulator of the desktop app: every recorded decision replayed through the
+/// policy in `dir` (default: the workspace policy). Reads only.
+pub fn simulate_recorded(
+    ws: &crate::Workspace,
+    dir: Option<&Path>,
+) -> Result<SimReport, crate::Error> {
+    let policy = PolicySet::load(&policy_dir(ws, dir))?;
+    let entries = recorded_entries(ws.store().conn())?;
+    Ok(simulate(&policy, &entries))
+}
+
+/// `policy test` for the workspace policy (or `dir`).
+pub fn test_workspace(
+    ws: &crate::Workspace,
+    dir: Option<&Path>,
+) -> Result<TestReport, crate::Error> {
+    Ok(run_tests(&PolicySet::load(&policy_dir(ws, dir))?))
+}

@@ -95,3 +95,17 @@ test_checks_not_run_warns if {
 	some w in d.warnings
 	w.code == "CHECKS_NOT_RUN"
 }
+
+test_env_files_and_key_suffixes_are_protected if {
+	every p in ["config/.env", ".env.production", "deploy/tls/server.key", "secrets/token.txt"] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "high"
+	}
+}
+
+test_similar_names_are_not_protected if {
+	every p in ["src/author.rs", "docs/environment.md", "src/keys.rs"] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "low"
+	}
+}
