@@ -85,7 +85,7 @@ pub fn check_document(doc: &Value) -> (Option<Bundle>, Vec<Problem>) {
             )
         }
     };
-    let mut problems = Vec::new();
+    let mut problems = super::apply::check_limits(&bundle.intent);
     if bundle.schema_version != BUNDLE_SCHEMA_VERSION {
         problems.push(Problem::new(
             "/schema_version",

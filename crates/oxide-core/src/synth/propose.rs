@@ -241,6 +241,16 @@ pub fn evaluate_answer(answer: &ChatAnswer, files: &dyn BaseFiles) -> Result<Int
             format!("the model's answer does not match the intent types: {e}"),
         )
     })?;
+    let limits = proposal::apply::check_limits(&intent);
+    if !limits.is_empty() {
+        return Err(Fault::new(
+            reason::OUTPUT_SCHEMA,
+            summarize(
+                "the model's answer is over the intent's size limits",
+                &limits,
+            ),
+        ));
+    }
     let governance: Vec<_> = intent
         .ops
         .iter()
