@@ -5,6 +5,7 @@
 //! Run in release mode: `cargo run --release -p oxide-bench -- <name>`.
 
 mod gitops;
+mod policy;
 mod report;
 mod synth;
 
@@ -12,6 +13,7 @@ mod synth;
 type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
 
 const BENCHES: &[Bench] = &[
+    ("policy", policy::run, "policy evaluation per proposal and a 10,000-decision replay vs parsing JSON"),
     (
         "synth",
         synth::run,

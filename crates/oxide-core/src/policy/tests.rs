@@ -328,3 +328,28 @@ fn assembled_input_satisfies_the_contract_and_evaluates() {
     assert_eq!(d.policy_reason_code.as_deref(), Some("GOVERNANCE_BY_OXIDE"));
     assert!(d.warnings.iter().any(|w| w.code == "CHECKS_NOT_RUN"));
 }
+
+#[test]
+fn parallel_replay_keeps_snapshot_order_and_matches_sequential() {
+    let set = default_set();
+    let entries: Vec<SnapshotEntry> = (0..700)
+        .map(|i| {
+            let mut input = base_input();
+            input["proposal"]["lines_added"] = json!(i % 320);
+            let recorded = set.evaluate(&format!("p{i}"), &input);
+            SnapshotEntry {
+                version: SNAPSHOT_VERSION.into(),
+                decision_id: i as i64 + 1,
+                subject: format!("p{i}"),
+                input,
+                recorded,
+            }
+        })
+        .collect();
+    let report = simulate(&set, &entries);
+    let ids: Vec<i64> = report.decisions.iter().map(|d| d.decision_id).collect();
+    assert_eq!(ids, (1..=700).collect::<Vec<i64>>());
+    assert_eq!(report.changed, 0);
+    let sequential: Vec<SimDecision> = entries.iter().map(|e| replay_one(&set, e)).collect();
+    assert_eq!(report.decisions, sequential);
+}
