@@ -22,6 +22,15 @@ const COMMANDS: &[&str] = &[
     "propose_cancel",
     "proposal_detail",
     "ollama_pin_status",
+    "policy_gates",
+    "policy_eval",
+    "policy_test",
+    "policy_simulate",
+    "proposals_list",
+    "proposal_view",
+    "workflow_table",
+    "validate_start",
+    "validate_poll",
 ];
 
 /// The app embeds `ui/dist` (tauri.conf.json `frontendDist`). So that `cargo build` and

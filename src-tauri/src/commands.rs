@@ -36,6 +36,15 @@ pub const COMMANDS: &[&str] = &[
     "propose_cancel",
     "proposal_detail",
     "ollama_pin_status",
+    "policy_gates",
+    "policy_eval",
+    "policy_test",
+    "policy_simulate",
+    "proposals_list",
+    "proposal_view",
+    "workflow_table",
+    "validate_start",
+    "validate_poll",
 ];
 
 fn dto(e: oxide_core::Error) -> ErrorDto {

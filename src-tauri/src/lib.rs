@@ -3,9 +3,11 @@
 //! which workspace to open on start (`startup`).
 
 pub mod commands;
+pub mod policy;
 pub mod startup;
 pub mod state;
 pub mod synthesis;
+pub mod validation;
 
 use tauri::Manager;
 
@@ -44,6 +46,15 @@ pub fn run() {
             synthesis::propose_cancel,
             synthesis::proposal_detail,
             synthesis::ollama_pin_status,
+            policy::policy_gates,
+            policy::policy_eval,
+            policy::policy_test,
+            policy::policy_simulate,
+            validation::proposals_list,
+            validation::proposal_view,
+            validation::workflow_table,
+            validation::validate_start,
+            validation::validate_poll,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

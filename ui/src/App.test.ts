@@ -15,6 +15,11 @@ beforeEach(() => {
         return { reachable: false, host: 'http://127.0.0.1:11434', version: null, message: 'connection refused' };
       case 'audit_list':
         return [];
+      case 'status':
+        return { workspace: '/home/me/demo-workspace', db: '/data/demo.sqlite3', audit_events: 1, proposals: {}, initialized: true };
+      case 'proposals_list':
+      case 'workflow_table':
+        return [];
       default:
         throw new Error(`unexpected ${cmd}`);
     }
@@ -37,7 +42,8 @@ describe('App frame', () => {
     expect(screen.getByTestId('view-title').textContent).toBe('Timeline');
     expect(document.activeElement).toBe(screen.getByTestId('view-title'));
     await user.keyboard('{Alt>}2{/Alt}');
-    expect(screen.getByTestId('empty-proposals').textContent).toContain('Every change O.X.I.D.E proposed');
+    expect(screen.getByTestId('view-title').textContent).toBe('Proposals');
+    expect((await screen.findByTestId('proposals-empty')).textContent).toContain('No proposals yet');
   });
 
   it('moves through the navigation with the arrow keys', async () => {

@@ -10,7 +10,7 @@ pub mod validate;
 
 pub use config::{parse, CheckSpec, ChecksConfig};
 pub use runner::{run_check, CheckResult, CheckStatus, Progress, RunOptions};
-pub use validate::{validate, CheckRow, ValidationReport};
+pub use validate::{validate, CheckRow, ProgressPage, ValidationReport};
 
 use crate::store::StoreError;
 

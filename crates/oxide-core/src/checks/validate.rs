@@ -580,6 +580,19 @@ pub fn validate(
     Ok(rep)
 }
 
+/// A page of a running validation's progress, for shells that poll (the desktop app's
+/// webview gets no event permissions): the events after `from`, and the outcome once done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProgressPage {
+    pub events: Vec<Progress>,
+    /// Pass this as `from` next time.
+    pub next: u32,
+    pub done: bool,
+    pub report: Option<ValidationReport>,
+    pub error: Option<crate::ErrorDto>,
+}
+
 /// A stored check result with its output, for `proposal show` and the desktop log view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
