@@ -332,3 +332,50 @@ fn table_is_consistent_with_states() {
         }
     }
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_transition() -> impl Strategy<Value = Transition> {
+        (1..Transition::ALL.len()).prop_map(|i| Transition::ALL[i])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Any sequence of attempted transitions: the state is exactly the table's fold over
+        /// the legal ones, each legal step wrote one record + one event, illegal ones nothing,
+        /// and the history replays the path.
+        #[test]
+        fn random_walks_follow_the_table(steps in proptest::collection::vec(any_transition(), 0..12)) {
+            let (_d, mut store) = store();
+            let id = store.write(|tx| admit(tx, &bundle(0), "t", TS)).unwrap().id;
+            let mut expected = State::Proposed;
+            let mut legal = 1i64;
+            for t in steps {
+                let before = counts(store.conn());
+                let res = store.write(|tx| fire(tx, &id, t));
+                match target(expected, t) {
+                    Some(to) => {
+                        prop_assert!(res.is_ok(), "{expected} {t:?}");
+                        expected = to;
+                        legal += 1;
+                    }
+                    None => {
+                        prop_assert_eq!(res.unwrap_err().code(), "WORKFLOW_ILLEGAL_TRANSITION");
+                        prop_assert_eq!(counts(store.conn()), before);
+                    }
+                }
+            }
+            prop_assert_eq!(rows::get(store.conn(), &id).unwrap().unwrap().state, expected.as_str());
+            prop_assert_eq!(counts(store.conn()), (legal, legal));
+            let h = history(store.conn(), &id).unwrap();
+            for w in h.windows(2) {
+                prop_assert_eq!(&w[0].to, &w[1].from, "the records chain");
+            }
+            prop_assert_eq!(h.last().unwrap().to.as_str(), expected.as_str());
+            prop_assert!(crate::audit::verify(store.conn()).unwrap().ok);
+        }
+    }
+}
