@@ -500,3 +500,62 @@ fn workflow_without_checks_refuses_to_validate() {
         .json();
     assert_eq!(show["state"], "proposed");
 }
+
+#[test]
+fn workflow_propose_then_validate_leaves_the_checkout_untouched() {
+    use oxide_journeys::fake_ollama::{Behavior, FakeOllama, DIGEST, MODEL};
+    let repo = TestRepo::with_files(&[("README.md", "# demo\nhello world\n")]);
+    repo.init();
+    std::fs::write(
+        repo.path().join(".oxide/oxide.toml"),
+        format!("[synth]\nmodel = \"{MODEL}\"\nmodel_digest = \"{DIGEST}\"\nseed = 42\nnum_ctx = 8192\ntimeout_s = 5\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join(".oxide/checks.toml"),
+        "[[check]]\nname = \"greets\"\nrun = [\"grep\", \"-q\", \"hello oxide\", \"README.md\"]\nenv = [\"PATH\"]\n",
+    )
+    .unwrap();
+    git(repo.path(), &["add", ".oxide"]);
+    git(repo.path(), &["commit", "-q", "-m", "governance"]);
+    let skill = repo.data.path().join("skill.json");
+    std::fs::write(
+        &skill,
+        json!({"title": "Greet oxide", "description": "Say hello to oxide.", "source": "manual",
+               "submitted_by": "ana", "targets": ["README.md"]})
+        .to_string(),
+    )
+    .unwrap();
+    let sk = repo
+        .oxide(&["--json", "skill", "add", skill.to_str().unwrap()])
+        .expect(0)
+        .json();
+    let server = FakeOllama::start(Behavior::answering(&json!({
+        "rationale": "Greet oxide.",
+        "risk_hints": [],
+        "ops": [{"op": "text_edit", "path": "README.md", "find": "hello world", "replace": "hello oxide"}]
+    })));
+    // Uncommitted work in the checkout must survive both stages byte for byte.
+    std::fs::write(repo.path().join("notes.txt"), "mine\n").unwrap();
+    std::fs::write(
+        repo.path().join("README.md"),
+        "# demo\nhello world\nlocal edit\n",
+    )
+    .unwrap();
+    let before = checkout_snapshot(repo.path());
+    let p = repo
+        .oxide_env(
+            &["--json", "propose", "--skill", sk["id"].as_str().unwrap()],
+            &[("OLLAMA_HOST", &server.host())],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(p["state"], "proposed", "{p}");
+    assert_eq!(checkout_snapshot(repo.path()), before, "after propose");
+    let v = repo
+        .oxide(&["--json", "validate", p["id"].as_str().unwrap()])
+        .expect(0)
+        .json();
+    assert_eq!(v["state"], "validated", "{v}");
+    assert_eq!(checkout_snapshot(repo.path()), before, "after validate");
+}
