@@ -850,3 +850,33 @@ pub fn test_workspace(
 ) -> Result<TestReport, crate::Error> {
     Ok(run_tests(&PolicySet::load(&policy_dir(ws, dir))?))
 }
+
+/// One proposal and its latest recorded policy decision (the desktop's risk-gate list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalGate {
+    pub id: String,
+    pub state: String,
+    pub rationale: String,
+    pub failure_reason_code: Option<String>,
+    pub policy_reason_code: Option<String>,
+    pub latest: Option<RecordedDecision>,
+}
+
+/// Every proposal, newest first, with its latest recorded decision (none evaluated: `None`).
+pub fn proposal_gates(conn: &Connection) -> Result<Vec<ProposalGate>, crate::Error> {
+    let rows = crate::proposal::rows::list(conn, None)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let latest = decisions_for(conn, &r.id)?.into_iter().next();
+        out.push(ProposalGate {
+            id: r.id,
+            state: r.state,
+            rationale: r.bundle.intent.rationale,
+            failure_reason_code: r.failure_reason_code,
+            policy_reason_code: r.policy_reason_code,
+            latest,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,83 @@
+//! The risk-gate panel and the policy simulator: thin Tauri adapters over
+//! `oxide_core::policy`. No decisions are made here.
+
+use std::path::PathBuf;
+
+use oxide_core::policy::{self, ProposalEval, ProposalGate, SimReport, TestReport};
+use oxide_core::ErrorDto;
+use tauri::{AppHandle, Manager};
+
+use crate::state::{no_workspace, AppState};
+
+/// This file's commands (also listed in `commands::COMMANDS`, build.rs and the capability).
+pub const POLICY_COMMANDS: &[&str] = &[
+    "policy_gates",
+    "policy_eval",
+    "policy_test",
+    "policy_simulate",
+];
+
+fn dto(e: oxide_core::Error) -> ErrorDto {
+    ErrorDto::from(&e)
+}
+
+async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,
+{
+    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
+        .await
+        .map_err(|e| ErrorDto {
+            code: "APP_INTERNAL".into(),
+            message: format!("the command stopped unexpectedly: {e}"),
+        })?
+}
+
+/// Every proposal, newest first, with its latest decision.
+#[tauri::command]
+pub async fn policy_gates(app: AppHandle) -> Result<Vec<ProposalGate>, ErrorDto> {
+    blocking(app, |state| {
+        state.with_workspace(|ws| policy::proposal_gates(ws.store().conn()))
+    })
+    .await
+}
+
+/// Evaluates the workspace policy for a proposal and records the decision.
+#[tauri::command]
+pub async fn policy_eval(app: AppHandle, id: String) -> Result<ProposalEval, ErrorDto> {
+    blocking(app, move |state| {
+        let mut slot = state.slot();
+        let ws = slot.as_mut().ok_or_else(no_workspace)?;
+        let actor = std::env::var("OXIDE_ACTOR")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "desktop".into());
+        policy::eval_proposal(ws, &id, &actor).map_err(dto)
+    })
+    .await
+}
+
+fn dir(d: Option<String>) -> Option<PathBuf> {
+    d.filter(|s| !s.trim().is_empty()).map(PathBuf::from)
+}
+
+/// Runs the `test_*` rules of the workspace policy (or the folder `dir`).
+#[tauri::command]
+pub async fn policy_test(app: AppHandle, dir_path: Option<String>) -> Result<TestReport, ErrorDto> {
+    blocking(app, move |state| {
+        state.with_workspace(|ws| policy::test_workspace(ws, dir(dir_path).as_deref()))
+    })
+    .await
+}
+
+/// Replays every recorded decision through the policy in `dir` (default: the workspace's).
+#[tauri::command]
+pub async fn policy_simulate(
+    app: AppHandle,
+    dir_path: Option<String>,
+) -> Result<SimReport, ErrorDto> {
+    blocking(app, move |state| {
+        state.with_workspace(|ws| policy::simulate_recorded(ws, dir(dir_path).as_deref()))
+    })
+    .await
+}
