@@ -559,3 +559,47 @@ fn workflow_propose_then_validate_leaves_the_checkout_untouched() {
     assert_eq!(v["state"], "validated", "{v}");
     assert_eq!(checkout_snapshot(repo.path()), before, "after validate");
 }
+
+#[test]
+fn workflow_second_validate_of_a_running_proposal_is_refused() {
+    let marks = tempfile::tempdir().unwrap();
+    let started = marks.path().join("started");
+    let release = marks.path().join("release");
+    let repo = repo_with_checks(&format!(
+        r#"
+[[check]]
+name = "waits"
+run = "touch {s}; while [ ! -e {r} ]; do sleep 0.05; done"
+shell = true
+env = ["PATH"]
+timeout_s = 60
+"#,
+        s = started.display(),
+        r = release.display()
+    ));
+    let id = import(&repo, "busy");
+    let first = Command::new(oxide_bin())
+        .args(["--workspace", repo.path().to_str().unwrap()])
+        .args(["--db", repo.db().to_str().unwrap()])
+        .args(["--json", "validate", &id])
+        .env("XDG_DATA_HOME", repo.data.path().join("xdg-data"))
+        .env("OXIDE_ACTOR", "tester")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the first run's check started");
+    let n = audit_count(&repo);
+    let second = repo.oxide(&["--json", "validate", &id]).expect(2);
+    assert_eq!(second.error_code(), "CHECKS_BUSY");
+    assert_eq!(audit_count(&repo), n, "the refusal wrote nothing");
+    std::fs::write(&release, "").unwrap();
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "validated");
+}

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -465,6 +465,22 @@ pub fn validate(
     let wt_parent = std::env::temp_dir();
     let wt_path = wt_parent.join(&wt_name);
     ws.store_mut().write(|tx| -> Result<(), Error> {
+        // Serialised by BEGIN IMMEDIATE: two processes racing past `recover` cannot both claim.
+        let other: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT id, pid FROM validation_runs WHERE proposal_id = ?1 AND status = 'running'",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((run, pid)) = other {
+            return Err(ChecksError::Busy {
+                proposal: id.clone(),
+                pid,
+                run,
+            }
+            .into());
+        }
         tx.execute(
             "INSERT INTO validation_runs (id, proposal_id, status, pid, worktree_name, worktree_path, started_at)
              VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
