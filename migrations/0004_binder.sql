@@ -1,4 +1,5 @@
 -- Binder v1 (seed 001, K1-K3): wrapper envelopes -> bindings -> capsules.
+-- CHECKs spell enumerations with OR: an IN list costs an ephemeral b-tree per inserted row.
 -- binder room. The derived tables (bindings, capsules, conditions) hold only values that
 -- follow from the envelopes themselves, so any permutation or duplication of a snapshot
 -- gives byte-identical rows: counts are sums, first/last timestamps are min/max.
@@ -12,9 +13,9 @@ CREATE TABLE binder_bindings (
     binder_version      INTEGER NOT NULL,
     event_id            TEXT NOT NULL,
     sequence            INTEGER NOT NULL CHECK (sequence >= 0),
-    signal              TEXT NOT NULL CHECK (signal IN ('pass', 'fail', 'deny', 'error')),
-    wrapper_policy      TEXT NOT NULL CHECK (wrapper_policy IN ('strict', 'hybrid', 'lenient')),
-    effective_mode      TEXT NOT NULL CHECK (effective_mode IN ('strict', 'hybrid', 'lenient')),
+    signal              TEXT NOT NULL CHECK (signal = 'pass' OR signal = 'fail' OR signal = 'deny' OR signal = 'error'),
+    wrapper_policy      TEXT NOT NULL CHECK (wrapper_policy = 'strict' OR wrapper_policy = 'hybrid' OR wrapper_policy = 'lenient'),
+    effective_mode      TEXT NOT NULL CHECK (effective_mode = 'strict' OR effective_mode = 'hybrid' OR effective_mode = 'lenient'),
     scope               TEXT NOT NULL,
     target_kind         TEXT NOT NULL,
     target_id           TEXT NOT NULL,
@@ -27,9 +28,9 @@ CREATE TABLE binder_bindings (
     evidence_refs       TEXT NOT NULL,     -- JSON array as received
     observed_at         TEXT NOT NULL,     -- RFC 3339 UTC, millisecond precision
     anomalies           TEXT NOT NULL,     -- JSON array of anomaly trigger codes
-    derivation          TEXT NOT NULL CHECK (derivation IN ('support', 'contradiction', 'none')),
-    PRIMARY KEY (run_id, task_id, group_id, binder_version)
-) STRICT, WITHOUT ROWID;
+    derivation          TEXT NOT NULL CHECK (derivation = 'support' OR derivation = 'contradiction' OR derivation = 'none'),
+    UNIQUE (run_id, task_id, group_id, binder_version)
+) STRICT;
 
 -- A learned failure/denial pattern. upsert_key = sha256 of the canonical JSON of
 -- [scope, target_kind, target_id, action_kind, failure_reason_code, fingerprint_hash,
@@ -37,7 +38,7 @@ CREATE TABLE binder_bindings (
 CREATE TABLE binder_capsules (
     upsert_key          TEXT PRIMARY KEY,
     condition_key       TEXT NOT NULL,
-    kind                TEXT NOT NULL CHECK (kind IN ('failure', 'denial')),
+    kind                TEXT NOT NULL CHECK (kind = 'failure' OR kind = 'denial'),
     scope               TEXT NOT NULL,
     target_kind         TEXT NOT NULL,
     target_id           TEXT NOT NULL,
@@ -85,7 +86,7 @@ CREATE TABLE binder_ingest_runs (
     source              TEXT NOT NULL,
     source_digest       TEXT,
     fallback_mode       TEXT NOT NULL,
-    status              TEXT NOT NULL CHECK (status IN ('running', 'complete')),
+    status              TEXT NOT NULL CHECK (status = 'running' OR status = 'complete'),
     lines               INTEGER NOT NULL DEFAULT 0,
     accepted            INTEGER NOT NULL DEFAULT 0,
     duplicates          INTEGER NOT NULL DEFAULT 0,

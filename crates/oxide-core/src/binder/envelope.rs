@@ -472,7 +472,7 @@ pub type FingerprintFn<'a> =
 /// Validates and normalizes one parsed envelope under the workspace's fallback mode.
 /// `fp` computes the fingerprint (callers may cache it).
 pub fn bind(
-    e: Envelope,
+    mut e: Envelope,
     workspace_mode: FallbackMode,
     fp: &mut FingerprintFn<'_>,
 ) -> Result<Binding, Rejection> {
@@ -560,7 +560,8 @@ pub fn bind(
             format!("{} gates; the limit is {MAX_GATES}", e.gates.len()),
         ));
     }
-    let mut gates = e.gates.clone();
+    let found = anomalies(&e);
+    let mut gates = std::mem::take(&mut e.gates);
     for g in &mut gates {
         check_id("gates[].name", &g.name)?;
         check_id("gates[].version", &g.version)?;
@@ -597,7 +598,6 @@ pub fn bind(
 
     // Fallback modes and anomaly triggers (K3).
     let effective_mode = stricter(workspace_mode, e.wrapper_policy.mode());
-    let found = anomalies(&e);
     let worst = found
         .iter()
         .map(|a| (a.action(effective_mode), *a))

@@ -22,7 +22,7 @@ use crate::workspace::config::FallbackMode;
 /// Longest accepted line in bytes; longer lines are quarantined without being buffered.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// Lines per transaction.
-pub const BATCH_LINES: usize = 5_000;
+pub const BATCH_LINES: usize = 20_000;
 
 /// How to ingest.
 #[derive(Debug, Clone)]
@@ -158,7 +158,7 @@ impl<R: BufRead> LineReader<R> {
         }
         let too_long = overflow.map(|h| (total, format!("sha256:{}", hex::encode(h.finalize()))));
         Ok(Some(RawLine {
-            bytes: std::mem::take(buf),
+            bytes: buf.clone(),
             too_long,
         }))
     }
@@ -302,18 +302,6 @@ pub fn capsule_codes(
 }
 
 #[derive(Hash, PartialEq, Eq, Clone)]
-struct CapsuleKey {
-    scope: String,
-    target_kind: String,
-    target_id: String,
-    action_kind: String,
-    failure_reason_code: String,
-    policy_reason_code: String,
-    fingerprint_hash: String,
-    binder_version: i64,
-}
-
-#[derive(Hash, PartialEq, Eq, Clone)]
 struct ConditionKey {
     scope: String,
     target_kind: String,
@@ -322,6 +310,51 @@ struct ConditionKey {
     fingerprint_hash: String,
     binder_version: i64,
 }
+
+#[derive(Hash, PartialEq, Eq, Clone)]
+struct CapsuleKey {
+    cond: ConditionKey,
+    failure_reason_code: String,
+    policy_reason_code: String,
+}
+
+/// FxHash (rustc's hasher): the keys are ours, not attacker-chosen per process, and SipHash
+/// dominated the per-line cost.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
 
 /// `sha256` of the canonical JSON of the derived upsert key.
 #[allow(clippy::too_many_arguments)]
@@ -368,6 +401,60 @@ pub fn condition_key(
     .expect("strings canonicalize")
 }
 
+/// The digests of derived keys, computed once per run instead of once per batch.
+#[derive(Default)]
+struct KeyCache {
+    capsules: FastMap<CapsuleKey, (String, String)>,
+    conditions: FastMap<ConditionKey, String>,
+}
+
+impl KeyCache {
+    const LIMIT: usize = 200_000;
+
+    fn condition(&mut self, k: &ConditionKey) -> String {
+        if let Some(ck) = self.conditions.get(k) {
+            return ck.clone();
+        }
+        let ck = condition_key(
+            &k.scope,
+            &k.target_kind,
+            &k.target_id,
+            &k.action_kind,
+            &k.fingerprint_hash,
+            k.binder_version,
+        );
+        if self.conditions.len() >= Self::LIMIT {
+            self.conditions.clear();
+        }
+        self.conditions.insert(k.clone(), ck.clone());
+        ck
+    }
+
+    /// (upsert_key, condition_key)
+    fn capsule(&mut self, k: &CapsuleKey) -> (String, String) {
+        if let Some(v) = self.capsules.get(k) {
+            return v.clone();
+        }
+        let ck = self.condition(&k.cond);
+        let c = &k.cond;
+        let uk = upsert_key(
+            &c.scope,
+            &c.target_kind,
+            &c.target_id,
+            &c.action_kind,
+            &k.failure_reason_code,
+            &c.fingerprint_hash,
+            c.binder_version,
+            &k.policy_reason_code,
+        );
+        if self.capsules.len() >= Self::LIMIT {
+            self.capsules.clear();
+        }
+        self.capsules.insert(k.clone(), (uk.clone(), ck.clone()));
+        (uk, ck)
+    }
+}
+
 struct CapsuleDelta {
     support: i64,
     inferred: i64,
@@ -399,63 +486,78 @@ fn max_opt(a: Option<String>, b: &str) -> Option<String> {
 
 #[derive(Default)]
 struct Batch {
-    capsules: HashMap<CapsuleKey, CapsuleDelta>,
-    conditions: HashMap<ConditionKey, ConditionDelta>,
+    capsules: FastMap<CapsuleKey, CapsuleDelta>,
+    conditions: FastMap<ConditionKey, ConditionDelta>,
 }
 
 impl Batch {
-    fn add(&mut self, b: &Binding) {
+    fn add(&mut self, b: Binding) {
+        let Binding {
+            scope,
+            target_kind,
+            target_id,
+            action_kind,
+            fingerprint_hash,
+            binder_version,
+            signal,
+            derivation,
+            failure_reason_code,
+            policy_reason_code,
+            observed_at,
+            ..
+        } = b;
         let cond = ConditionKey {
-            scope: b.scope.clone(),
-            target_kind: b.target_kind.clone(),
-            target_id: b.target_id.clone(),
-            action_kind: b.action_kind.clone(),
-            fingerprint_hash: b.fingerprint_hash.clone(),
-            binder_version: b.binder_version,
+            scope,
+            target_kind,
+            target_id,
+            action_kind,
+            fingerprint_hash,
+            binder_version,
         };
-        match b.derivation {
+        match derivation {
             Derivation::Contradiction => {
                 let d = self.conditions.entry(cond).or_default();
                 d.pass += 1;
-                d.first_pass = min_opt(d.first_pass.take(), &b.observed_at);
-                d.last_pass = max_opt(d.last_pass.take(), &b.observed_at);
+                d.first_pass = min_opt(d.first_pass.take(), &observed_at);
+                d.last_pass = max_opt(d.last_pass.take(), &observed_at);
             }
             Derivation::Support { inferred } => {
-                if b.signal == Signal::Deny {
-                    self.conditions.entry(cond).or_default().deny += 1;
+                if signal == Signal::Deny {
+                    self.conditions.entry(cond.clone()).or_default().deny += 1;
                 }
                 let (failure, policy) = capsule_codes(
-                    b.signal,
-                    b.failure_reason_code.as_deref(),
-                    b.policy_reason_code.as_deref(),
+                    signal,
+                    failure_reason_code.as_deref(),
+                    policy_reason_code.as_deref(),
                 );
                 let key = CapsuleKey {
-                    scope: b.scope.clone(),
-                    target_kind: b.target_kind.clone(),
-                    target_id: b.target_id.clone(),
-                    action_kind: b.action_kind.clone(),
+                    cond,
                     failure_reason_code: failure,
                     policy_reason_code: policy,
-                    fingerprint_hash: b.fingerprint_hash.clone(),
-                    binder_version: b.binder_version,
                 };
-                let d = self.capsules.entry(key).or_insert_with(|| CapsuleDelta {
-                    support: 0,
-                    inferred: 0,
-                    first: b.observed_at.clone(),
-                    last: b.observed_at.clone(),
-                });
-                d.support += 1;
-                d.inferred += i64::from(inferred);
-                if b.observed_at < d.first {
-                    d.first = b.observed_at.clone();
-                }
-                if b.observed_at > d.last {
-                    d.last = b.observed_at.clone();
+                match self.capsules.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        let d = o.get_mut();
+                        d.support += 1;
+                        d.inferred += i64::from(inferred);
+                        if observed_at < d.first {
+                            d.first = observed_at;
+                        } else if observed_at > d.last {
+                            d.last = observed_at;
+                        }
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(CapsuleDelta {
+                            support: 1,
+                            inferred: i64::from(inferred),
+                            first: observed_at.clone(),
+                            last: observed_at,
+                        });
+                    }
                 }
             }
             Derivation::None => {
-                if b.signal == Signal::Deny {
+                if signal == Signal::Deny {
                     self.conditions.entry(cond).or_default().deny += 1;
                 }
             }
@@ -555,6 +657,7 @@ fn write_batch(
     opts: &IngestOptions,
     outcomes: &mut Vec<Outcome>,
     counts: &mut Counts,
+    keys: &mut KeyCache,
 ) -> Result<(), rusqlite::Error> {
     let mut batch = Batch::default();
     {
@@ -589,7 +692,7 @@ fn write_batch(
                     ])?;
                     if n == 1 {
                         counts.accepted += 1;
-                        batch.add(&b);
+                        batch.add(*b);
                     } else if same_as_stored(tx, &b)? {
                         counts.duplicates += 1;
                     } else {
@@ -648,24 +751,7 @@ fn write_batch(
            last_seen_ts = max(last_seen_ts, excluded.last_seen_ts)",
     )?;
     for (k, d) in &batch.capsules {
-        let ck = condition_key(
-            &k.scope,
-            &k.target_kind,
-            &k.target_id,
-            &k.action_kind,
-            &k.fingerprint_hash,
-            k.binder_version,
-        );
-        let uk = upsert_key(
-            &k.scope,
-            &k.target_kind,
-            &k.target_id,
-            &k.action_kind,
-            &k.failure_reason_code,
-            &k.fingerprint_hash,
-            k.binder_version,
-            &k.policy_reason_code,
-        );
+        let (uk, ck) = keys.capsule(k);
         let kind = if k.policy_reason_code.is_empty() {
             "failure"
         } else {
@@ -675,14 +761,14 @@ fn write_batch(
             uk,
             ck,
             kind,
-            k.scope,
-            k.target_kind,
-            k.target_id,
-            k.action_kind,
+            k.cond.scope,
+            k.cond.target_kind,
+            k.cond.target_id,
+            k.cond.action_kind,
             k.failure_reason_code,
             k.policy_reason_code,
-            k.fingerprint_hash,
-            k.binder_version,
+            k.cond.fingerprint_hash,
+            k.cond.binder_version,
             d.support,
             d.inferred,
             d.first,
@@ -704,14 +790,7 @@ fn write_batch(
                                ELSE max(last_pass_ts, excluded.last_pass_ts) END",
     )?;
     for (k, d) in &batch.conditions {
-        let ck = condition_key(
-            &k.scope,
-            &k.target_kind,
-            &k.target_id,
-            &k.action_kind,
-            &k.fingerprint_hash,
-            k.binder_version,
-        );
+        let ck = keys.condition(k);
         up_d.execute(params![ck, d.pass, d.deny, d.first_pass, d.last_pass])?;
     }
     Ok(())
@@ -719,7 +798,7 @@ fn write_batch(
 
 /// Ingests JSON Lines of envelopes from `reader`. See the module docs for the transactions.
 #[tracing::instrument(name = "binder.ingest", skip_all, fields(source = %opts.source))]
-pub fn ingest_reader<R: Read>(
+pub fn ingest_reader<R: Read + Send>(
     store: &mut Store,
     reader: R,
     opts: &IngestOptions,
@@ -745,41 +824,79 @@ pub fn ingest_reader<R: Read>(
         Ok(run)
     })?;
 
-    let mut lines = LineReader {
-        inner: std::io::BufReader::with_capacity(256 * 1024, reader),
-        cap: opts.max_line_bytes,
-        file_hash: Sha256::new(),
-    };
+    // A bigger page cache for this connection: capsule upserts hit a working set larger
+    // than SQLite's 2 MB default.
+    store.conn().pragma_update(None, "cache_size", -65_536)?;
+    // Two stages on two threads: a parser (read, validate, normalize, fingerprint) hands
+    // batches over a bounded channel to this thread, which writes them. Memory stays bounded
+    // by two batches in flight.
     let mut counts = Counts::default();
-    let mut fps = FingerprintCache::default();
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(opts.batch_lines);
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        let raw = lines.next_line(&mut buf).map_err(|e| BinderError::Read {
-            source_name: opts.source.clone(),
-            why: e.to_string(),
-        })?;
-        let end = raw.is_none();
-        if let Some(raw) = raw {
-            counts.lines += 1;
-            outcomes.push(classify(raw, counts.lines, opts.fallback_mode, &mut fps));
-        }
-        if outcomes.len() >= opts.batch_lines || (end && !outcomes.is_empty()) {
+    let mut keys = KeyCache::default();
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<(Vec<Outcome>, u64)>(1);
+    let batch_lines = opts.batch_lines.max(1);
+    let (max_line_bytes, mode_in) = (opts.max_line_bytes, opts.fallback_mode);
+    let outcome = std::thread::scope(|scope| -> Result<String, BinderError> {
+        let parser = scope.spawn(move || -> std::io::Result<String> {
+            let _span = tracing::debug_span!("binder.parse").entered();
+            let mut lines = LineReader {
+                inner: std::io::BufReader::with_capacity(256 * 1024, reader),
+                cap: max_line_bytes,
+                file_hash: Sha256::new(),
+            };
+            let mut fps = FingerprintCache::default();
+            let mut buf = Vec::with_capacity(4096);
+            let mut n: u64 = 0;
+            let mut outcomes = Vec::with_capacity(batch_lines);
+            while let Some(raw) = lines.next_line(&mut buf)? {
+                n += 1;
+                outcomes.push(classify(raw, n, mode_in, &mut fps));
+                if outcomes.len() >= batch_lines {
+                    let full = std::mem::replace(&mut outcomes, Vec::with_capacity(batch_lines));
+                    if to_writer.send((full, n)).is_err() {
+                        // the writer stopped (its error is reported); stop reading
+                        return Ok(String::new());
+                    }
+                }
+            }
+            if !outcomes.is_empty() {
+                let _ = to_writer.send((outcomes, n));
+            }
+            Ok(format!(
+                "sha256:{}",
+                hex::encode(lines.file_hash.finalize())
+            ))
+        });
+        let mut write_err = None;
+        for (mut outcomes, lines_so_far) in batches.iter() {
             let _span = tracing::debug_span!("binder.batch", lines = outcomes.len()).entered();
-            store.write(|tx| -> Result<(), BinderError> {
-                write_batch(tx, opts, &mut outcomes, &mut counts)?;
+            counts.lines = lines_so_far;
+            let r = store.write(|tx| -> Result<(), BinderError> {
+                write_batch(tx, opts, &mut outcomes, &mut counts, &mut keys)?;
                 tx.execute(
                     "UPDATE binder_ingest_runs SET lines = ?2, accepted = ?3, duplicates = ?4, quarantined = ?5 WHERE id = ?1",
                     params![run, counts.lines as i64, counts.accepted as i64, counts.duplicates as i64, counts.quarantined as i64],
                 )?;
                 Ok(())
-            })?;
+            });
+            if let Err(e) = r {
+                write_err = Some(e);
+                break;
+            }
         }
-        if end {
-            break;
+        drop(batches);
+        let parsed = parser.join().map_err(|_| BinderError::Read {
+            source_name: opts.source.clone(),
+            why: "the parser thread panicked".into(),
+        })?;
+        if let Some(e) = write_err {
+            return Err(e);
         }
-    }
-    let source_digest = format!("sha256:{}", hex::encode(lines.file_hash.finalize()));
+        parsed.map_err(|e| BinderError::Read {
+            source_name: opts.source.clone(),
+            why: e.to_string(),
+        })
+    });
+    let source_digest = outcome?;
     let report = IngestReport {
         run,
         source: opts.source.clone(),
