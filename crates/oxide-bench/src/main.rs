@@ -4,6 +4,7 @@
 //!
 //! Run in release mode: `cargo run --release -p oxide-bench -- <name>`.
 
+mod binder;
 mod gitops;
 mod policy;
 mod report;
@@ -20,7 +21,7 @@ const BENCHES: &[Bench] = &[
         "governance cost per synthesis: propose (loopback Ollama) vs the bare /api/chat call",
     ),
     ("gitops", gitops::run, "proposal branch + 10-file intent + commit: git2 vs the git CLI"),
-    // ("binder", binder::run, "envelope ingestion vs a bare prepared INSERT"),
+    ("binder", binder::run, "envelope ingestion vs a bare prepared INSERT"),
 ];
 
 fn usage() -> String {
