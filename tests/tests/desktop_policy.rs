@@ -91,6 +91,10 @@ fn desktop_policy_risk_gate_and_simulator_show_the_flips() {
     app.chord(&[keys::ALT], "6");
     app.wait_text("view-title", |t| t == "Policy");
     app.wait_text("policy-proposal-state", |t| t == "proposed");
+    assert_eq!(
+        app.attr("policy-proposal", "data-id").as_deref(),
+        Some(id.as_str())
+    );
     app.click("policy-evaluate");
     let risk = app.wait_text("risk-gate-risk", |t| t.contains("Risk"));
     assert_eq!(risk, "Risk medium");

@@ -1007,3 +1007,101 @@ mod by_id {
         (if m <= 2 { y + 1 } else { y }, m, d)
     }
 }
+
+// ------------------------------------------------------------------ after validation
+
+mod after_validate {
+    use super::*;
+    use oxide_journeys::git;
+
+    #[test]
+    fn policy_eval_by_id_reads_check_results_and_a_broken_policy_denies_the_proposal() {
+        let repo = TestRepo::with_files(&[
+            ("README.md", "# test repo\n"),
+            ("src/config.txt", "retries = 3\n"),
+        ]);
+        repo.init();
+        std::fs::write(
+            repo.path().join(".oxide/checks.toml"),
+            "[[check]]\nname = \"unit\"\nrun = [\"true\"]\nenv = [\"PATH\"]\ntimeout_s = 30\nrequired = true\n",
+        )
+        .unwrap();
+        git(repo.path(), &["add", ".oxide"]);
+        git(repo.path(), &["commit", "-q", "-m", "governance"]);
+        let head = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+        let bundle = json!({
+            "schema_version": "oxide.proposal/v1",
+            "skill_digest": format!("sha256:{}", "ab".repeat(32)),
+            "base": {"branch": "main", "commit": head},
+            "intent": {"rationale": "Raise retries", "risk_hints": [], "ops": [
+                {"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 5"}
+            ]},
+            "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
+                           "options": null, "prompt_template_version": null,
+                           "prompt_sha256": null, "response_sha256": null},
+            "created_at": "2026-01-01T00:00:00Z"
+        });
+        let f = repo.data.path().join("bundle.json");
+        std::fs::write(&f, bundle.to_string()).unwrap();
+        let imported = repo
+            .oxide(&["--json", "proposal", "import", f.to_str().unwrap()])
+            .expect(0)
+            .json();
+        let id = imported["id"].as_str().unwrap().to_string();
+        let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
+        assert_eq!(v["state"], "validated", "{v:#}");
+
+        // The checks room's results reach the policy input.
+        let d = repo
+            .oxide(&["--json", "policy", "eval", &id])
+            .expect(0)
+            .json();
+        assert_eq!(d["input"]["validation"]["ran"], true, "{d:#}");
+        assert_eq!(
+            d["input"]["validation"]["checks"],
+            json!([{"name": "unit", "status": "passed", "required": true}])
+        );
+        assert!(d["warnings"].as_array().unwrap().is_empty(), "{d:#}");
+        assert_eq!(d["input"]["provenance"]["synthesizer"], "manual");
+        assert_eq!(d["risk"], "low");
+        assert_eq!(d["state"], "validated");
+
+        // A policy that does not parse: denied with POLICY_ERROR, and the proposal is denied
+        // through the workflow guard; its failure_reason_code stays empty.
+        std::fs::write(
+            repo.path().join(".oxide/policy/oxide.rego"),
+            "package oxide\n\ndecision := {\n",
+        )
+        .unwrap();
+        let d = repo
+            .oxide(&["--json", "policy", "eval", &id])
+            .expect(3)
+            .json();
+        assert_eq!(d["policy_reason_code"], "POLICY_ERROR", "{d:#}");
+        assert_eq!(d["state"], "denied");
+        assert!(d["failure_reason_code"].is_null());
+        let show = repo
+            .oxide(&["--json", "proposal", "show", &id])
+            .expect(0)
+            .json();
+        assert_eq!(show["state"], "denied", "{show:#}");
+        if let Some(code) = show.get("policy_reason_code") {
+            assert_eq!(code, "POLICY_ERROR");
+        }
+        if let Some(code) = show.get("failure_reason_code") {
+            assert!(code.is_null(), "{show:#}");
+        }
+        let events = repo.oxide(&["--json", "audit", "list"]).expect(0).json();
+        let kinds: Vec<&str> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"policy.error"), "{kinds:?}");
+        assert_eq!(
+            repo.oxide(&["--json", "audit", "verify"]).expect(0).json()["ok"],
+            true
+        );
+    }
+}

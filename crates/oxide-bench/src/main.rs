@@ -14,7 +14,11 @@ mod synth;
 type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
 
 const BENCHES: &[Bench] = &[
-    ("policy", policy::run, "policy evaluation per proposal and a 10,000-decision replay vs parsing JSON"),
+    (
+        "policy",
+        policy::run,
+        "policy evaluation per proposal and a 10,000-decision replay vs parsing JSON",
+    ),
     (
         "synth",
         synth::run,

@@ -25,13 +25,13 @@ fn input(i: usize) -> Value {
     let mut ops = vec![
         json!({"op": "text_edit", "path": format!("src/mod{}/lib.rs", i % 13), "lines_added": lines, "lines_removed": lines / 2}),
     ];
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         ops.push(json!({"op": "delete_file", "path": format!("src/old{}.rs", i % 17), "lines_added": 0, "lines_removed": 10}));
     }
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         ops.push(json!({"op": "text_edit", "path": "src/auth/session.rs", "lines_added": 2, "lines_removed": 2}));
     }
-    if i % 23 == 0 {
+    if i.is_multiple_of(23) {
         ops.push(json!({"op": "text_edit", "path": ".github/workflows/ci.yml", "lines_added": 1, "lines_removed": 1}));
     }
     let mut paths: Vec<String> = ops
@@ -59,9 +59,9 @@ fn input(i: usize) -> Value {
             "risk_hints": []
         },
         "skill": {"digest": format!("sha256:{:064x}", i + 1), "source": "host", "submitted_by": "ana"},
-        "provenance": {"synthesizer": if i % 3 == 0 { "manual" } else { "ollama" }, "model": "llama3.2:latest", "model_digest": "abc"},
+        "provenance": {"synthesizer": if i.is_multiple_of(3) { "manual" } else { "ollama" }, "model": "llama3.2:latest", "model_digest": "abc"},
         "validation": {"ran": true, "checks": [
-            {"name": "unit", "status": if i % 19 == 0 { "failed" } else { "passed" }, "required": true},
+            {"name": "unit", "status": if i.is_multiple_of(19) { "failed" } else { "passed" }, "required": true},
             {"name": "lint", "status": "passed", "required": false}
         ]},
         "capsules": if i % 7 == 3 { json!([{
@@ -69,7 +69,7 @@ fn input(i: usize) -> Value {
             "action_kind": "edit", "failure_reason_code": "UNIT_FAILED", "eligible": true, "confidence": 0.8
         }]) } else { json!([]) },
         "actor": "bench",
-        "settings": {"target_branch": "main", "rollout_mode": if i % 2 == 0 { "guided" } else { "prescriptive" }, "fallback_mode": "strict"}
+        "settings": {"target_branch": "main", "rollout_mode": if i.is_multiple_of(2) { "guided" } else { "prescriptive" }, "fallback_mode": "strict"}
     })
 }
 

@@ -754,14 +754,26 @@ pub fn eval_proposal(
     })
 }
 
-/// Validation results of a proposal, from the checks room. Its stored-results API
-/// (`checks::validate::latest_results`) is not in the tree yet, so no proposal has recorded
-/// results to read: `ran` is false (the default policy warns `CHECKS_NOT_RUN`, and the
-/// workflow still requires validation before approval).
-fn validation_facts(_ws: &crate::Workspace, _id: &str) -> Result<ValidationFacts, crate::Error> {
+/// Validation results of a proposal's latest finished run, from the checks room.
+fn validation_facts(ws: &crate::Workspace, id: &str) -> Result<ValidationFacts, crate::Error> {
+    let results = crate::checks::validate::latest_results(ws.store().conn(), id)?;
     Ok(ValidationFacts {
-        ran: false,
-        checks: vec![],
+        ran: !results.is_empty(),
+        checks: results
+            .into_iter()
+            .map(|c| CheckFacts {
+                status: match c.status.as_str() {
+                    "passed" => CheckStatus::Passed,
+                    "failed" => CheckStatus::Failed,
+                    "timed_out" => CheckStatus::TimedOut,
+                    "skipped" => CheckStatus::Skipped,
+                    // Anything else (a status this build does not know included) is an error.
+                    _ => CheckStatus::Error,
+                },
+                name: c.name,
+                required: c.required,
+            })
+            .collect(),
     })
 }
 

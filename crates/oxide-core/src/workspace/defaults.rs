@@ -80,5 +80,8 @@ pub const FILES: &[(&str, &str)] = &[
     (".oxide/approvers.toml", APPROVERS_TOML),
     (".oxide/policy/README.md", POLICY_README),
     (".oxide/policy/oxide.rego", crate::policy::DEFAULT_POLICY),
-    (".oxide/policy/oxide_test.rego", crate::policy::DEFAULT_POLICY_TESTS),
+    (
+        ".oxide/policy/oxide_test.rego",
+        crate::policy::DEFAULT_POLICY_TESTS,
+    ),
 ];
