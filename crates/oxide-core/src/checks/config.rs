@@ -12,30 +12,41 @@ pub const MAX_TIMEOUT_S: u64 = 86_400;
 pub const DEFAULT_TIMEOUT_S: u64 = 600;
 
 /// What to execute: an argv, or (only with `shell = true`) a string for `/bin/sh -c`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RunSpec {
     Argv(Vec<String>),
     Shell(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[check]]` (or `[[canary]]`) of `.oxide/checks.toml`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Check")]
 struct RawCheck {
+    /// Unique name: 1-64 letters, digits, `-`, `_` or `.`.
     name: String,
+    /// An argv array; or one string for `/bin/sh -c`, which requires `shell = true`.
     run: RunSpec,
+    /// `run` is a shell command string.
     #[serde(default)]
     shell: bool,
+    /// Seconds before the check's whole process group is killed (1..=86400, default 600).
     timeout_s: Option<u64>,
+    /// Environment allow-list: every other variable is cleared.
     #[serde(default)]
     env: Vec<String>,
+    /// Required checks must pass (default true); advisory ones only report.
     required: Option<bool>,
+    /// Run under bubblewrap: no network, read-only outside the worktree.
     #[serde(default)]
     sandbox: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+/// `.oxide/checks.toml`, the CI contract.
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "OXIDE CI contract (.oxide/checks.toml)")]
 struct RawFile {
     #[serde(default)]
     check: Vec<RawCheck>,
@@ -150,6 +161,13 @@ fn check_one(
     })
 }
 
+/// JSON Schema (2020-12) of `.oxide/checks.toml` read as data (`docs/schemas/checks.schema.json`).
+/// The rules the schema cannot say (unique names, `shell` ⇔ string `run`, ranges) are
+/// checked by [`parse`].
+pub fn checks_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawFile)).expect("schema serialises")
+}
+
 /// Parses the text of `.oxide/checks.toml` (`path` only names it in errors).
 pub fn parse(path: &str, text: &str) -> Result<ChecksConfig, ChecksError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| ChecksError::BadConfig {
@@ -210,6 +228,37 @@ timeout_s = 120
         assert_eq!(cfg.checks[1].timeout_s, DEFAULT_TIMEOUT_S);
         assert_eq!(cfg.canaries[0].name, "smoke");
         assert!(cfg.canaries[0].required);
+    }
+
+    #[test]
+    fn schema_file_is_current_and_accepts_the_contract_example() {
+        let schema = checks_schema();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/schemas/checks.schema.json");
+        let want = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+        if std::env::var("OXIDE_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_default(),
+            want,
+            "docs/schemas/checks.schema.json is stale; regenerate with OXIDE_BLESS=1 cargo test -p oxide-core checks::config"
+        );
+        let example: toml::Value = toml::from_str(
+            "[[check]]\nname = \"unit\"\nrun = [\"cargo\", \"test\"]\ntimeout_s = 600\nenv = [\"PATH\"]\nrequired = true\nsandbox = false\n[[check]]\nname = \"sh\"\nrun = \"make\"\nshell = true\n[[canary]]\nname = \"smoke\"\nrun = [\"./s\"]\n",
+        )
+        .unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let doc = serde_json::to_value(&example).unwrap();
+        assert!(
+            v.is_valid(&doc),
+            "{:?}",
+            v.iter_errors(&doc)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+        let bad = serde_json::json!({"check": [{"name": "a", "run": ["x"], "network": true}]});
+        assert!(!v.is_valid(&bad), "unknown keys are refused");
     }
 
     #[test]
