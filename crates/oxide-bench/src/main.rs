@@ -24,8 +24,16 @@ const BENCHES: &[Bench] = &[
         synth::run,
         "governance cost per synthesis: propose (loopback Ollama) vs the bare /api/chat call",
     ),
-    ("gitops", gitops::run, "proposal branch + 10-file intent + commit: git2 vs the git CLI"),
-    ("binder", binder::run, "envelope ingestion vs a bare prepared INSERT"),
+    (
+        "gitops",
+        gitops::run,
+        "proposal branch + 10-file intent + commit: git2 vs the git CLI",
+    ),
+    (
+        "binder",
+        binder::run,
+        "envelope ingestion vs a bare prepared INSERT",
+    ),
 ];
 
 fn usage() -> String {
