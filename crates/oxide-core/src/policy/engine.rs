@@ -61,6 +61,13 @@ fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Resul
     for e in entries {
         let path = e.path();
         let ft = e.file_type().map_err(io)?;
+        if ft.is_symlink() {
+            // A link could pull rules from outside the repository, or silently drop them.
+            return Err(PolicyError::Read {
+                path: path.display().to_string(),
+                why: "symbolic links are not followed in a policy folder; replace it with the file itself".into(),
+            });
+        }
         if ft.is_dir() {
             collect(root, &path, out)?;
         } else if ft.is_file() && path.extension().is_some_and(|x| x == "rego") {

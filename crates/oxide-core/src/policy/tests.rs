@@ -353,3 +353,20 @@ fn parallel_replay_keeps_snapshot_order_and_matches_sequential() {
     let sequential: Vec<SimDecision> = entries.iter().map(|e| replay_one(&set, e)).collect();
     assert_eq!(report.decisions, sequential);
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinks_in_the_policy_folder_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("oxide.rego"), DEFAULT_POLICY).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("extra.rego"), "package extra\n").unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("extra.rego"),
+        dir.path().join("extra.rego"),
+    )
+    .unwrap();
+    let e = PolicySet::load(dir.path()).unwrap_err();
+    assert_eq!(e.code(), "POLICY_READ");
+    assert!(e.to_string().contains("symbolic links"), "{e}");
+}
