@@ -2,6 +2,7 @@
 //! `oxide-core`; the app keeps one opened workspace behind a mutex (`state`) and decides
 //! which workspace to open on start (`startup`).
 
+pub mod binder;
 pub mod commands;
 pub mod policy;
 pub mod startup;
@@ -50,6 +51,9 @@ pub fn run() {
             policy::policy_eval,
             policy::policy_test,
             policy::policy_simulate,
+            binder::binder_capsules,
+            binder::binder_capsule,
+            binder::binder_quarantine,
             validation::proposals_list,
             validation::proposal_view,
             validation::workflow_table,

@@ -1,0 +1,82 @@
+//! The Capsules view: thin Tauri adapters over `oxide_core::binder`. No decisions here —
+//! eligibility, reasons and the timeline come from the core.
+
+use oxide_core::binder::{
+    self, Capsule, CapsuleDetail, CapsuleFilter, EligibilityParams, QuarantineItem,
+};
+use oxide_core::ErrorDto;
+use serde::Serialize;
+use tauri::{AppHandle, Manager};
+
+use crate::state::AppState;
+
+/// This file's commands (also listed in `commands::COMMANDS`, build.rs and the capability).
+pub const BINDER_COMMANDS: &[&str] = &["binder_capsules", "binder_capsule", "binder_quarantine"];
+
+async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,
+{
+    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
+        .await
+        .map_err(|e| ErrorDto {
+            code: "APP_INTERNAL".into(),
+            message: format!("the command stopped unexpectedly: {e}"),
+        })?
+}
+
+fn params(ws: &oxide_core::Workspace) -> Result<(EligibilityParams, String), oxide_core::Error> {
+    let settings = ws.settings()?.binder;
+    let mode = format!("{:?}", settings.rollout_mode).to_lowercase();
+    Ok((
+        EligibilityParams::from_settings(&settings, ws.clock().now()),
+        mode,
+    ))
+}
+
+/// Capsules matching the filter, with the workspace's rollout mode.
+#[derive(Debug, Serialize)]
+pub struct CapsuleList {
+    pub rollout_mode: String,
+    pub capsules: Vec<Capsule>,
+}
+
+#[tauri::command]
+pub async fn binder_capsules(
+    app: AppHandle,
+    filter: Option<CapsuleFilter>,
+) -> Result<CapsuleList, ErrorDto> {
+    blocking(app, move |state| {
+        state.with_workspace(|ws| {
+            let (p, rollout_mode) = params(ws)?;
+            let capsules = binder::capsules(ws.store().conn(), &filter.unwrap_or_default(), &p)?;
+            Ok(CapsuleList {
+                rollout_mode,
+                capsules,
+            })
+        })
+    })
+    .await
+}
+
+/// One capsule with its eligibility reasons and its support/contradictions per day.
+#[tauri::command]
+pub async fn binder_capsule(app: AppHandle, upsert_key: String) -> Result<CapsuleDetail, ErrorDto> {
+    blocking(app, move |state| {
+        state.with_workspace(|ws| {
+            let (p, _) = params(ws)?;
+            Ok(binder::capsule_detail(ws.store().conn(), &upsert_key, &p)?)
+        })
+    })
+    .await
+}
+
+/// The quarantined envelope lines with their errors.
+#[tauri::command]
+pub async fn binder_quarantine(app: AppHandle) -> Result<Vec<QuarantineItem>, ErrorDto> {
+    blocking(app, |state| {
+        state.with_workspace(|ws| Ok(binder::quarantine(ws.store().conn(), Some(500))?))
+    })
+    .await
+}
