@@ -106,6 +106,9 @@ struct Case {
 fn policy_eval_default_policy_table() {
     let repo = TestRepo::new();
     repo.init();
+    // The policy that decides is the one committed on the target branch (else a warning).
+    oxide_journeys::git(repo.path(), &["add", ".oxide"]);
+    oxide_journeys::git(repo.path(), &["commit", "-q", "-m", "governance"]);
     let b = base_input;
     let mut cases = vec![
         Case {
@@ -539,6 +542,15 @@ fn policy_fail_closed_cases_each_deny_with_policy_error() {
         assert!(
             msg.contains(needle),
             "{name}: message {msg:?} mentions {needle:?}"
+        );
+        // The policy in the working tree was never committed: the decision says so.
+        assert!(
+            d["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["code"] == "POLICY_NOT_COMMITTED"),
+            "{name}: {d:#}"
         );
         let events = repo.oxide(&["--json", "audit", "list"]).expect(0).json();
         let errs = events["events"]

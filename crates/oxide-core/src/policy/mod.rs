@@ -629,7 +629,10 @@ pub fn decide(
         Some(id) => id.to_string(),
         None => input_subject(input)?,
     };
-    let decision = policy.evaluate(&subject, input);
+    let decision = with_warning(
+        policy.evaluate(&subject, input),
+        provenance_warning(ws, &policy),
+    );
     let ts = ws.clock().now_rfc3339();
     ws.store_mut()
         .write(|tx| -> Result<RecordedDecision, crate::Error> {
@@ -725,7 +728,10 @@ pub fn eval_proposal(
     let input = serde_json::to_value(proposal_input(ws, &row, validation, capsules, actor)?)
         .map_err(|e| PolicyError::Canon(canon::CanonError::Canonicalize(e.to_string())))?;
     let policy = PolicySet::load(&policy_dir(ws, None))?;
-    let decision = policy.evaluate(&row.id, &input);
+    let decision = with_warning(
+        policy.evaluate(&row.id, &input),
+        provenance_warning(ws, &policy),
+    );
     let ts = ws.clock().now_rfc3339();
     let row_id = row.id.clone();
     let (recorded, state) = ws.store_mut().write(|tx| -> Result<_, crate::Error> {
@@ -891,4 +897,80 @@ pub fn proposal_gates(conn: &Connection) -> Result<Vec<ProposalGate>, crate::Err
         });
     }
     Ok(out)
+}
+
+/// The digest of the policy folder as committed on `branch` (`None`: no such branch or folder).
+pub fn committed_policy_digest(root: &Path, branch: &str) -> Option<String> {
+    fn walk(
+        repo: &git2::Repository,
+        tree: &git2::Tree<'_>,
+        prefix: &str,
+        out: &mut BTreeMap<String, String>,
+    ) -> Option<()> {
+        for entry in tree.iter() {
+            let name = entry.name()?.to_string();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) => {
+                    let sub = repo.find_tree(entry.id()).ok()?;
+                    walk(repo, &sub, &rel, out)?;
+                }
+                Some(git2::ObjectType::Blob) if name.ends_with(".rego") => {
+                    let blob = repo.find_blob(entry.id()).ok()?;
+                    out.insert(rel, String::from_utf8(blob.content().to_vec()).ok()?);
+                }
+                _ => {}
+            }
+        }
+        Some(())
+    }
+    let repo = git2::Repository::open(root).ok()?;
+    let commit = repo
+        .find_reference(&format!("refs/heads/{branch}"))
+        .ok()?
+        .peel_to_commit()
+        .ok()?;
+    let entry = commit.tree().ok()?.get_path(Path::new(POLICY_DIR)).ok()?;
+    let tree = repo.find_tree(entry.id()).ok()?;
+    let mut files = BTreeMap::new();
+    walk(&repo, &tree, "", &mut files)?;
+    if files.is_empty() {
+        return None;
+    }
+    engine::policy_digest(&files).ok()
+}
+
+/// A warning when the policy that decided is not the one committed on the target branch: a
+/// local edit must not quietly change gates, and a decision should be reproducible from the
+/// repository.
+fn provenance_warning(ws: &crate::Workspace, policy: &PolicySet) -> Option<Warning> {
+    let branch = ws
+        .settings()
+        .map(|s| s.workflow.target_branch)
+        .unwrap_or_else(|_| "main".into());
+    let committed = committed_policy_digest(ws.root(), &branch);
+    if committed.as_deref() == Some(policy.digest()) {
+        return None;
+    }
+    Some(Warning {
+        code: "POLICY_NOT_COMMITTED".into(),
+        message: format!(
+            "decided with the working tree's policy {}, which is not the policy committed on {branch} ({}); commit .oxide/policy (a governance change) so decisions follow the repository",
+            policy.digest(),
+            committed.as_deref().unwrap_or("none")
+        ),
+        rule: "oxide.evaluator".into(),
+    })
+}
+
+fn with_warning(mut d: Decision, w: Option<Warning>) -> Decision {
+    if let Some(w) = w {
+        d.warnings.push(w);
+        d.warnings.sort();
+    }
+    d
 }
