@@ -507,6 +507,14 @@ fn policy_fail_closed_cases_each_deny_with_policy_error() {
             "touched_paths",
         ),
         (
+            "non-deterministic built-in",
+            format!(
+                "package oxide\n\ndecision := {OK_DECISION} if rand.intn(\"seed\", 10) >= 0\n"
+            ),
+            None,
+            "not deterministic",
+        ),
+        (
             "rule returns the wrong type",
             "package oxide\n\ndecision := true\n".into(),
             None,

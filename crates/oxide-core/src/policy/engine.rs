@@ -220,6 +220,8 @@ impl PolicySet {
 fn build_engine(files: &BTreeMap<String, String>) -> Result<regorus::Engine, String> {
     // Function recursion would overflow the stack inside regorus: refuse it before loading.
     super::recursion::check(files)?;
+    // Replays must be exact: no randomness, clock or network in a policy.
+    super::recursion::check_deterministic(files)?;
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
     engine.set_strict_builtin_errors(true);

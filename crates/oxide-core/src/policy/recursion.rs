@@ -228,6 +228,31 @@ pub fn check(files: &BTreeMap<String, String>) -> Result<(), String> {
     Ok(())
 }
 
+/// Built-ins whose result is not a function of the input and policy (randomness, clock,
+/// network, runtime). A policy calling one is refused, so replays stay exact.
+pub const NONDETERMINISTIC: &[&str] = &[
+    "rand.intn",
+    "time.now_ns",
+    "uuid.rfc4122",
+    "http.send",
+    "opa.runtime",
+    "net.lookup_ip_addr",
+];
+
+/// `Err(description)` when any file calls a non-deterministic built-in.
+pub fn check_deterministic(files: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, text) in files {
+        for call in calls(&strip(text)) {
+            if NONDETERMINISTIC.contains(&call.as_str()) {
+                return Err(format!(
+                    "{name}: {call} is not deterministic; a decision must depend only on the input and the policy"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +291,21 @@ mod tests {
             crate::policy::DEFAULT_POLICY_TESTS.to_string(),
         );
         assert!(check(&m).is_ok());
+    }
+
+    #[test]
+    fn refuses_nondeterministic_builtins() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "a.rego".to_string(),
+            "package a\n\nx := rand.intn(\"k\", 10)\n".to_string(),
+        );
+        assert!(check_deterministic(&m).unwrap_err().contains("rand.intn"));
+        m.insert(
+            "a.rego".to_string(),
+            "package a\n\n# rand.intn(\"k\", 10)\nx := \"time.now_ns()\"\n".to_string(),
+        );
+        assert!(check_deterministic(&m).is_ok());
     }
 
     #[test]
