@@ -36,7 +36,8 @@ CREATE TABLE binder_bindings (
 -- [scope, target_kind, target_id, action_kind, failure_reason_code, fingerprint_hash,
 --  binder_version, policy_reason_code].
 CREATE TABLE binder_capsules (
-    upsert_key          TEXT PRIMARY KEY,
+    id                  INTEGER PRIMARY KEY,   -- internal; never shown, never compared
+    upsert_key          TEXT NOT NULL UNIQUE,
     condition_key       TEXT NOT NULL,
     kind                TEXT NOT NULL CHECK (kind = 'failure' OR kind = 'denial'),
     scope               TEXT NOT NULL,
@@ -46,7 +47,12 @@ CREATE TABLE binder_capsules (
     failure_reason_code TEXT NOT NULL,     -- '' when a denial carried none
     policy_reason_code  TEXT NOT NULL,     -- '' for failure capsules
     fingerprint_hash    TEXT NOT NULL,
-    binder_version      INTEGER NOT NULL,
+    binder_version      INTEGER NOT NULL
+) STRICT;
+-- The counters of a capsule, in a narrow row: every batch updates many capsules, and
+-- narrow rows keep the pages (and WAL) it rewrites few.
+CREATE TABLE binder_capsule_stats (
+    capsule_id          INTEGER PRIMARY KEY REFERENCES binder_capsules(id),
     support_count       INTEGER NOT NULL CHECK (support_count >= 0),
     inferred_count      INTEGER NOT NULL CHECK (inferred_count >= 0),
     first_seen_ts       TEXT NOT NULL,

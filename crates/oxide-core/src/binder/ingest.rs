@@ -406,6 +406,8 @@ pub fn condition_key(
 struct KeyCache {
     capsules: FastMap<CapsuleKey, (String, String)>,
     conditions: FastMap<ConditionKey, String>,
+    /// Row ids of capsules known to exist (valid for this run: a failed batch ends the run).
+    ids: FastMap<CapsuleKey, i64>,
 }
 
 impl KeyCache {
@@ -428,6 +430,15 @@ impl KeyCache {
         }
         self.conditions.insert(k.clone(), ck.clone());
         ck
+    }
+
+    fn remember_id(&mut self, k: &CapsuleKey, id: i64) {
+        if self.ids.len() >= Self::LIMIT {
+            self.ids.clear();
+        }
+        if !self.ids.contains_key(k) {
+            self.ids.insert(k.clone(), id);
+        }
     }
 
     /// (upsert_key, condition_key)
@@ -741,23 +752,46 @@ fn write_batch(
             }
         }
     }
-    let mut up_c = tx.prepare_cached(
-        "INSERT INTO binder_capsules (upsert_key, condition_key, kind, scope, target_kind, target_id, action_kind, failure_reason_code, policy_reason_code, fingerprint_hash, binder_version, support_count, inferred_count, first_seen_ts, last_seen_ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         ON CONFLICT (upsert_key) DO UPDATE SET
-           support_count = support_count + excluded.support_count,
-           inferred_count = inferred_count + excluded.inferred_count,
-           first_seen_ts = min(first_seen_ts, excluded.first_seen_ts),
-           last_seen_ts = max(last_seen_ts, excluded.last_seen_ts)",
+    // Capsules: the immutable part once, the counters in a narrow row of their own, so a
+    // batch that updates thousands of capsules rewrites few pages (and little WAL).
+    let mut find_c = tx.prepare_cached("SELECT id FROM binder_capsules WHERE upsert_key = ?1")?;
+    let mut ins_c = tx.prepare_cached(
+        "INSERT INTO binder_capsules (upsert_key, condition_key, kind, scope, target_kind, target_id, action_kind, failure_reason_code, policy_reason_code, fingerprint_hash, binder_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let mut ins_s = tx.prepare_cached(
+        "INSERT INTO binder_capsule_stats (capsule_id, support_count, inferred_count, first_seen_ts, last_seen_ts)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut upd_s = tx.prepare_cached(
+        "UPDATE binder_capsule_stats SET support_count = support_count + ?2,
+           inferred_count = inferred_count + ?3,
+           first_seen_ts = min(first_seen_ts, ?4), last_seen_ts = max(last_seen_ts, ?5)
+         WHERE capsule_id = ?1",
     )?;
     for (k, d) in &batch.capsules {
+        counts.capsules_touched += 1;
+        let id = match keys.ids.get(k) {
+            Some(id) => Some(*id),
+            None => {
+                let (uk, _) = keys.capsule(k);
+                find_c
+                    .query_row(params![uk], |r| r.get::<_, i64>(0))
+                    .optional()?
+            }
+        };
+        if let Some(id) = id {
+            upd_s.execute(params![id, d.support, d.inferred, d.first, d.last])?;
+            keys.remember_id(k, id);
+            continue;
+        }
         let (uk, ck) = keys.capsule(k);
         let kind = if k.policy_reason_code.is_empty() {
             "failure"
         } else {
             "denial"
         };
-        up_c.execute(params![
+        ins_c.execute(params![
             uk,
             ck,
             kind,
@@ -769,12 +803,10 @@ fn write_batch(
             k.policy_reason_code,
             k.cond.fingerprint_hash,
             k.cond.binder_version,
-            d.support,
-            d.inferred,
-            d.first,
-            d.last
         ])?;
-        counts.capsules_touched += 1;
+        let id = tx.last_insert_rowid();
+        ins_s.execute(params![id, d.support, d.inferred, d.first, d.last])?;
+        keys.remember_id(k, id);
     }
     let mut up_d = tx.prepare_cached(
         "INSERT INTO binder_conditions (condition_key, pass_count, deny_count, first_pass_ts, last_pass_ts)

@@ -256,7 +256,7 @@ pub struct CapsuleFilter {
     pub policy_reason_code: Option<String>,
 }
 
-const CAPSULE_SELECT: &str = "SELECT c.upsert_key, c.condition_key, c.kind, c.scope, c.target_kind, c.target_id, c.action_kind, c.failure_reason_code, c.policy_reason_code, c.fingerprint_hash, c.binder_version, c.support_count, c.inferred_count, c.first_seen_ts, c.last_seen_ts, coalesce(d.pass_count, 0), coalesce(d.deny_count, 0) FROM binder_capsules c LEFT JOIN binder_conditions d ON d.condition_key = c.condition_key";
+const CAPSULE_SELECT: &str = "SELECT c.upsert_key, c.condition_key, c.kind, c.scope, c.target_kind, c.target_id, c.action_kind, c.failure_reason_code, c.policy_reason_code, c.fingerprint_hash, c.binder_version, s.support_count, s.inferred_count, s.first_seen_ts, s.last_seen_ts, coalesce(d.pass_count, 0), coalesce(d.deny_count, 0) FROM binder_capsules c JOIN binder_capsule_stats s ON s.capsule_id = c.id LEFT JOIN binder_conditions d ON d.condition_key = c.condition_key";
 
 fn row_to_capsule(r: &rusqlite::Row<'_>, p: &EligibilityParams) -> rusqlite::Result<Capsule> {
     let nonempty = |s: String| if s.is_empty() { None } else { Some(s) };
@@ -661,15 +661,22 @@ pub fn query(
 /// array per line. Two snapshots derived the same state iff these texts are equal.
 pub fn derived_dump(conn: &Connection) -> Result<String, BinderError> {
     let mut out = String::new();
-    for (table, order) in [
+    // Internal row ids depend on ingest order and are left out.
+    for (table, sql) in [
         (
             "binder_bindings",
-            "run_id, task_id, group_id, binder_version",
+            "SELECT * FROM binder_bindings ORDER BY run_id, task_id, group_id, binder_version",
         ),
-        ("binder_capsules", "upsert_key"),
-        ("binder_conditions", "condition_key"),
+        (
+            "binder_capsules",
+            "SELECT c.upsert_key, c.condition_key, c.kind, c.scope, c.target_kind, c.target_id, c.action_kind, c.failure_reason_code, c.policy_reason_code, c.fingerprint_hash, c.binder_version, s.support_count, s.inferred_count, s.first_seen_ts, s.last_seen_ts FROM binder_capsules c JOIN binder_capsule_stats s ON s.capsule_id = c.id ORDER BY c.upsert_key",
+        ),
+        (
+            "binder_conditions",
+            "SELECT * FROM binder_conditions ORDER BY condition_key",
+        ),
     ] {
-        let mut st = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+        let mut st = conn.prepare(sql)?;
         let n = st.column_count();
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
