@@ -2,10 +2,9 @@
 //! eligibility, reasons and the timeline come from the core.
 
 use oxide_core::binder::{
-    self, Capsule, CapsuleDetail, CapsuleFilter, EligibilityParams, QuarantineItem,
+    self, CapsuleDetail, CapsuleFilter, CapsuleList, EligibilityParams, QuarantineItem,
 };
 use oxide_core::ErrorDto;
-use serde::Serialize;
 use tauri::{AppHandle, Manager};
 
 use crate::state::AppState;
@@ -26,36 +25,22 @@ where
         })?
 }
 
-fn params(ws: &oxide_core::Workspace) -> Result<(EligibilityParams, String), oxide_core::Error> {
+fn params(ws: &oxide_core::Workspace) -> Result<EligibilityParams, oxide_core::Error> {
     let settings = ws.settings()?.binder;
-    let mode = format!("{:?}", settings.rollout_mode).to_lowercase();
-    Ok((
-        EligibilityParams::from_settings(&settings, ws.clock().now()),
-        mode,
+    Ok(EligibilityParams::from_settings(
+        &settings,
+        ws.clock().now(),
     ))
 }
 
 /// Capsules matching the filter, with the workspace's rollout mode.
-#[derive(Debug, Serialize)]
-pub struct CapsuleList {
-    pub rollout_mode: String,
-    pub capsules: Vec<Capsule>,
-}
-
 #[tauri::command]
 pub async fn binder_capsules(
     app: AppHandle,
     filter: Option<CapsuleFilter>,
 ) -> Result<CapsuleList, ErrorDto> {
     blocking(app, move |state| {
-        state.with_workspace(|ws| {
-            let (p, rollout_mode) = params(ws)?;
-            let capsules = binder::capsules(ws.store().conn(), &filter.unwrap_or_default(), &p)?;
-            Ok(CapsuleList {
-                rollout_mode,
-                capsules,
-            })
-        })
+        state.with_workspace(|ws| binder::capsule_list(ws, &filter.unwrap_or_default()))
     })
     .await
 }
@@ -65,7 +50,7 @@ pub async fn binder_capsules(
 pub async fn binder_capsule(app: AppHandle, upsert_key: String) -> Result<CapsuleDetail, ErrorDto> {
     blocking(app, move |state| {
         state.with_workspace(|ws| {
-            let (p, _) = params(ws)?;
+            let p = params(ws)?;
             Ok(binder::capsule_detail(ws.store().conn(), &upsert_key, &p)?)
         })
     })

@@ -6,13 +6,9 @@ import type { CapsuleDetail } from './bindings/CapsuleDetail';
 import type { CapsuleFilter } from './bindings/CapsuleFilter';
 import type { QuarantineItem } from './bindings/QuarantineItem';
 import type { TimelinePoint } from './bindings/TimelinePoint';
+import type { CapsuleList } from './bindings/CapsuleList';
 
-export type { Capsule, CapsuleDetail, CapsuleFilter, QuarantineItem, TimelinePoint };
-
-export interface CapsuleList {
-  rollout_mode: string;
-  capsules: Capsule[];
-}
+export type { Capsule, CapsuleDetail, CapsuleFilter, CapsuleList, QuarantineItem, TimelinePoint };
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {

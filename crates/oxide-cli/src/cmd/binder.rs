@@ -94,19 +94,15 @@ pub fn run(cli: &Cli, cmd: &BinderCmd, out: &mut Out) -> Result<(), CliError> {
                 scope: scope.clone(),
                 ..CapsuleFilter::default()
             };
-            let caps = core(binder::capsules(ws.store().conn(), &filter, &params))?;
-            let doc = json!({
-                "rollout_mode": settings.rollout_mode,
-                "surfacing": binder::surfacing(settings.rollout_mode),
-                "capsules": caps,
-            });
-            out.result(&doc, || {
+            let list = binder::capsule_list(&ws, &filter)?;
+            let caps = &list.capsules;
+            out.result(&list, || {
                 let mut lines = vec![format!(
                     "{} capsules (rollout mode {:?})",
                     caps.len(),
                     settings.rollout_mode
                 )];
-                for c in &caps {
+                for c in caps {
                     lines.push(format!(
                         "{} {:<8} {}/{}:{} {} {} support {} contra {} conf {:.2} {}",
                         oxide_core::canon::short_id(&c.upsert_key),

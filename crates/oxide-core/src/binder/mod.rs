@@ -335,6 +335,30 @@ pub fn capsules(
     Ok(out)
 }
 
+/// Every capsule matching a filter, for maintainers, with the workspace's rollout mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CapsuleList {
+    pub rollout_mode: RolloutMode,
+    pub surfacing: Surfacing,
+    pub capsules: Vec<Capsule>,
+}
+
+/// Capsules for maintainers (whatever the rollout mode), judged now under the workspace's
+/// `[binder]` thresholds.
+pub fn capsule_list(
+    ws: &crate::Workspace,
+    filter: &CapsuleFilter,
+) -> Result<CapsuleList, crate::Error> {
+    let settings = ws.settings()?.binder;
+    let p = EligibilityParams::from_settings(&settings, ws.clock().now());
+    Ok(CapsuleList {
+        rollout_mode: settings.rollout_mode,
+        surfacing: surfacing(settings.rollout_mode),
+        capsules: capsules(ws.store().conn(), filter, &p)?,
+    })
+}
+
 /// What a consumer (policy, synthesis, skill discovery) asks about.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
