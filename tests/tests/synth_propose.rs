@@ -610,6 +610,20 @@ fn skill_discover_turns_eligible_capsules_into_skills() {
     repo.oxide(&["--json", "binder", "ingest", envs.to_str().unwrap()])
         .expect(0);
 
+    // Shadow mode (the default here) computes capsules but never surfaces them.
+    let hidden = repo
+        .oxide(&["--json", "skill", "discover"])
+        .expect(0)
+        .json();
+    assert_eq!(hidden["rollout_mode"], "shadow");
+    assert_eq!(hidden["skills"], json!([]), "{hidden}");
+    let settings = std::fs::read_to_string(repo.path().join(".oxide/oxide.toml")).unwrap();
+    std::fs::write(
+        repo.path().join(".oxide/oxide.toml"),
+        format!("{settings}\n[binder]\nrollout_mode = \"guided\"\n"),
+    )
+    .unwrap();
+
     let found = repo
         .oxide(&["--json", "skill", "discover"])
         .expect(0)
@@ -637,7 +651,7 @@ fn skill_discover_turns_eligible_capsules_into_skills() {
         .clone();
     assert_eq!(stored["descriptor"]["targets"], json!(["README.md"]));
     assert_eq!(stored["submitted_by"], "oxide-binder");
-    assert_eq!(events(&repo, "skill.discovered").len(), 2);
+    assert_eq!(events(&repo, "skill.discovered").len(), 3);
 
     // The discovered skill goes through O.X.I.D.E like any other.
     let server = FakeOllama::start(Behavior::answering(&good_intent()));

@@ -54,8 +54,12 @@ pub fn run(cli: &Cli, cmd: &SkillCmd, out: &mut Out) -> Result<(), CliError> {
             });
         }
         SkillCmd::Discover => {
+            let mode = ws.settings()?.binder.rollout_mode;
             let found = oxide_core::skill::discover(&mut ws, &super::actor())?;
-            out.result(&json!({ "skills": found }), || {
+            out.result(&json!({ "skills": found, "rollout_mode": mode }), || {
+                if found.is_empty() && mode == oxide_core::workspace::config::RolloutMode::Shadow {
+                    return "rollout mode is shadow: capsules are computed but not surfaced; set [binder] rollout_mode = \"guided\" in .oxide/oxide.toml to discover skills from them".into();
+                }
                 if found.is_empty() {
                     return "no eligible failure capsules: nothing to discover".into();
                 }

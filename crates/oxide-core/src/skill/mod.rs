@@ -355,14 +355,20 @@ pub fn descriptor_for_capsule(c: &crate::binder::Capsule) -> Descriptor {
 #[tracing::instrument(name = "skill.discover", skip_all)]
 pub fn discover(ws: &mut crate::Workspace, actor: &str) -> Result<Vec<Discovered>, crate::Error> {
     let settings = ws.settings()?;
-    let params =
-        crate::binder::EligibilityParams::from_settings(&settings.binder, ws.clock().now());
     let filter = crate::binder::CapsuleFilter {
         eligible_only: true,
         kind: Some("failure".into()),
         ..Default::default()
     };
-    let capsules = crate::binder::capsules(ws.store().conn(), &filter, &params)?;
+    // The rollout mode decides what is surfaced: nothing in shadow mode, eligible capsules
+    // as advice in guided and prescriptive modes.
+    let capsules = crate::binder::advice(
+        ws.store().conn(),
+        &filter,
+        &settings.binder,
+        ws.clock().now(),
+    )?
+    .capsules;
     let ts = ws.clock().now_rfc3339();
     ws.store_mut().write(|tx| -> Result<Vec<Discovered>, crate::Error> {
         let mut out = Vec::new();
