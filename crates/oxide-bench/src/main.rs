@@ -15,14 +15,14 @@ type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
 
 const BENCHES: &[Bench] = &[
     (
-        "policy",
-        policy::run,
-        "policy evaluation per proposal and a 10,000-decision replay vs parsing JSON",
-    ),
-    (
         "synth",
         synth::run,
         "governance cost per synthesis: propose (loopback Ollama) vs the bare /api/chat call",
+    ),
+    (
+        "policy",
+        policy::run,
+        "policy evaluation per proposal and a 10,000-decision replay vs parsing JSON",
     ),
     (
         "gitops",

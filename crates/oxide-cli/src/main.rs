@@ -40,9 +40,6 @@ pub enum Command {
     /// The tamper-evident audit timeline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
-    /// Risk and policy gates: evaluate, test, simulate, export snapshots.
-    #[command(subcommand)]
-    Policy(cmd::policy::PolicyCmd),
     /// Skills: untrusted lessons O.X.I.D.E turns into proposals (add, list, discover).
     #[command(subcommand)]
     Skill(cmd::skill::SkillCmd),
@@ -56,6 +53,9 @@ pub enum Command {
     Proposal(cmd::proposal::ProposalCmd),
     /// Run the CI contract (.oxide/checks.toml) against a proposal in a temporary worktree.
     Validate(cmd::validate::ValidateArgs),
+    /// Risk and policy gates: evaluate, test, simulate, export snapshots.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
     /// Wrapper envelopes -> bindings -> capsules; eligibility, query views, quarantine.
     #[command(subcommand)]
     Binder(cmd::binder::BinderCmd),
@@ -83,12 +83,12 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Init => cmd::init::run(cli, out),
         Command::Status => cmd::status::run(cli, out),
         Command::Audit(c) => cmd::audit::run(cli, c, out),
-        Command::Policy(c) => cmd::policy::run(cli, c, out),
         Command::Skill(c) => cmd::skill::run(cli, c, out),
         Command::Propose(a) => cmd::propose::run(cli, a, out),
         Command::Synth(c) => cmd::propose::run_synth(cli, c, out),
         Command::Proposal(c) => cmd::proposal::run(cli, c, out),
         Command::Validate(a) => cmd::validate::run(cli, a, out),
+        Command::Policy(c) => cmd::policy::run(cli, c, out),
         Command::Binder(c) => cmd::binder::run(cli, c, out),
     }
 }
