@@ -355,10 +355,15 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// `v1.2.3+build` -> `1.2.3`: trimmed, lower-case, leading `v` and build metadata removed.
 pub fn normalize_version(v: &str) -> String {
-    let v = v.trim().to_ascii_lowercase();
-    let v = v.strip_prefix('v').unwrap_or(&v);
+    // Trim, drop one leading `v`/`V` and any `+build` suffix, lower-case: ASCII
+    // lower-casing maps neither `v` nor `+` elsewhere, so one allocation does it.
+    let v = v.trim();
+    let v = v
+        .strip_prefix('v')
+        .or_else(|| v.strip_prefix('V'))
+        .unwrap_or(v);
     let v = v.split('+').next().unwrap_or(v);
-    v.to_string()
+    v.to_ascii_lowercase()
 }
 
 /// The environment as fingerprinted and stored: keys trimmed and lower-cased, volatile keys
@@ -655,16 +660,34 @@ pub fn bind(
 /// Fixed-width UTC text (`2026-02-01T10:00:00.000Z`), so text order is time order.
 pub fn format_observed(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    if !(0..=9999).contains(&t.year()) {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+    }
+    // The common case without the formatting machinery (one of the parser's hot spots).
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, t.year() as u32);
+    put(5, 2, u32::from(u8::from(t.month())));
+    put(8, 2, u32::from(t.day()));
+    put(11, 2, u32::from(t.hour()));
+    put(14, 2, u32::from(t.minute()));
+    put(17, 2, u32::from(t.second()));
+    put(20, 3, u32::from(t.millisecond()));
+    String::from_utf8(b.to_vec()).expect("ASCII digits")
 }
 
 /// The JSON Schema (2020-12) of [`Envelope`], as published in `docs/schemas/`.
