@@ -3,38 +3,8 @@
 
 use std::path::Path;
 
-/// Keep in sync with `commands::COMMANDS` (a unit test checks the two lists match).
-const COMMANDS: &[&str] = &[
-    "initial_workspace",
-    "open_workspace",
-    "open_demo_workspace",
-    "pick_folder",
-    "recent_workspaces",
-    "status",
-    "audit_list",
-    "audit_verify",
-    "ollama_status",
-    "skills_list",
-    "skill_add",
-    "skill_pick_file",
-    "skill_discover",
-    "propose",
-    "propose_cancel",
-    "proposal_detail",
-    "ollama_pin_status",
-    "policy_gates",
-    "policy_eval",
-    "policy_test",
-    "policy_simulate",
-    "binder_capsules",
-    "binder_capsule",
-    "binder_quarantine",
-    "proposals_list",
-    "proposal_view",
-    "workflow_table",
-    "validate_start",
-    "validate_poll",
-];
+/// The one list of command names, shared with `src/commands.rs`.
+const COMMANDS: &[&str] = include!("command_names.rs");
 
 /// The app embeds `ui/dist` (tauri.conf.json `frontendDist`). So that `cargo build` and
 /// `cargo clippy --workspace` work before the UI was built, a missing build is replaced by a

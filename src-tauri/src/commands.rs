@@ -16,39 +16,9 @@ use tauri_plugin_dialog::DialogExt;
 use crate::startup::StartChoice;
 use crate::state::AppState;
 
-/// Every command the webview may call; `build.rs` and `capabilities/main-window.json` list
-/// the same names (a test keeps the three in step).
-pub const COMMANDS: &[&str] = &[
-    "initial_workspace",
-    "open_workspace",
-    "open_demo_workspace",
-    "pick_folder",
-    "recent_workspaces",
-    "status",
-    "audit_list",
-    "audit_verify",
-    "ollama_status",
-    "skills_list",
-    "skill_add",
-    "skill_pick_file",
-    "skill_discover",
-    "propose",
-    "propose_cancel",
-    "proposal_detail",
-    "ollama_pin_status",
-    "policy_gates",
-    "policy_eval",
-    "policy_test",
-    "policy_simulate",
-    "binder_capsules",
-    "binder_capsule",
-    "binder_quarantine",
-    "proposals_list",
-    "proposal_view",
-    "workflow_table",
-    "validate_start",
-    "validate_poll",
-];
+/// Every command the webview may call (`command_names.rs`, shared with `build.rs`); a test
+/// checks that `capabilities/main-window.json` grants exactly these.
+pub const COMMANDS: &[&str] = include!("../command_names.rs");
 
 fn dto(e: oxide_core::Error) -> ErrorDto {
     ErrorDto::from(&e)
@@ -196,7 +166,6 @@ mod tests {
     use super::COMMANDS;
 
     const CAPABILITY: &str = include_str!("../capabilities/main-window.json");
-    const BUILD_RS: &str = include_str!("../build.rs");
     const CONF: &str = include_str!("../tauri.conf.json");
 
     #[test]
@@ -219,23 +188,6 @@ mod tests {
             "no core:, dialog:, shell: or fs: permission may reach the webview"
         );
         assert_eq!(cap["windows"], serde_json::json!(["main"]));
-    }
-
-    #[test]
-    fn build_rs_declares_every_command() {
-        let start = BUILD_RS
-            .find("const COMMANDS")
-            .expect("COMMANDS in build.rs");
-        let end = start + BUILD_RS[start..].find("];").expect("end of COMMANDS");
-        let list = &BUILD_RS[start..end];
-        for c in COMMANDS {
-            assert!(list.contains(&format!("\"{c}\"")), "build.rs misses {c}");
-        }
-        assert_eq!(
-            list.matches("\",").count(),
-            COMMANDS.len(),
-            "build.rs lists extra commands"
-        );
     }
 
     #[test]
