@@ -5,25 +5,9 @@ use oxide_core::binder::{
     self, CapsuleDetail, CapsuleFilter, CapsuleList, EligibilityParams, QuarantineItem,
 };
 use oxide_core::ErrorDto;
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 
-use crate::state::AppState;
-
-/// This file's commands (also listed in `commands::COMMANDS`, build.rs and the capability).
-pub const BINDER_COMMANDS: &[&str] = &["binder_capsules", "binder_capsule", "binder_quarantine"];
-
-async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
-where
-    T: Send + 'static,
-    F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,
-{
-    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
-        .await
-        .map_err(|e| ErrorDto {
-            code: "APP_INTERNAL".into(),
-            message: format!("the command stopped unexpectedly: {e}"),
-        })?
-}
+use crate::commands::blocking;
 
 fn params(ws: &oxide_core::Workspace) -> Result<EligibilityParams, oxide_core::Error> {
     let settings = ws.settings()?.binder;

@@ -20,11 +20,13 @@ use crate::state::AppState;
 /// checks that `capabilities/main-window.json` grants exactly these.
 pub const COMMANDS: &[&str] = include!("../command_names.rs");
 
-fn dto(e: oxide_core::Error) -> ErrorDto {
+/// A core error as it crosses IPC: `{code, message}`.
+pub(crate) fn dto(e: oxide_core::Error) -> ErrorDto {
     ErrorDto::from(&e)
 }
 
-async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
+/// Runs a command body on a blocking worker thread, never on the UI thread.
+pub(crate) async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
 where
     T: Send + 'static,
     F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,

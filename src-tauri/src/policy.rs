@@ -5,34 +5,10 @@ use std::path::PathBuf;
 
 use oxide_core::policy::{self, ProposalEval, ProposalGate, SimReport, TestReport};
 use oxide_core::ErrorDto;
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 
-use crate::state::{no_workspace, AppState};
-
-/// This file's commands (also listed in `commands::COMMANDS`, build.rs and the capability).
-pub const POLICY_COMMANDS: &[&str] = &[
-    "policy_gates",
-    "policy_eval",
-    "policy_test",
-    "policy_simulate",
-];
-
-fn dto(e: oxide_core::Error) -> ErrorDto {
-    ErrorDto::from(&e)
-}
-
-async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
-where
-    T: Send + 'static,
-    F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,
-{
-    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
-        .await
-        .map_err(|e| ErrorDto {
-            code: "APP_INTERNAL".into(),
-            message: format!("the command stopped unexpectedly: {e}"),
-        })?
-}
+use crate::commands::{blocking, dto};
+use crate::state::no_workspace;
 
 /// Every proposal, newest first, with its latest decision.
 #[tauri::command]

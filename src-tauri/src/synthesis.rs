@@ -12,34 +12,14 @@ use oxide_core::proposal::diff::ProposalDetail;
 use oxide_core::skill::{Added, Discovered, Skill};
 use oxide_core::synth::{self, PinStatus, ProposeOptions, ProposeOutcome};
 use oxide_core::{ErrorDto, Workspace};
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 use tauri_plugin_dialog::DialogExt;
 
+use crate::commands::{blocking, dto};
 use crate::state::AppState;
 
 /// The cancel flag of the synthesis in progress, if any.
 static RUNNING: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
-
-fn dto(e: oxide_core::Error) -> ErrorDto {
-    ErrorDto::from(&e)
-}
-
-fn internal(e: impl std::fmt::Display) -> ErrorDto {
-    ErrorDto {
-        code: "APP_INTERNAL".into(),
-        message: format!("the command stopped unexpectedly: {e}"),
-    }
-}
-
-async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
-where
-    T: Send + 'static,
-    F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,
-{
-    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
-        .await
-        .map_err(internal)?
-}
 
 /// A second handle on the open workspace (same repository, same database).
 fn own_workspace(state: &AppState) -> Result<Workspace, ErrorDto> {

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use oxide_core::checks::{Progress, ProgressPage, ValidationReport};
 use oxide_core::workflow::{ProposalSummary, ProposalView, TableEdge};
 use oxide_core::{ErrorDto, Workspace};
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 
-use crate::state::AppState;
+use crate::commands::{blocking, dto};
 
 #[derive(Default)]
 struct Run {
@@ -22,25 +22,8 @@ struct Run {
 /// Validation runs of this app session by token.
 static RUNS: Mutex<Option<HashMap<String, Arc<Mutex<Run>>>>> = Mutex::new(None);
 
-fn dto(e: oxide_core::Error) -> ErrorDto {
-    ErrorDto::from(&e)
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-async fn blocking<T, F>(app: AppHandle, f: F) -> Result<T, ErrorDto>
-where
-    T: Send + 'static,
-    F: FnOnce(&AppState) -> Result<T, ErrorDto> + Send + 'static,
-{
-    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
-        .await
-        .map_err(|e| ErrorDto {
-            code: "APP_INTERNAL".into(),
-            message: format!("the command stopped unexpectedly: {e}"),
-        })?
 }
 
 #[tauri::command]
