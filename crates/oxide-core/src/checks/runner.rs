@@ -397,6 +397,15 @@ mod tests {
         }
     }
 
+    /// Waits up to 5 s for `pid` to be gone (or a zombie); true when it is.
+    fn gone_within_5s(pid: i32) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !alive(pid)
+    }
+
     fn alive(pid: i32) -> bool {
         // A zombie is dead for our purpose; /proc/<pid>/stat's third field says Z.
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -472,11 +481,7 @@ mod tests {
             .parse()
             .unwrap();
         // The grandchild was reparented (to init or a subreaper); give reaping a moment.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(!alive(pid), "grandchild {pid} survived the timeout");
+        assert!(gone_within_5s(pid), "grandchild {pid} survived the timeout");
     }
 
     #[test]
@@ -497,11 +502,7 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(!alive(pid), "background child {pid} survived");
+        assert!(gone_within_5s(pid), "background child {pid} survived");
     }
 
     #[test]
