@@ -249,10 +249,15 @@ fn worktrees_come_and_go_without_a_trace() {
     add_worktree(&r, &name, &path, &info.branch).unwrap();
     assert_eq!(std::fs::read_to_string(path.join("b.txt")).unwrap(), "b\n");
     assert_eq!(validation_worktrees(&r).unwrap(), vec![name.clone()]);
+    let listed_line = format!("worktree {}", path.display());
+    let listed = git(d.path(), &["worktree", "list", "--porcelain"]);
+    assert!(listed.lines().any(|l| l == listed_line), "{listed}");
     remove_worktree(&r, &name, Some(&path)).unwrap();
     assert!(!path.exists());
     assert!(validation_worktrees(&r).unwrap().is_empty());
-    assert!(!git(d.path(), &["worktree", "list"]).contains("wt"));
+    // the removed worktree's own path, not a substring a random temp dir name may hold
+    let listed = git(d.path(), &["worktree", "list", "--porcelain"]);
+    assert!(!listed.lines().any(|l| l == listed_line), "{listed}");
     // Removing again is fine.
     remove_worktree(&r, &name, Some(&path)).unwrap();
 }
