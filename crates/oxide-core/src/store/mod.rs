@@ -130,6 +130,20 @@ fn probe_header(path: &Path) -> Result<Option<i32>, StoreError> {
     Ok(Some(app_id))
 }
 
+/// A second connection to a store's database that copies committed WAL frames into the
+/// database file (a passive checkpoint: it never waits for, or blocks, the writer).
+pub struct Checkpointer {
+    conn: Connection,
+}
+
+impl Checkpointer {
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`, refusing foreign or too-new files untouched,
     /// then applies pending migrations.
@@ -190,6 +204,26 @@ impl Store {
     /// Read access for queries.
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Hands WAL checkpointing of this store to a [`Checkpointer`] on a second connection,
+    /// so a long run of large transactions (a binder ingest) does not copy the WAL into the
+    /// database inside its own commits. Automatic checkpoints on this connection stay off
+    /// until [`Store::resume_auto_checkpoint`].
+    pub fn checkpointer(&self) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(Checkpointer { conn })
+    }
+
+    /// Turns SQLite's automatic checkpoints (every 1,000 WAL pages, the default) back on.
+    pub fn resume_auto_checkpoint(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+        Ok(())
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it commits or none of it does.
