@@ -322,7 +322,9 @@ fn check_id(field: &str, v: &str) -> Result<(), Rejection> {
             format!("`{field}` is {} bytes; the limit is {MAX_ID}", v.len()),
         ));
     }
-    if v.chars().any(char::is_control) {
+    // printable ASCII (the usual case) has no control characters; anything else is decoded
+    let printable_ascii = v.bytes().all(|c| (0x20..0x7f).contains(&c));
+    if !printable_ascii && v.chars().any(char::is_control) {
         return Err(reject(
             "BINDER_CONTROL_CHARACTER",
             format!("`{field}` contains control characters; remove them"),
@@ -470,16 +472,61 @@ pub fn anomalies(e: &Envelope) -> Vec<Anomaly> {
     out
 }
 
-/// Computes a fingerprint from the gate set and the normalized environment.
-pub type FingerprintFn<'a> =
-    dyn FnMut(&[(String, String)], &BTreeMap<String, String>) -> String + 'a;
+/// What a binding keeps of an envelope's gates and environment: validated, normalized,
+/// serialized for storage and fingerprinted. A pure function of the two ([`gates_env`]), so
+/// a caller may memoize it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatesEnv {
+    /// JSON array sorted by name: `[{name, version, status}]`, names trimmed, versions normalized.
+    pub gates_json: String,
+    /// JSON object of the normalized environment.
+    pub env_json: String,
+    pub fingerprint_hash: String,
+}
+
+/// Validates, normalizes, serializes and fingerprints an envelope's gates and environment.
+pub fn gates_env(gates: &[Gate], env: &BTreeMap<String, Value>) -> Result<GatesEnv, Rejection> {
+    if gates.len() > MAX_GATES {
+        return Err(reject(
+            "BINDER_TOO_MANY_GATES",
+            format!("{} gates; the limit is {MAX_GATES}", gates.len()),
+        ));
+    }
+    let mut gates = gates.to_vec();
+    for g in &mut gates {
+        check_id("gates[].name", &g.name)?;
+        check_id("gates[].version", &g.version)?;
+        g.name = g.name.trim().to_string();
+        g.version = normalize_version(&g.version);
+    }
+    gates.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    if let Some(w) = gates.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(reject(
+            "BINDER_DUPLICATE_GATE",
+            format!(
+                "gate `{}` appears twice; each gate once per envelope",
+                w[0].name
+            ),
+        ));
+    }
+    let env = normalize_env(env)?;
+    Ok(GatesEnv {
+        fingerprint_hash: fingerprint(&gate_set(&gates), &env),
+        gates_json: serde_json::to_string(&gates).expect("gates serialize"),
+        env_json: serde_json::to_string(&env).expect("env serializes"),
+    })
+}
+
+/// Computes [`gates_env`] (callers may memoize it).
+pub type GatesEnvFn<'a> =
+    dyn FnMut(&[Gate], &BTreeMap<String, Value>) -> Result<GatesEnv, Rejection> + 'a;
 
 /// Validates and normalizes one parsed envelope under the workspace's fallback mode.
-/// `fp` computes the fingerprint (callers may cache it).
+/// `prep` is [`gates_env`] or a memo of it.
 pub fn bind(
-    mut e: Envelope,
+    e: Envelope,
     workspace_mode: FallbackMode,
-    fp: &mut FingerprintFn<'_>,
+    prep: &mut GatesEnvFn<'_>,
 ) -> Result<Binding, Rejection> {
     if let Some(v) = e.envelope_version {
         if v != ENVELOPE_VERSION {
@@ -559,31 +606,12 @@ pub fn bind(
             ));
         }
     }
-    if e.gates.len() > MAX_GATES {
-        return Err(reject(
-            "BINDER_TOO_MANY_GATES",
-            format!("{} gates; the limit is {MAX_GATES}", e.gates.len()),
-        ));
-    }
     let found = anomalies(&e);
-    let mut gates = std::mem::take(&mut e.gates);
-    for g in &mut gates {
-        check_id("gates[].name", &g.name)?;
-        check_id("gates[].version", &g.version)?;
-        g.name = g.name.trim().to_string();
-        g.version = normalize_version(&g.version);
-    }
-    gates.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    if let Some(w) = gates.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(reject(
-            "BINDER_DUPLICATE_GATE",
-            format!(
-                "gate `{}` appears twice; each gate once per envelope",
-                w[0].name
-            ),
-        ));
-    }
-    let env = normalize_env(&e.env)?;
+    let GatesEnv {
+        gates_json,
+        env_json,
+        fingerprint_hash,
+    } = prep(&e.gates, &e.env)?;
     let observed = crate::clock::parse_ts(e.observed_at.trim()).ok_or_else(|| {
         reject(
             "BINDER_BAD_TIMESTAMP",
@@ -628,12 +656,15 @@ pub fn bind(
         }
     };
 
-    let fingerprint_hash = fp(&gate_set(&gates), &env);
-    let anomalies_json = serde_json::to_string(&found.iter().map(|a| a.code()).collect::<Vec<_>>())
-        .expect("strings serialize");
+    let anomalies_json = if found.is_empty() {
+        "[]".to_string()
+    } else {
+        serde_json::to_string(&found.iter().map(|a| a.code()).collect::<Vec<_>>())
+            .expect("strings serialize")
+    };
     Ok(Binding {
-        gates_json: serde_json::to_string(&gates).expect("gates serialize"),
-        env_json: serde_json::to_string(&env).expect("env serializes"),
+        gates_json,
+        env_json,
         evidence_json: serde_json::to_string(&e.evidence_refs).expect("refs serialize"),
         run_id: e.run_id,
         task_id: e.task_id,

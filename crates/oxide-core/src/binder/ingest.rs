@@ -1,8 +1,10 @@
 //! Ingestion: a streaming line reader with a size cap, per-line validation outside the
-//! database, then one `BEGIN IMMEDIATE` transaction per batch with cached prepared
-//! statements. Capsule and condition changes are aggregated per batch and applied as
-//! order-independent upserts (sums, min, max). One audit event opens the run and one closes
-//! it with the counts and the file digest.
+//! database on a parser thread that hands over batches of [`BATCH_LINES`] lines, then one
+//! `BEGIN IMMEDIATE` transaction per window of [`WINDOW_LINES`] lines with cached prepared
+//! statements. Capsule and condition changes are aggregated over the whole window and
+//! applied, in the window's transaction, as order-independent upserts (sums, min, max), so a
+//! committed window is always complete: its bindings together with their derivations. One
+//! audit event opens the run and one closes it with the counts and the file digest.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -10,10 +12,10 @@ use std::io::{BufRead, Read};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::envelope::{self, Binding, Derivation, Envelope, Rejection, Signal};
+use super::envelope::{self, Binding, Derivation, Envelope, Gate, GatesEnv, Rejection, Signal};
 use super::BinderError;
 use crate::audit::{self, NewEvent};
 use crate::store::Store;
@@ -21,8 +23,13 @@ use crate::workspace::config::FallbackMode;
 
 /// Longest accepted line in bytes; longer lines are quarantined without being buffered.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
-/// Lines per transaction.
+/// Lines per batch handed from the parser thread to the writer (bounds memory in flight).
 pub const BATCH_LINES: usize = 20_000;
+/// Lines per transaction (and per capsule/condition aggregation window). Every binding costs
+/// one INSERT, but a capsule or condition costs one UPDATE per window it is touched in, so
+/// wider windows mean fewer writes; the width also bounds how long the ingest holds the write
+/// lock (~2 s at this size), which other writers wait for within the store's busy timeout.
+pub const WINDOW_LINES: usize = 200_000;
 
 /// How to ingest.
 #[derive(Debug, Clone)]
@@ -36,6 +43,8 @@ pub struct IngestOptions {
     /// The time recorded for the run and its quarantined lines.
     pub now: String,
     pub batch_lines: usize,
+    /// Lines per transaction; rounded up to whole batches.
+    pub window_lines: usize,
     pub max_line_bytes: usize,
 }
 
@@ -47,6 +56,7 @@ impl IngestOptions {
             fallback_mode,
             now: now.to_string(),
             batch_lines: BATCH_LINES,
+            window_lines: WINDOW_LINES,
             max_line_bytes: MAX_LINE_BYTES,
         }
     }
@@ -80,7 +90,7 @@ pub struct IngestReport {
 
 enum Outcome {
     Blank,
-    Bound(Box<Binding>, u64),
+    Bound(Box<Binding>, u64, KeyIds),
     Rejected {
         line: u64,
         rejection: Rejection,
@@ -175,36 +185,88 @@ fn excerpt(bytes: &[u8]) -> String {
         .collect()
 }
 
-type CachedFingerprint = (Vec<(String, String)>, BTreeMap<String, String>, String);
-
-/// Fingerprints are recomputed only for gate sets and environments not seen before.
+/// A memo of [`envelope::gates_env`] keyed by the gates and environment exactly as received:
+/// wrappers repeat a few gate sets and environments across thousands of envelopes, so their
+/// validation, normalization, serialization and fingerprint are computed once per distinct
+/// pair. A hit needs equal inputs (the hash only finds candidates); failures are not kept.
 #[derive(Default)]
-struct FingerprintCache {
-    map: HashMap<u64, Vec<CachedFingerprint>>,
+struct GatesEnvMemo {
+    map: hashbrown::HashTable<MemoEntry>,
 }
 
-impl FingerprintCache {
-    fn get(&mut self, gates: &[(String, String)], env: &BTreeMap<String, String>) -> String {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        gates.hash(&mut h);
-        env.hash(&mut h);
-        let bucket = self.map.entry(h.finish()).or_default();
-        if let Some((_, _, fp)) = bucket.iter().find(|(g, e, _)| g == gates && e == env) {
-            return fp.clone();
+/// (hash, gates as received, environment as received, what they give)
+type MemoEntry = (u64, Vec<Gate>, BTreeMap<String, Value>, GatesEnv);
+
+impl GatesEnvMemo {
+    const LIMIT: usize = 100_000;
+
+    /// `None` for an environment with nested values (never valid, so never memoized).
+    fn hash(gates: &[Gate], env: &BTreeMap<String, Value>) -> Option<u64> {
+        let mut h = Fx::default();
+        for g in gates {
+            h.write(g.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(g.version.as_bytes());
+            h.write_u8(0xff);
+            h.write_u8(g.status as u8);
         }
-        let fp = envelope::fingerprint(gates, env);
-        if self.map.len() < 100_000 {
-            self.map
-                .entry(h.finish())
-                .or_default()
-                .push((gates.to_vec(), env.clone(), fp.clone()));
+        h.write_u8(0xfe);
+        for (k, v) in env {
+            h.write(k.as_bytes());
+            h.write_u8(0xff);
+            match v {
+                Value::String(s) => {
+                    h.write_u8(0);
+                    h.write(s.as_bytes());
+                    h.write_u8(0xff);
+                }
+                Value::Number(n) => {
+                    h.write_u8(1);
+                    h.write_u64(
+                        n.as_u64()
+                            .or(n.as_i64().map(|i| i as u64))
+                            .unwrap_or_else(|| n.as_f64().map_or(0, f64::to_bits)),
+                    );
+                }
+                Value::Bool(b) => h.write_u8(2 + u8::from(*b)),
+                Value::Null => h.write_u8(4),
+                Value::Array(_) | Value::Object(_) => return None,
+            }
         }
-        fp
+        Some(h.finish())
+    }
+
+    fn get(
+        &mut self,
+        gates: &[Gate],
+        env: &BTreeMap<String, Value>,
+    ) -> Result<GatesEnv, Rejection> {
+        let Some(h) = Self::hash(gates, env) else {
+            return envelope::gates_env(gates, env);
+        };
+        if let Some((_, _, _, out)) = self.map.find(h, |(eh, g, e, _)| {
+            *eh == h && g.as_slice() == gates && e == env
+        }) {
+            return Ok(out.clone());
+        }
+        let out = envelope::gates_env(gates, env)?;
+        if self.map.len() >= Self::LIMIT {
+            self.map.clear();
+        }
+        self.map
+            .insert_unique(h, (h, gates.to_vec(), env.clone(), out.clone()), |e| e.0);
+        Ok(out)
     }
 }
 
 /// Classifies one raw line.
-fn classify(raw: RawLine, line: u64, mode: FallbackMode, fps: &mut FingerprintCache) -> Outcome {
+fn classify(
+    raw: RawLine,
+    line: u64,
+    mode: FallbackMode,
+    memo: &mut GatesEnvMemo,
+    keys: &mut Interner,
+) -> Outcome {
     let rejected = |rejection: Rejection, raw: &RawLine| Outcome::Rejected {
         line,
         rejection,
@@ -273,8 +335,11 @@ fn classify(raw: RawLine, line: u64, mode: FallbackMode, fps: &mut FingerprintCa
             );
         }
     };
-    match envelope::bind(env, mode, &mut |g, e| fps.get(g, e)) {
-        Ok(b) => Outcome::Bound(Box::new(b), line),
+    match envelope::bind(env, mode, &mut |g, e| memo.get(g, e)) {
+        Ok(b) => {
+            let ids = keys.ids(&b);
+            Outcome::Bound(Box::new(b), line, ids)
+        }
         Err(r) => rejected(r, &raw),
     }
 }
@@ -288,16 +353,57 @@ pub fn capsule_codes(
     failure: Option<&str>,
     policy: Option<&str>,
 ) -> (String, String) {
+    let (f, p) = capsule_codes_ref(signal, failure, policy);
+    (f.to_string(), p.to_string())
+}
+
+fn capsule_codes_ref<'a>(
+    signal: Signal,
+    failure: Option<&'a str>,
+    policy: Option<&'a str>,
+) -> (&'a str, &'a str) {
     match signal {
-        Signal::Deny => (
-            failure.unwrap_or_default().to_string(),
-            policy.unwrap_or("unspecified").to_string(),
-        ),
-        Signal::Error => (
-            failure.unwrap_or("wrapper_error").to_string(),
-            String::new(),
-        ),
-        Signal::Fail | Signal::Pass => (failure.unwrap_or_default().to_string(), String::new()),
+        Signal::Deny => (failure.unwrap_or_default(), policy.unwrap_or("unspecified")),
+        Signal::Error => (failure.unwrap_or("wrapper_error"), ""),
+        Signal::Fail | Signal::Pass => (failure.unwrap_or_default(), ""),
+    }
+}
+
+/// The hashes of a binding's condition and capsule keys, computed on the parser thread so
+/// the writer's per-window aggregation only probes and compares.
+#[derive(Clone, Copy)]
+struct KeyHashes {
+    condition: u64,
+    capsule: u64,
+}
+
+impl KeyHashes {
+    fn of(b: &Binding) -> Self {
+        let mut h = Fx::default();
+        for part in [
+            &b.scope,
+            &b.target_kind,
+            &b.target_id,
+            &b.action_kind,
+            &b.fingerprint_hash,
+        ] {
+            h.write(part.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.write_u64(b.binder_version as u64);
+        let condition = h.finish();
+        let (f, p) = capsule_codes_ref(
+            b.signal,
+            b.failure_reason_code.as_deref(),
+            b.policy_reason_code.as_deref(),
+        );
+        h.write(f.as_bytes());
+        h.write_u8(0xff);
+        h.write(p.as_bytes());
+        KeyHashes {
+            condition,
+            capsule: h.finish(),
+        }
     }
 }
 
@@ -481,97 +587,197 @@ struct ConditionDelta {
     last_pass: Option<String>,
 }
 
-fn min_opt(a: Option<String>, b: &str) -> Option<String> {
-    Some(match a {
-        Some(a) if a.as_str() <= b => a,
-        _ => b.to_string(),
-    })
+impl ConditionDelta {
+    fn saw_pass(&mut self, at: &str) {
+        self.pass += 1;
+        match &mut self.first_pass {
+            Some(f) if f.as_str() <= at => {}
+            slot => *slot = Some(at.to_string()),
+        }
+        match &mut self.last_pass {
+            Some(l) if l.as_str() >= at => {}
+            slot => *slot = Some(at.to_string()),
+        }
+    }
 }
 
-fn max_opt(a: Option<String>, b: &str) -> Option<String> {
-    Some(match a {
-        Some(a) if a.as_str() >= b => a,
-        _ => b.to_string(),
-    })
+fn same_condition(k: &ConditionKey, b: &Binding) -> bool {
+    k.binder_version == b.binder_version
+        && k.target_id == b.target_id
+        && k.fingerprint_hash == b.fingerprint_hash
+        && k.scope == b.scope
+        && k.target_kind == b.target_kind
+        && k.action_kind == b.action_kind
 }
 
+fn condition_of(b: &Binding) -> ConditionKey {
+    ConditionKey {
+        scope: b.scope.clone(),
+        target_kind: b.target_kind.clone(),
+        target_id: b.target_id.clone(),
+        action_kind: b.action_kind.clone(),
+        fingerprint_hash: b.fingerprint_hash.clone(),
+        binder_version: b.binder_version,
+    }
+}
+
+/// Which capsule and condition a bound line counts towards: ids into its window's keys.
+#[derive(Clone, Copy)]
+struct KeyIds {
+    capsule: Option<u32>,
+    condition: Option<u32>,
+}
+
+/// The parser's side of a window: each distinct capsule and condition key seen in the window
+/// gets an id in order of first sight. Every key travels to the writer once, with the batch
+/// that first uses it; the writer then aggregates by id, without hashing or comparing keys.
 #[derive(Default)]
-struct Batch {
-    capsules: FastMap<CapsuleKey, CapsuleDelta>,
-    conditions: FastMap<ConditionKey, ConditionDelta>,
+struct Interner {
+    capsules: hashbrown::HashTable<(u64, u32)>,
+    capsule_keys: Vec<CapsuleKey>,
+    conditions: hashbrown::HashTable<(u64, u32)>,
+    condition_keys: Vec<ConditionKey>,
+    sent_capsules: usize,
+    sent_conditions: usize,
 }
 
-impl Batch {
-    /// Moves the key fields out of `b`; the rest of it is freed by the caller (off the
-    /// writer thread).
-    fn add(&mut self, b: &mut Binding) {
-        let take = std::mem::take::<String>;
-        let (scope, target_kind, target_id, action_kind, fingerprint_hash) = (
-            take(&mut b.scope),
-            take(&mut b.target_kind),
-            take(&mut b.target_id),
-            take(&mut b.action_kind),
-            take(&mut b.fingerprint_hash),
+impl Interner {
+    fn condition_id(&mut self, h: u64, b: &Binding) -> u32 {
+        let keys = &mut self.condition_keys;
+        let entry = self.conditions.entry(
+            h,
+            |(eh, id)| *eh == h && same_condition(&keys[*id as usize], b),
+            |e| e.0,
         );
-        let (binder_version, signal, derivation) = (b.binder_version, b.signal, b.derivation);
-        let (failure_reason_code, policy_reason_code, observed_at) = (
-            b.failure_reason_code.take(),
-            b.policy_reason_code.take(),
-            take(&mut b.observed_at),
-        );
-        let cond = ConditionKey {
-            scope,
-            target_kind,
-            target_id,
-            action_kind,
-            fingerprint_hash,
-            binder_version,
-        };
-        match derivation {
-            Derivation::Contradiction => {
-                let d = self.conditions.entry(cond).or_default();
-                d.pass += 1;
-                d.first_pass = min_opt(d.first_pass.take(), &observed_at);
-                d.last_pass = max_opt(d.last_pass.take(), &observed_at);
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => o.get().1,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let id = keys.len() as u32;
+                keys.push(condition_of(b));
+                v.insert((h, id));
+                id
             }
-            Derivation::Support { inferred } => {
-                if signal == Signal::Deny {
-                    self.conditions.entry(cond.clone()).or_default().deny += 1;
-                }
-                let (failure, policy) = capsule_codes(
-                    signal,
-                    failure_reason_code.as_deref(),
-                    policy_reason_code.as_deref(),
-                );
-                let key = CapsuleKey {
-                    cond,
-                    failure_reason_code: failure,
-                    policy_reason_code: policy,
-                };
-                match self.capsules.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(mut o) => {
-                        let d = o.get_mut();
-                        d.support += 1;
-                        d.inferred += i64::from(inferred);
-                        if observed_at < d.first {
-                            d.first = observed_at;
-                        } else if observed_at > d.last {
-                            d.last = observed_at;
-                        }
-                    }
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(CapsuleDelta {
-                            support: 1,
-                            inferred: i64::from(inferred),
-                            first: observed_at.clone(),
-                            last: observed_at,
-                        });
-                    }
+        }
+    }
+
+    fn ids(&mut self, b: &Binding) -> KeyIds {
+        let counts_condition =
+            b.derivation == Derivation::Contradiction || b.signal == Signal::Deny;
+        let supports = matches!(b.derivation, Derivation::Support { .. });
+        if !counts_condition && !supports {
+            return KeyIds {
+                capsule: None,
+                condition: None,
+            };
+        }
+        let hashes = KeyHashes::of(b);
+        let condition = counts_condition.then(|| self.condition_id(hashes.condition, b));
+        let capsule = supports.then(|| {
+            let (failure, policy) = capsule_codes_ref(
+                b.signal,
+                b.failure_reason_code.as_deref(),
+                b.policy_reason_code.as_deref(),
+            );
+            let (h, keys) = (hashes.capsule, &mut self.capsule_keys);
+            let entry = self.capsules.entry(
+                h,
+                |(eh, id)| {
+                    let k = &keys[*id as usize];
+                    *eh == h
+                        && k.failure_reason_code == failure
+                        && k.policy_reason_code == policy
+                        && same_condition(&k.cond, b)
+                },
+                |e| e.0,
+            );
+            match entry {
+                hashbrown::hash_table::Entry::Occupied(o) => o.get().1,
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    let id = keys.len() as u32;
+                    keys.push(CapsuleKey {
+                        cond: condition_of(b),
+                        failure_reason_code: failure.to_string(),
+                        policy_reason_code: policy.to_string(),
+                    });
+                    v.insert((h, id));
+                    id
                 }
             }
-            Derivation::None => {
-                if signal == Signal::Deny {
-                    self.conditions.entry(cond).or_default().deny += 1;
+        });
+        KeyIds { capsule, condition }
+    }
+
+    /// The keys first seen since the last call, for the writer.
+    fn new_keys(&mut self) -> (Vec<CapsuleKey>, Vec<ConditionKey>) {
+        let out = (
+            self.capsule_keys[self.sent_capsules..].to_vec(),
+            self.condition_keys[self.sent_conditions..].to_vec(),
+        );
+        self.sent_capsules = self.capsule_keys.len();
+        self.sent_conditions = self.condition_keys.len();
+        out
+    }
+}
+
+/// A batch handed from the parser to the writer.
+struct Handoff {
+    outcomes: Vec<Outcome>,
+    /// Lines read so far (this batch included).
+    lines: u64,
+    /// Keys first used in this batch; their ids continue the window's.
+    capsule_keys: Vec<CapsuleKey>,
+    condition_keys: Vec<ConditionKey>,
+    /// The last batch of its window: the writer commits after it.
+    ends_window: bool,
+}
+
+/// The writer's side of a window (one transaction): the keys by id, and the changes of the
+/// bindings stored so far (`None`: no stored binding counted towards it yet).
+#[derive(Default)]
+struct Window {
+    capsules: Vec<(CapsuleKey, Option<CapsuleDelta>)>,
+    conditions: Vec<(ConditionKey, Option<ConditionDelta>)>,
+}
+
+impl Window {
+    fn learn(&mut self, capsules: Vec<CapsuleKey>, conditions: Vec<ConditionKey>) {
+        self.capsules
+            .extend(capsules.into_iter().map(|k| (k, None)));
+        self.conditions
+            .extend(conditions.into_iter().map(|k| (k, None)));
+    }
+
+    /// Adds a newly stored binding's derivation.
+    fn add(&mut self, b: &Binding, ids: KeyIds) {
+        if let Some(id) = ids.condition {
+            let d = self.conditions[id as usize].1.get_or_insert_default();
+            if b.derivation == Derivation::Contradiction {
+                d.saw_pass(&b.observed_at);
+            } else {
+                d.deny += 1;
+            }
+        }
+        if let (Some(id), Derivation::Support { inferred }) = (ids.capsule, b.derivation) {
+            let at = b.observed_at.as_str();
+            match &mut self.capsules[id as usize].1 {
+                Some(d) => {
+                    d.support += 1;
+                    d.inferred += i64::from(inferred);
+                    if at < d.first.as_str() {
+                        d.first.clear();
+                        d.first.push_str(at);
+                    } else if at > d.last.as_str() {
+                        d.last.clear();
+                        d.last.push_str(at);
+                    }
+                }
+                slot => {
+                    *slot = Some(CapsuleDelta {
+                        support: 1,
+                        inferred: i64::from(inferred),
+                        first: at.to_string(),
+                        last: at.to_string(),
+                    })
                 }
             }
         }
@@ -665,25 +871,28 @@ fn quarantine(
     Ok(())
 }
 
-/// What a written batch leaves behind, freed on another thread: freeing a batch's
-/// strings one by one was ~10 % of the writer thread.
-type Spent = (Vec<Box<Binding>>, Batch);
+/// What a written batch or window leaves behind, freed on another thread: freeing a
+/// batch's strings one by one was ~10 % of the writer thread.
+type Spent = Box<dyn Send>;
 
-fn write_batch(
+/// Stores one batch's bindings and quarantined lines; the derivations of the new bindings
+/// are added to `window`, which [`write_window`] applies before the window commits.
+// the boxes come from the parser's outcomes; keeping them avoids copying every binding
+#[allow(clippy::vec_box)]
+fn insert_batch(
     tx: &Transaction<'_>,
     opts: &IngestOptions,
     outcomes: &mut Vec<Outcome>,
     counts: &mut Counts,
-    keys: &mut KeyCache,
-) -> Result<Spent, rusqlite::Error> {
-    let mut batch = Batch::default();
+    window: &mut Window,
+) -> Result<Vec<Box<Binding>>, rusqlite::Error> {
     let mut spent = Vec::with_capacity(outcomes.len());
     {
         let mut ins = tx.prepare_cached(INSERT_BINDING)?;
         for o in outcomes.drain(..) {
             match o {
                 Outcome::Blank => counts.blank += 1,
-                Outcome::Bound(mut b, line) => {
+                Outcome::Bound(b, line, ids) => {
                     let n = ins.execute(params![
                         b.run_id,
                         b.task_id,
@@ -710,7 +919,7 @@ fn write_batch(
                     ])?;
                     if n == 1 {
                         counts.accepted += 1;
-                        batch.add(&mut b);
+                        window.add(&b, ids);
                     } else if same_as_stored(tx, &b)? {
                         counts.duplicates += 1;
                     } else {
@@ -760,6 +969,16 @@ fn write_batch(
             }
         }
     }
+    Ok(spent)
+}
+
+/// Applies a window's aggregated capsule and condition changes.
+fn write_window(
+    tx: &Transaction<'_>,
+    window: &Window,
+    counts: &mut Counts,
+    keys: &mut KeyCache,
+) -> Result<(), rusqlite::Error> {
     // Capsules: the immutable part once, the counters in a narrow row of their own, so a
     // batch that updates thousands of capsules rewrites few pages (and little WAL).
     let mut find_c = tx.prepare_cached("SELECT id FROM binder_capsules WHERE upsert_key = ?1")?;
@@ -777,7 +996,11 @@ fn write_batch(
            first_seen_ts = min(first_seen_ts, ?4), last_seen_ts = max(last_seen_ts, ?5)
          WHERE capsule_id = ?1",
     )?;
-    for (k, d) in &batch.capsules {
+    for (k, d) in window
+        .capsules
+        .iter()
+        .filter_map(|(k, d)| d.as_ref().map(|d| (k, d)))
+    {
         counts.capsules_touched += 1;
         let id = match keys.ids.get(k) {
             Some(id) => Some(*id),
@@ -829,11 +1052,15 @@ fn write_batch(
                                WHEN excluded.last_pass_ts IS NULL THEN last_pass_ts
                                ELSE max(last_pass_ts, excluded.last_pass_ts) END",
     )?;
-    for (k, d) in &batch.conditions {
+    for (k, d) in window
+        .conditions
+        .iter()
+        .filter_map(|(k, d)| d.as_ref().map(|d| (k, d)))
+    {
         let ck = keys.condition(k);
         up_d.execute(params![ck, d.pass, d.deny, d.first_pass, d.last_pass])?;
     }
-    Ok((spent, batch))
+    Ok(())
 }
 
 /// Ingests JSON Lines of envelopes from `reader`. See the module docs for the transactions.
@@ -868,14 +1095,17 @@ pub fn ingest_reader<R: Read + Send>(
     // than SQLite's 2 MB default.
     store.conn().pragma_update(None, "cache_size", -65_536)?;
     store.conn().pragma_update(None, "temp_store", "MEMORY")?;
-    // Two stages on two threads: a parser (read, validate, normalize, fingerprint) hands
-    // batches over a bounded channel to this thread, which writes them. Memory stays bounded
-    // by two batches in flight.
+    // Two stages on two threads: a parser (read, validate, normalize, fingerprint, key ids)
+    // hands batches over a bounded channel to this thread, which writes them a window per
+    // transaction. Memory stays bounded: at most two batches wait in the channel. A third
+    // thread frees written batches and checkpoints the WAL after each window.
     let mut counts = Counts::default();
     let mut keys = KeyCache::default();
-    let (to_writer, batches) = std::sync::mpsc::sync_channel::<(Vec<Outcome>, u64)>(1);
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<Handoff>(2);
     let batch_lines = opts.batch_lines.max(1);
+    let window_lines = opts.window_lines.max(batch_lines);
     let (max_line_bytes, mode_in) = (opts.max_line_bytes, opts.fallback_mode);
+    let checkpointer = store.checkpointer()?;
     let outcome = std::thread::scope(|scope| -> Result<String, BinderError> {
         let parser = scope.spawn(move || -> std::io::Result<String> {
             let _span = tracing::debug_span!("binder.parse").entered();
@@ -884,47 +1114,96 @@ pub fn ingest_reader<R: Read + Send>(
                 cap: max_line_bytes,
                 file_hash: Sha256::new(),
             };
-            let mut fps = FingerprintCache::default();
+            let mut memo = GatesEnvMemo::default();
+            let mut keys = Interner::default();
+            let batches_per_window = window_lines.div_ceil(batch_lines);
+            let mut batches_in_window = 0;
             let mut buf = Vec::with_capacity(4096);
             let mut n: u64 = 0;
             let mut outcomes = Vec::with_capacity(batch_lines);
             while let Some(raw) = lines.next_line(&mut buf)? {
                 n += 1;
-                outcomes.push(classify(raw, n, mode_in, &mut fps));
+                outcomes.push(classify(raw, n, mode_in, &mut memo, &mut keys));
                 if outcomes.len() >= batch_lines {
-                    let full = std::mem::replace(&mut outcomes, Vec::with_capacity(batch_lines));
-                    if to_writer.send((full, n)).is_err() {
+                    batches_in_window += 1;
+                    let ends_window = batches_in_window == batches_per_window;
+                    let (capsule_keys, condition_keys) = keys.new_keys();
+                    let handoff = Handoff {
+                        outcomes: std::mem::replace(&mut outcomes, Vec::with_capacity(batch_lines)),
+                        lines: n,
+                        capsule_keys,
+                        condition_keys,
+                        ends_window,
+                    };
+                    if to_writer.send(handoff).is_err() {
                         // the writer stopped (its error is reported); stop reading
                         return Ok(String::new());
+                    }
+                    if ends_window {
+                        // the next window numbers its keys afresh
+                        keys = Interner::default();
+                        batches_in_window = 0;
                     }
                 }
             }
             if !outcomes.is_empty() {
-                let _ = to_writer.send((outcomes, n));
+                let (capsule_keys, condition_keys) = keys.new_keys();
+                let _ = to_writer.send(Handoff {
+                    outcomes,
+                    lines: n,
+                    capsule_keys,
+                    condition_keys,
+                    ends_window: true,
+                });
             }
             Ok(format!(
                 "sha256:{}",
                 hex::encode(lines.file_hash.finalize())
             ))
         });
-        // Frees what each written batch leaves behind, so the writer does not.
-        let (to_dropper, spent_batches) = std::sync::mpsc::channel::<Spent>();
-        let dropper = scope.spawn(move || spent_batches.iter().for_each(drop));
+        // Frees what each written batch leaves behind, so the writer does not, and after
+        // each committed window checkpoints the WAL beside the writer.
+        let (to_dropper, spent_batches) = std::sync::mpsc::channel::<(Spent, bool)>();
+        let dropper = scope.spawn(move || {
+            for (spent, window_committed) in spent_batches.iter() {
+                drop(spent);
+                if window_committed {
+                    if let Err(e) = checkpointer.checkpoint() {
+                        tracing::warn!(error = %e, "WAL checkpoint beside the ingest failed; SQLite checkpoints later");
+                    }
+                }
+            }
+        });
         let mut write_err = None;
-        for (mut outcomes, lines_so_far) in batches.iter() {
-            let _span = tracing::debug_span!("binder.batch", lines = outcomes.len()).entered();
-            counts.lines = lines_so_far;
-            let r = store.write(|tx| -> Result<Spent, BinderError> {
-                let spent = write_batch(tx, opts, &mut outcomes, &mut counts, &mut keys)?;
+        let mut incoming = batches.iter().peekable();
+        while incoming.peek().is_some() {
+            let _span = tracing::debug_span!("binder.window").entered();
+            let r = store.write(|tx| -> Result<Window, BinderError> {
+                let mut window = Window::default();
+                // until the parser marks the window's last batch (or the input ends)
+                for mut handoff in incoming.by_ref() {
+                    let _span =
+                        tracing::debug_span!("binder.batch", lines = handoff.outcomes.len())
+                            .entered();
+                    counts.lines = handoff.lines;
+                    window.learn(handoff.capsule_keys, handoff.condition_keys);
+                    let spent =
+                        insert_batch(tx, opts, &mut handoff.outcomes, &mut counts, &mut window)?;
+                    let _ = to_dropper.send((Box::new(spent), false));
+                    if handoff.ends_window {
+                        break;
+                    }
+                }
+                write_window(tx, &window, &mut counts, &mut keys)?;
                 tx.execute(
                     "UPDATE binder_ingest_runs SET lines = ?2, accepted = ?3, duplicates = ?4, quarantined = ?5 WHERE id = ?1",
                     params![run, counts.lines as i64, counts.accepted as i64, counts.duplicates as i64, counts.quarantined as i64],
                 )?;
-                Ok(spent)
+                Ok(window)
             });
             match r {
-                Ok(spent) => {
-                    let _ = to_dropper.send(spent);
+                Ok(window) => {
+                    let _ = to_dropper.send((Box::new(window), true));
                 }
                 Err(e) => {
                     write_err = Some(e);
@@ -932,6 +1211,7 @@ pub fn ingest_reader<R: Read + Send>(
                 }
             }
         }
+        drop(incoming);
         drop(batches);
         drop(to_dropper);
         let _ = dropper.join();
@@ -947,6 +1227,7 @@ pub fn ingest_reader<R: Read + Send>(
             why: e.to_string(),
         })
     });
+    store.resume_auto_checkpoint()?;
     let source_digest = outcome?;
     let report = IngestReport {
         run,
@@ -988,4 +1269,72 @@ pub fn ingest_reader<R: Read + Send>(
         "binder ingest done"
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    fn gate(name: &str, version: &str, status: &str) -> Gate {
+        serde_json::from_value(json!({"name": name, "version": version, "status": status})).unwrap()
+    }
+
+    fn env(v: Value) -> BTreeMap<String, Value> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// The memo answers exactly what `gates_env` answers, for inputs that differ only in a
+    /// value's type, a gate's status or order, or in whitespace that normalization removes.
+    #[test]
+    fn memo_answers_what_gates_env_answers() {
+        let inputs = [
+            (vec![gate("unit", "v1", "pass")], env(json!({"rust": 1}))),
+            (vec![gate("unit", "v1", "pass")], env(json!({"rust": "1"}))),
+            (vec![gate("unit", "v1", "fail")], env(json!({"rust": "1"}))),
+            (vec![gate("unit", "v1", "pass")], env(json!({"rust": true}))),
+            (vec![gate("unit", "v1", "pass")], env(json!({"rust": null}))),
+            (vec![gate("unit", "v1", "pass")], env(json!({"rust": 1.5}))),
+            (vec![gate("unit", "v1", "pass")], env(json!({"rust": -1}))),
+            (
+                vec![gate("lint", "2", "pass"), gate("unit", "v1", "pass")],
+                env(json!({"os": "linux"})),
+            ),
+            (
+                vec![gate("unit", "v1", "pass"), gate("lint", "2", "pass")],
+                env(json!({"os": "linux"})),
+            ),
+            (
+                vec![gate(" unit ", "v1", "pass")],
+                env(json!({"OS": " linux "})),
+            ),
+        ];
+        let mut memo = GatesEnvMemo::default();
+        for round in 0..2 {
+            for (g, e) in &inputs {
+                assert_eq!(
+                    memo.get(g, e).unwrap(),
+                    envelope::gates_env(g, e).unwrap(),
+                    "round {round}: {g:?} {e:?}"
+                );
+            }
+        }
+    }
+
+    /// Invalid inputs are refused every time (never memoized), and nested environments are
+    /// refused without being hashed.
+    #[test]
+    fn memo_never_keeps_a_refusal() {
+        let mut memo = GatesEnvMemo::default();
+        let dup = vec![gate("unit", "v1", "pass"), gate("unit", "v2", "pass")];
+        for _ in 0..2 {
+            let r = memo.get(&dup, &BTreeMap::new()).unwrap_err();
+            assert_eq!(r.code, "BINDER_DUPLICATE_GATE");
+        }
+        let nested = env(json!({"os": {"name": "linux"}}));
+        for _ in 0..2 {
+            let r = memo.get(&[], &nested).unwrap_err();
+            assert_eq!(r.code, "BINDER_ENV_NOT_FLAT");
+        }
+        assert_eq!(memo.map.len(), 0);
+    }
 }

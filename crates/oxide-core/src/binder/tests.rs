@@ -73,7 +73,7 @@ fn params() -> EligibilityParams {
 
 fn bind_one(v: &Value, mode: FallbackMode) -> Result<envelope::Binding, envelope::Rejection> {
     let e: Envelope = serde_json::from_value(v.clone()).unwrap();
-    envelope::bind(e, mode, &mut |g, e| envelope::fingerprint(g, e))
+    envelope::bind(e, mode, &mut envelope::gates_env)
 }
 
 #[test]
@@ -559,8 +559,107 @@ proptest! {
         let (_b, mut s2) = store();
         let mut opts = IngestOptions::new("p.jsonl", "tester", mode, NOW);
         opts.batch_lines = 3;
+        opts.window_lines = 7;
         let r = ingest_reader(&mut s2, lines(&shuffled).as_bytes(), &opts).unwrap();
         prop_assert_eq!(r.duplicates, dups.len() as u64);
         prop_assert_eq!(derived_dump(s2.conn()).unwrap(), reference);
+    }
+}
+
+/// Migration 0008 re-creates `binder_bindings` clustered by the idempotency key: rows stored
+/// under schema 7 survive, the key stays unique, and the views read the new table.
+#[test]
+fn bindings_survive_the_clustering_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("old.sqlite3")).unwrap();
+    crate::store::migrations().to_version(&mut conn, 7).unwrap();
+    let row = "INSERT INTO binder_bindings (run_id, task_id, group_id, binder_version, event_id, sequence, signal, wrapper_policy, effective_mode, scope, target_kind, target_id, action_kind, failure_reason_code, policy_reason_code, fingerprint_hash, gates, env, evidence_refs, observed_at, anomalies, derivation)
+               VALUES ('r1', ?1, 'g', 1, 'e1', 0, 'fail', 'strict', 'strict', 'repo', 'file', 'a.rs', 'edit', 'E1', NULL, 'sha256:00', '[]', '{}', '[\"x\"]', ?2, '[]', 'support')";
+    conn.execute(row, rusqlite::params!["t1", "2026-01-01T00:00:00.000Z"])
+        .unwrap();
+    conn.execute(row, rusqlite::params!["t2", "2026-01-02T00:00:00.000Z"])
+        .unwrap();
+    crate::store::migrations().to_latest(&mut conn).unwrap();
+
+    let ddl: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'binder_bindings'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ddl.contains("WITHOUT ROWID"), "{ddl}");
+    let tasks: Vec<String> = conn
+        .prepare("SELECT task_id FROM binder_bindings ORDER BY task_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tasks, ["t1", "t2"]);
+    let again = conn.execute(row, rusqlite::params!["t1", "2026-01-03T00:00:00.000Z"]);
+    assert!(again.is_err(), "the idempotency key must stay unique");
+    let (failures, last): (i64, String) = conn
+        .query_row(
+            "SELECT failures, last_failure_ts FROM mv_recent_failures_by_taskspec",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((failures, last.as_str()), (2, "2026-01-02T00:00:00.000Z"));
+}
+
+/// The ingest checkpoints beside the writer while it runs and hands checkpointing back to
+/// SQLite when it ends.
+#[test]
+fn ingest_restores_automatic_checkpoints() {
+    let (_d, mut s) = store();
+    ingest(
+        &mut s,
+        &lines(&[env(1, "fail"), env(2, "pass")]),
+        FallbackMode::Strict,
+    );
+    let pages: i64 = s
+        .conn()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(pages, 1000);
+}
+
+/// Windows spanning several parser batches derive what one big window derives, and a
+/// replay in small windows changes nothing.
+#[test]
+fn window_size_does_not_change_what_is_derived() {
+    let mut vals = Vec::new();
+    for n in 0..40 {
+        let signal = ["fail", "pass", "deny", "fail"][n as usize % 4];
+        vals.push(env(n, signal));
+    }
+    let text = lines(&vals);
+    let (_a, mut one) = store();
+    ingest(&mut one, &text, FallbackMode::Lenient);
+    let reference = derived_dump(one.conn()).unwrap();
+    for (batch, window) in [(1, 1), (2, 5), (3, 7), (40, 40), (7, 3)] {
+        let (_b, mut s) = store();
+        let mut opts = IngestOptions::new("w.jsonl", "tester", FallbackMode::Lenient, NOW);
+        opts.batch_lines = batch;
+        opts.window_lines = window;
+        let r = ingest_reader(&mut s, text.as_bytes(), &opts).unwrap();
+        assert_eq!(r.accepted, 40, "batch {batch} window {window}");
+        assert_eq!(
+            derived_dump(s.conn()).unwrap(),
+            reference,
+            "batch {batch} window {window}"
+        );
+        let again = ingest_reader(&mut s, text.as_bytes(), &opts).unwrap();
+        assert_eq!(
+            (again.accepted, again.duplicates, again.capsules_touched),
+            (0, 40, 0)
+        );
+        assert_eq!(
+            derived_dump(s.conn()).unwrap(),
+            reference,
+            "replay, batch {batch} window {window}"
+        );
     }
 }
