@@ -4,6 +4,10 @@
 //!
 //! Run in release mode: `cargo run --release -p oxide-bench -- <name>`.
 
+/// The allocator the shipped binaries use (see crates/oxide-cli/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod binder;
 mod gitops;
 mod policy;

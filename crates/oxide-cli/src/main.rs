@@ -1,6 +1,10 @@
 //! `oxide`: the headless shell over oxide-core. Parses arguments, calls the core, prints
 //! (human text to stderr/stdout, or exactly one JSON document with `--json`). No decisions.
 
+/// mimalloc: the binder ingest frees many small strings on another thread than made them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod output;
 
