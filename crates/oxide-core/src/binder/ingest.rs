@@ -108,14 +108,15 @@ struct LineReader<R> {
     file_hash: Sha256,
 }
 
-struct RawLine {
-    bytes: Vec<u8>,
+/// One line as read, borrowed from the reader's buffer until it is classified.
+struct RawLine<'a> {
+    bytes: &'a [u8],
     /// Set when the line was longer than the cap: (total length, sha256 of the whole line).
     too_long: Option<(u64, String)>,
 }
 
 impl<R: BufRead> LineReader<R> {
-    fn next_line(&mut self, buf: &mut Vec<u8>) -> std::io::Result<Option<RawLine>> {
+    fn next_line<'b>(&mut self, buf: &'b mut Vec<u8>) -> std::io::Result<Option<RawLine<'b>>> {
         buf.clear();
         let mut total: u64 = 0;
         let mut overflow: Option<Sha256> = None;
@@ -168,14 +169,14 @@ impl<R: BufRead> LineReader<R> {
         }
         let too_long = overflow.map(|h| (total, format!("sha256:{}", hex::encode(h.finalize()))));
         Ok(Some(RawLine {
-            bytes: buf.clone(),
+            bytes: buf,
             too_long,
         }))
     }
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 fn excerpt(bytes: &[u8]) -> String {
@@ -261,7 +262,7 @@ impl GatesEnvMemo {
 
 /// Classifies one raw line.
 fn classify(
-    raw: RawLine,
+    raw: RawLine<'_>,
     line: u64,
     mode: FallbackMode,
     memo: &mut GatesEnvMemo,
@@ -270,8 +271,8 @@ fn classify(
     let rejected = |rejection: Rejection, raw: &RawLine| Outcome::Rejected {
         line,
         rejection,
-        digest: crate::canon::sha256_bytes(&raw.bytes),
-        excerpt: excerpt(&raw.bytes),
+        digest: crate::canon::sha256_bytes(raw.bytes),
+        excerpt: excerpt(raw.bytes),
         byte_len: raw.bytes.len() as u64,
     };
     if let Some((len, digest)) = raw.too_long {
@@ -285,11 +286,11 @@ fn classify(
                 ),
             },
             digest,
-            excerpt: excerpt(&raw.bytes),
+            excerpt: excerpt(raw.bytes),
             byte_len: len,
         };
     }
-    let text = match std::str::from_utf8(&raw.bytes) {
+    let text = match std::str::from_utf8(raw.bytes) {
         Ok(t) => t,
         Err(e) => {
             return rejected(
