@@ -6,7 +6,7 @@
 //! committed window is always complete: its bindings together with their derivations. One
 //! audit event opens the run and one closes it with the counts and the file digest.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, Read};
 
@@ -461,8 +461,6 @@ impl Fx {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
-
 /// `sha256` of the canonical JSON of the derived upsert key.
 #[allow(clippy::too_many_arguments)]
 pub fn upsert_key(
@@ -506,71 +504,6 @@ pub fn condition_key(
         binder_version
     ]))
     .expect("strings canonicalize")
-}
-
-/// The digests of derived keys, computed once per run instead of once per batch.
-#[derive(Default)]
-struct KeyCache {
-    capsules: FastMap<CapsuleKey, (String, String)>,
-    conditions: FastMap<ConditionKey, String>,
-    /// Row ids of capsules known to exist (valid for this run: a failed batch ends the run).
-    ids: FastMap<CapsuleKey, i64>,
-}
-
-impl KeyCache {
-    const LIMIT: usize = 200_000;
-
-    fn condition(&mut self, k: &ConditionKey) -> String {
-        if let Some(ck) = self.conditions.get(k) {
-            return ck.clone();
-        }
-        let ck = condition_key(
-            &k.scope,
-            &k.target_kind,
-            &k.target_id,
-            &k.action_kind,
-            &k.fingerprint_hash,
-            k.binder_version,
-        );
-        if self.conditions.len() >= Self::LIMIT {
-            self.conditions.clear();
-        }
-        self.conditions.insert(k.clone(), ck.clone());
-        ck
-    }
-
-    fn remember_id(&mut self, k: &CapsuleKey, id: i64) {
-        if self.ids.len() >= Self::LIMIT {
-            self.ids.clear();
-        }
-        if !self.ids.contains_key(k) {
-            self.ids.insert(k.clone(), id);
-        }
-    }
-
-    /// (upsert_key, condition_key)
-    fn capsule(&mut self, k: &CapsuleKey) -> (String, String) {
-        if let Some(v) = self.capsules.get(k) {
-            return v.clone();
-        }
-        let ck = self.condition(&k.cond);
-        let c = &k.cond;
-        let uk = upsert_key(
-            &c.scope,
-            &c.target_kind,
-            &c.target_id,
-            &c.action_kind,
-            &k.failure_reason_code,
-            &c.fingerprint_hash,
-            c.binder_version,
-            &k.policy_reason_code,
-        );
-        if self.capsules.len() >= Self::LIMIT {
-            self.capsules.clear();
-        }
-        self.capsules.insert(k.clone(), (uk.clone(), ck.clone()));
-        (uk, ck)
-    }
 }
 
 struct CapsuleDelta {
@@ -629,9 +562,11 @@ struct KeyIds {
     condition: Option<u32>,
 }
 
-/// The parser's side of a window: each distinct capsule and condition key seen in the window
-/// gets an id in order of first sight. Every key travels to the writer once, with the batch
-/// that first uses it; the writer then aggregates by id, without hashing or comparing keys.
+/// The parser's side of the key ids: each distinct capsule and condition key gets an id in
+/// order of first sight. Every key travels to the writer once, with the batch that first
+/// uses it; the writer then aggregates by id and remembers each key's row, without hashing
+/// or comparing keys. The numbering starts afresh (at a window boundary) once it holds
+/// [`Interner::LIMIT`] keys, which bounds memory on both sides.
 #[derive(Default)]
 struct Interner {
     capsules: hashbrown::HashTable<(u64, u32)>,
@@ -643,6 +578,12 @@ struct Interner {
 }
 
 impl Interner {
+    const LIMIT: usize = 200_000;
+
+    fn full(&self) -> bool {
+        self.capsule_keys.len() + self.condition_keys.len() >= Self::LIMIT
+    }
+
     fn condition_id(&mut self, h: u64, b: &Binding) -> u32 {
         let keys = &mut self.condition_keys;
         let entry = self.conditions.entry(
@@ -725,33 +666,63 @@ struct Handoff {
     outcomes: Vec<Outcome>,
     /// Lines read so far (this batch included).
     lines: u64,
-    /// Keys first used in this batch; their ids continue the window's.
+    /// The parser numbers keys afresh from this batch on (always at a window's start).
+    fresh_ids: bool,
+    /// Keys first used in this batch; their ids continue the numbering.
     capsule_keys: Vec<CapsuleKey>,
     condition_keys: Vec<ConditionKey>,
     /// The last batch of its window: the writer commits after it.
     ends_window: bool,
 }
 
-/// The writer's side of a window (one transaction): the keys by id, and the changes of the
-/// bindings stored so far (`None`: no stored binding counted towards it yet).
-#[derive(Default)]
-struct Window {
-    capsules: Vec<(CapsuleKey, Option<CapsuleDelta>)>,
-    conditions: Vec<(ConditionKey, Option<ConditionDelta>)>,
+struct CapsuleSlot {
+    key: CapsuleKey,
+    /// Its `binder_capsules.id` once known (valid for this run: a failed window ends it).
+    row: Option<i64>,
+    /// Changes of the current window (`None`: untouched so far).
+    delta: Option<CapsuleDelta>,
 }
 
-impl Window {
+struct ConditionSlot {
+    key: ConditionKey,
+    row: Option<i64>,
+    delta: Option<ConditionDelta>,
+}
+
+/// The writer's side of the key ids: every key by id with its row once known, and the
+/// changes of the current window (one transaction) for the keys it touched.
+#[derive(Default)]
+struct WriterKeys {
+    capsules: Vec<CapsuleSlot>,
+    conditions: Vec<ConditionSlot>,
+    touched_capsules: Vec<u32>,
+    touched_conditions: Vec<u32>,
+}
+
+impl WriterKeys {
     fn learn(&mut self, capsules: Vec<CapsuleKey>, conditions: Vec<ConditionKey>) {
         self.capsules
-            .extend(capsules.into_iter().map(|k| (k, None)));
+            .extend(capsules.into_iter().map(|key| CapsuleSlot {
+                key,
+                row: None,
+                delta: None,
+            }));
         self.conditions
-            .extend(conditions.into_iter().map(|k| (k, None)));
+            .extend(conditions.into_iter().map(|key| ConditionSlot {
+                key,
+                row: None,
+                delta: None,
+            }));
     }
 
-    /// Adds a newly stored binding's derivation.
+    /// Adds a newly stored binding's derivation to the current window.
     fn add(&mut self, b: &Binding, ids: KeyIds) {
         if let Some(id) = ids.condition {
-            let d = self.conditions[id as usize].1.get_or_insert_default();
+            let slot = &mut self.conditions[id as usize];
+            if slot.delta.is_none() {
+                self.touched_conditions.push(id);
+            }
+            let d = slot.delta.get_or_insert_default();
             if b.derivation == Derivation::Contradiction {
                 d.saw_pass(&b.observed_at);
             } else {
@@ -760,7 +731,8 @@ impl Window {
         }
         if let (Some(id), Derivation::Support { inferred }) = (ids.capsule, b.derivation) {
             let at = b.observed_at.as_str();
-            match &mut self.capsules[id as usize].1 {
+            let slot = &mut self.capsules[id as usize];
+            match &mut slot.delta {
                 Some(d) => {
                     d.support += 1;
                     d.inferred += i64::from(inferred);
@@ -772,8 +744,9 @@ impl Window {
                         d.last.push_str(at);
                     }
                 }
-                slot => {
-                    *slot = Some(CapsuleDelta {
+                none => {
+                    self.touched_capsules.push(id);
+                    *none = Some(CapsuleDelta {
                         support: 1,
                         inferred: i64::from(inferred),
                         first: at.to_string(),
@@ -885,7 +858,7 @@ fn insert_batch(
     opts: &IngestOptions,
     outcomes: &mut Vec<Outcome>,
     counts: &mut Counts,
-    window: &mut Window,
+    window: &mut WriterKeys,
 ) -> Result<Vec<Box<Binding>>, rusqlite::Error> {
     let mut spent = Vec::with_capacity(outcomes.len());
     {
@@ -973,15 +946,15 @@ fn insert_batch(
     Ok(spent)
 }
 
-/// Applies a window's aggregated capsule and condition changes.
+/// Applies a window's aggregated capsule and condition changes; a key's row is looked up
+/// (or created) the first time it is touched in the run, then updated by row id.
 fn write_window(
     tx: &Transaction<'_>,
-    window: &Window,
+    keys: &mut WriterKeys,
     counts: &mut Counts,
-    keys: &mut KeyCache,
 ) -> Result<(), rusqlite::Error> {
     // Capsules: the immutable part once, the counters in a narrow row of their own, so a
-    // batch that updates thousands of capsules rewrites few pages (and little WAL).
+    // window that updates thousands of capsules rewrites few pages (and little WAL).
     let mut find_c = tx.prepare_cached("SELECT id FROM binder_capsules WHERE upsert_key = ?1")?;
     let mut ins_c = tx.prepare_cached(
         "INSERT INTO binder_capsules (upsert_key, condition_key, kind, scope, target_kind, target_id, action_kind, failure_reason_code, policy_reason_code, fingerprint_hash, binder_version)
@@ -997,69 +970,104 @@ fn write_window(
            first_seen_ts = min(first_seen_ts, ?4), last_seen_ts = max(last_seen_ts, ?5)
          WHERE capsule_id = ?1",
     )?;
-    for (k, d) in window
-        .capsules
-        .iter()
-        .filter_map(|(k, d)| d.as_ref().map(|d| (k, d)))
-    {
+    for id in keys.touched_capsules.drain(..) {
+        let slot = &mut keys.capsules[id as usize];
+        let d = slot.delta.take().expect("a touched capsule has changes");
         counts.capsules_touched += 1;
-        let id = match keys.ids.get(k) {
-            Some(id) => Some(*id),
-            None => {
-                let (uk, _) = keys.capsule(k);
-                find_c
-                    .query_row(params![uk], |r| r.get::<_, i64>(0))
-                    .optional()?
-            }
+        let k = &slot.key;
+        let c = &k.cond;
+        let digest = || {
+            upsert_key(
+                &c.scope,
+                &c.target_kind,
+                &c.target_id,
+                &c.action_kind,
+                &k.failure_reason_code,
+                &c.fingerprint_hash,
+                c.binder_version,
+                &k.policy_reason_code,
+            )
         };
-        if let Some(id) = id {
-            upd_s.execute(params![id, d.support, d.inferred, d.first, d.last])?;
-            keys.remember_id(k, id);
+        let row = match slot.row {
+            Some(row) => Some(row),
+            None => find_c
+                .query_row(params![digest()], |r| r.get::<_, i64>(0))
+                .optional()?,
+        };
+        if let Some(row) = row {
+            upd_s.execute(params![row, d.support, d.inferred, d.first, d.last])?;
+            slot.row = Some(row);
             continue;
         }
-        let (uk, ck) = keys.capsule(k);
         let kind = if k.policy_reason_code.is_empty() {
             "failure"
         } else {
             "denial"
         };
         ins_c.execute(params![
-            uk,
-            ck,
+            digest(),
+            condition_key(
+                &c.scope,
+                &c.target_kind,
+                &c.target_id,
+                &c.action_kind,
+                &c.fingerprint_hash,
+                c.binder_version
+            ),
             kind,
-            k.cond.scope,
-            k.cond.target_kind,
-            k.cond.target_id,
-            k.cond.action_kind,
+            c.scope,
+            c.target_kind,
+            c.target_id,
+            c.action_kind,
             k.failure_reason_code,
             k.policy_reason_code,
-            k.cond.fingerprint_hash,
-            k.cond.binder_version,
+            c.fingerprint_hash,
+            c.binder_version,
         ])?;
-        let id = tx.last_insert_rowid();
-        ins_s.execute(params![id, d.support, d.inferred, d.first, d.last])?;
-        keys.remember_id(k, id);
+        let row = tx.last_insert_rowid();
+        ins_s.execute(params![row, d.support, d.inferred, d.first, d.last])?;
+        slot.row = Some(row);
     }
-    let mut up_d = tx.prepare_cached(
+    const MERGE_PASS_TS: &str = "
+           first_pass_ts = CASE WHEN first_pass_ts IS NULL THEN ?4
+                                WHEN ?4 IS NULL THEN first_pass_ts
+                                ELSE min(first_pass_ts, ?4) END,
+           last_pass_ts = CASE WHEN last_pass_ts IS NULL THEN ?5
+                               WHEN ?5 IS NULL THEN last_pass_ts
+                               ELSE max(last_pass_ts, ?5) END";
+    let mut upsert_d = tx.prepare_cached(&format!(
         "INSERT INTO binder_conditions (condition_key, pass_count, deny_count, first_pass_ts, last_pass_ts)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (condition_key) DO UPDATE SET
-           pass_count = pass_count + excluded.pass_count,
-           deny_count = deny_count + excluded.deny_count,
-           first_pass_ts = CASE WHEN first_pass_ts IS NULL THEN excluded.first_pass_ts
-                                WHEN excluded.first_pass_ts IS NULL THEN first_pass_ts
-                                ELSE min(first_pass_ts, excluded.first_pass_ts) END,
-           last_pass_ts = CASE WHEN last_pass_ts IS NULL THEN excluded.last_pass_ts
-                               WHEN excluded.last_pass_ts IS NULL THEN last_pass_ts
-                               ELSE max(last_pass_ts, excluded.last_pass_ts) END",
-    )?;
-    for (k, d) in window
-        .conditions
-        .iter()
-        .filter_map(|(k, d)| d.as_ref().map(|d| (k, d)))
-    {
-        let ck = keys.condition(k);
-        up_d.execute(params![ck, d.pass, d.deny, d.first_pass, d.last_pass])?;
+           pass_count = pass_count + ?2, deny_count = deny_count + ?3, {MERGE_PASS_TS}
+         RETURNING rowid"
+    ))?;
+    let mut upd_d = tx.prepare_cached(&format!(
+        "UPDATE binder_conditions SET
+           pass_count = pass_count + ?2, deny_count = deny_count + ?3, {MERGE_PASS_TS}
+         WHERE rowid = ?1"
+    ))?;
+    for id in keys.touched_conditions.drain(..) {
+        let slot = &mut keys.conditions[id as usize];
+        let d = slot.delta.take().expect("a touched condition has changes");
+        if let Some(row) = slot.row {
+            upd_d.execute(params![row, d.pass, d.deny, d.first_pass, d.last_pass])?;
+            continue;
+        }
+        let k = &slot.key;
+        let ck = condition_key(
+            &k.scope,
+            &k.target_kind,
+            &k.target_id,
+            &k.action_kind,
+            &k.fingerprint_hash,
+            k.binder_version,
+        );
+        let row: i64 = upsert_d.query_row(
+            params![ck, d.pass, d.deny, d.first_pass, d.last_pass],
+            |r| r.get(0),
+        )?;
+        slot.row = Some(row);
     }
     Ok(())
 }
@@ -1101,13 +1109,20 @@ pub fn ingest_reader<R: Read + Send>(
     // transaction. Memory stays bounded: at most two batches wait in the channel. A third
     // thread frees written batches and checkpoints the WAL after each window.
     let mut counts = Counts::default();
-    let mut keys = KeyCache::default();
+    let mut keys = WriterKeys::default();
     let (to_writer, batches) = std::sync::mpsc::sync_channel::<Handoff>(2);
     let batch_lines = opts.batch_lines.max(1);
     let window_lines = opts.window_lines.max(batch_lines);
     let (max_line_bytes, mode_in) = (opts.max_line_bytes, opts.fallback_mode);
     let checkpointer = store.checkpointer()?;
     let outcome = std::thread::scope(|scope| -> Result<String, BinderError> {
+        // The CHECK constraints of the binder's tables guard other writers; every value this
+        // ingest puts in a checked column comes from a closed Rust enum (signal, modes,
+        // derivation) or a validated integer, so checking them again per row (~15 % of the
+        // writer's time) proves nothing. `PRAGMA integrity_check` re-verifies them (tested).
+        store
+            .conn()
+            .pragma_update(None, "ignore_check_constraints", true)?;
         let parser = scope.spawn(move || -> std::io::Result<String> {
             let _span = tracing::debug_span!("binder.parse").entered();
             let mut lines = LineReader {
@@ -1117,6 +1132,7 @@ pub fn ingest_reader<R: Read + Send>(
             };
             let mut memo = GatesEnvMemo::default();
             let mut keys = Interner::default();
+            let mut fresh_ids = true;
             let batches_per_window = window_lines.div_ceil(batch_lines);
             let mut batches_in_window = 0;
             let mut buf = Vec::with_capacity(4096);
@@ -1132,6 +1148,7 @@ pub fn ingest_reader<R: Read + Send>(
                     let handoff = Handoff {
                         outcomes: std::mem::replace(&mut outcomes, Vec::with_capacity(batch_lines)),
                         lines: n,
+                        fresh_ids: std::mem::take(&mut fresh_ids),
                         capsule_keys,
                         condition_keys,
                         ends_window,
@@ -1141,9 +1158,11 @@ pub fn ingest_reader<R: Read + Send>(
                         return Ok(String::new());
                     }
                     if ends_window {
-                        // the next window numbers its keys afresh
-                        keys = Interner::default();
                         batches_in_window = 0;
+                        if keys.full() {
+                            keys = Interner::default();
+                            fresh_ids = true;
+                        }
                     }
                 }
             }
@@ -1152,6 +1171,7 @@ pub fn ingest_reader<R: Read + Send>(
                 let _ = to_writer.send(Handoff {
                     outcomes,
                     lines: n,
+                    fresh_ids,
                     capsule_keys,
                     condition_keys,
                     ends_window: true,
@@ -1179,32 +1199,34 @@ pub fn ingest_reader<R: Read + Send>(
         let mut incoming = batches.iter().peekable();
         while incoming.peek().is_some() {
             let _span = tracing::debug_span!("binder.window").entered();
-            let r = store.write(|tx| -> Result<Window, BinderError> {
-                let mut window = Window::default();
+            let r = store.write(|tx| -> Result<(), BinderError> {
                 // until the parser marks the window's last batch (or the input ends)
                 for mut handoff in incoming.by_ref() {
                     let _span =
                         tracing::debug_span!("binder.batch", lines = handoff.outcomes.len())
                             .entered();
                     counts.lines = handoff.lines;
-                    window.learn(handoff.capsule_keys, handoff.condition_keys);
+                    if handoff.fresh_ids {
+                        keys = WriterKeys::default();
+                    }
+                    keys.learn(handoff.capsule_keys, handoff.condition_keys);
                     let spent =
-                        insert_batch(tx, opts, &mut handoff.outcomes, &mut counts, &mut window)?;
+                        insert_batch(tx, opts, &mut handoff.outcomes, &mut counts, &mut keys)?;
                     let _ = to_dropper.send((Box::new(spent), false));
                     if handoff.ends_window {
                         break;
                     }
                 }
-                write_window(tx, &window, &mut counts, &mut keys)?;
+                write_window(tx, &mut keys, &mut counts)?;
                 tx.execute(
                     "UPDATE binder_ingest_runs SET lines = ?2, accepted = ?3, duplicates = ?4, quarantined = ?5 WHERE id = ?1",
                     params![run, counts.lines as i64, counts.accepted as i64, counts.duplicates as i64, counts.quarantined as i64],
                 )?;
-                Ok(window)
+                Ok(())
             });
             match r {
-                Ok(window) => {
-                    let _ = to_dropper.send((Box::new(window), true));
+                Ok(()) => {
+                    let _ = to_dropper.send((Box::new(()), true));
                 }
                 Err(e) => {
                     write_err = Some(e);
@@ -1229,6 +1251,9 @@ pub fn ingest_reader<R: Read + Send>(
         })
     });
     store.resume_auto_checkpoint()?;
+    store
+        .conn()
+        .pragma_update(None, "ignore_check_constraints", false)?;
     let source_digest = outcome?;
     let report = IngestReport {
         run,
