@@ -1117,9 +1117,11 @@ pub fn ingest_reader<R: Read + Send>(
     let checkpointer = store.checkpointer()?;
     let outcome = std::thread::scope(|scope| -> Result<String, BinderError> {
         // The CHECK constraints of the binder's tables guard other writers; every value this
-        // ingest puts in a checked column comes from a closed Rust enum (signal, modes,
-        // derivation) or a validated integer, so checking them again per row (~15 % of the
-        // writer's time) proves nothing. `PRAGMA integrity_check` re-verifies them (tested).
+        // ingest puts in a checked column is a closed Rust enum (signal, modes, derivation),
+        // a string literal (capsule kind), a line number counted from 1 or a sum of positive
+        // counts, so checking them again per row (~15 % of the writer's time) proves nothing.
+        // `PRAGMA integrity_check` re-verifies them (tested). Both pragmas are restored below,
+        // whatever the outcome.
         store
             .conn()
             .pragma_update(None, "ignore_check_constraints", true)?;
@@ -1250,11 +1252,13 @@ pub fn ingest_reader<R: Read + Send>(
             why: e.to_string(),
         })
     });
-    store.resume_auto_checkpoint()?;
-    store
+    let checks_back = store
         .conn()
-        .pragma_update(None, "ignore_check_constraints", false)?;
+        .pragma_update(None, "ignore_check_constraints", false);
+    let checkpoints_back = store.resume_auto_checkpoint();
     let source_digest = outcome?;
+    checks_back?;
+    checkpoints_back?;
     let report = IngestReport {
         run,
         source: opts.source.clone(),

@@ -715,3 +715,48 @@ fn window_size_does_not_change_what_is_derived() {
         );
     }
 }
+
+/// A reader that fails midway: the ingest reports the read error, keeps what it committed
+/// complete, and hands the connection back with CHECK constraints and automatic checkpoints
+/// on.
+#[test]
+fn a_failed_read_restores_the_connection() {
+    struct FailsAfter {
+        data: Vec<u8>,
+        at: usize,
+    }
+    impl std::io::Read for FailsAfter {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.at >= self.data.len() {
+                return Err(std::io::Error::other("disk went away"));
+            }
+            let n = out.len().min(self.data.len() - self.at).min(64);
+            out[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+    let (_d, mut s) = store();
+    let vals: Vec<Value> = (0..10).map(|n| env(n, "fail")).collect();
+    let mut opts = IngestOptions::new("broken.jsonl", "tester", FallbackMode::Strict, NOW);
+    opts.batch_lines = 2;
+    opts.window_lines = 4;
+    let reader = FailsAfter {
+        data: lines(&vals).into_bytes(),
+        at: 0,
+    };
+    let err = ingest_reader(&mut s, reader, &opts).unwrap_err();
+    assert!(err.to_string().contains("disk went away"), "{err}");
+    let pragma = |name: &str| -> i64 {
+        s.conn()
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(pragma("ignore_check_constraints"), 0);
+    assert_eq!(pragma("wal_autocheckpoint"), 1000);
+    let integrity: String = s
+        .conn()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
