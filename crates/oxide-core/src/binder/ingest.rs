@@ -7,7 +7,7 @@
 //! audit event opens the run and one closes it with the counts and the file digest.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::io::{BufRead, Read};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -349,16 +349,7 @@ fn classify(
 /// envelope: `fail` keeps its failure code; `error` (lenient only) uses its code or
 /// `wrapper_error`; `deny` keeps its failure code or '' and its policy code or
 /// `unspecified` (lenient only), so denial capsules never mix with failure capsules.
-pub fn capsule_codes(
-    signal: Signal,
-    failure: Option<&str>,
-    policy: Option<&str>,
-) -> (String, String) {
-    let (f, p) = capsule_codes_ref(signal, failure, policy);
-    (f.to_string(), p.to_string())
-}
-
-fn capsule_codes_ref<'a>(
+pub fn capsule_codes<'a>(
     signal: Signal,
     failure: Option<&'a str>,
     policy: Option<&'a str>,
@@ -393,7 +384,7 @@ impl KeyHashes {
         }
         h.write_u64(b.binder_version as u64);
         let condition = h.finish();
-        let (f, p) = capsule_codes_ref(
+        let (f, p) = capsule_codes(
             b.signal,
             b.failure_reason_code.as_deref(),
             b.policy_reason_code.as_deref(),
@@ -408,7 +399,7 @@ impl KeyHashes {
     }
 }
 
-#[derive(Hash, PartialEq, Eq, Clone)]
+#[derive(PartialEq, Eq, Clone)]
 struct ConditionKey {
     scope: String,
     target_kind: String,
@@ -418,7 +409,7 @@ struct ConditionKey {
     binder_version: i64,
 }
 
-#[derive(Hash, PartialEq, Eq, Clone)]
+#[derive(PartialEq, Eq, Clone)]
 struct CapsuleKey {
     cond: ConditionKey,
     failure_reason_code: String,
@@ -615,7 +606,7 @@ impl Interner {
         let hashes = KeyHashes::of(b);
         let condition = counts_condition.then(|| self.condition_id(hashes.condition, b));
         let capsule = supports.then(|| {
-            let (failure, policy) = capsule_codes_ref(
+            let (failure, policy) = capsule_codes(
                 b.signal,
                 b.failure_reason_code.as_deref(),
                 b.policy_reason_code.as_deref(),
@@ -845,21 +836,26 @@ fn quarantine(
     Ok(())
 }
 
-/// What a written batch or window leaves behind, freed on another thread: freeing a
-/// batch's strings one by one was ~10 % of the writer thread.
-type Spent = Box<dyn Send>;
+/// What the writer hands to the helper thread: a written batch's bindings, to free there
+/// (freeing a batch's strings one by one was ~10 % of the writer thread), or word that a
+/// window committed, so the WAL can be checkpointed.
+/// A batch's bindings in the boxes the parser made them in (moved, never copied).
+type StoredBatch = Vec<Box<Binding>>;
+
+enum Done {
+    Batch(StoredBatch),
+    WindowCommitted,
+}
 
 /// Stores one batch's bindings and quarantined lines; the derivations of the new bindings
 /// are added to `window`, which [`write_window`] applies before the window commits.
-// the boxes come from the parser's outcomes; keeping them avoids copying every binding
-#[allow(clippy::vec_box)]
 fn insert_batch(
     tx: &Transaction<'_>,
     opts: &IngestOptions,
     outcomes: &mut Vec<Outcome>,
     counts: &mut Counts,
     window: &mut WriterKeys,
-) -> Result<Vec<Box<Binding>>, rusqlite::Error> {
+) -> Result<StoredBatch, rusqlite::Error> {
     let mut spent = Vec::with_capacity(outcomes.len());
     {
         let mut ins = tx.prepare_cached(INSERT_BINDING)?;
@@ -1186,13 +1182,15 @@ pub fn ingest_reader<R: Read + Send>(
         });
         // Frees what each written batch leaves behind, so the writer does not, and after
         // each committed window checkpoints the WAL beside the writer.
-        let (to_dropper, spent_batches) = std::sync::mpsc::channel::<(Spent, bool)>();
+        let (to_dropper, done) = std::sync::mpsc::channel::<Done>();
         let dropper = scope.spawn(move || {
-            for (spent, window_committed) in spent_batches.iter() {
-                drop(spent);
-                if window_committed {
-                    if let Err(e) = checkpointer.checkpoint() {
-                        tracing::warn!(error = %e, "WAL checkpoint beside the ingest failed; SQLite checkpoints later");
+            for d in done.iter() {
+                match d {
+                    Done::Batch(bindings) => drop(bindings),
+                    Done::WindowCommitted => {
+                        if let Err(e) = checkpointer.checkpoint() {
+                            tracing::warn!(error = %e, "WAL checkpoint beside the ingest failed; SQLite checkpoints later");
+                        }
                     }
                 }
             }
@@ -1214,7 +1212,7 @@ pub fn ingest_reader<R: Read + Send>(
                     keys.learn(handoff.capsule_keys, handoff.condition_keys);
                     let spent =
                         insert_batch(tx, opts, &mut handoff.outcomes, &mut counts, &mut keys)?;
-                    let _ = to_dropper.send((Box::new(spent), false));
+                    let _ = to_dropper.send(Done::Batch(spent));
                     if handoff.ends_window {
                         break;
                     }
@@ -1228,7 +1226,7 @@ pub fn ingest_reader<R: Read + Send>(
             });
             match r {
                 Ok(()) => {
-                    let _ = to_dropper.send((Box::new(()), true));
+                    let _ = to_dropper.send(Done::WindowCommitted);
                 }
                 Err(e) => {
                     write_err = Some(e);

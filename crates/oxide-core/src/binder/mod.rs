@@ -521,7 +521,7 @@ pub fn capsule_detail(
             _ => Signal::Pass,
         };
         let (f, pc) = ingest::capsule_codes(signal, failure.as_deref(), policy.as_deref());
-        if f == want_failure && pc == want_policy {
+        if f == want_failure.as_str() && pc == want_policy.as_str() {
             e.0 += 1;
         }
     }
