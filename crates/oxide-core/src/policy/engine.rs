@@ -193,8 +193,10 @@ impl PolicySet {
                 typed.version
             ));
         }
+        // Path facts are derived here, from this build's list: never taken from the document.
+        let input = super::input::with_path_facts(input, &typed);
         let mut engine = engine.clone();
-        engine.set_input(regorus::Value::from(input.clone()));
+        engine.set_input(regorus::Value::from(input));
         let value = engine
             .eval_rule(ENTRYPOINT.to_string())
             .map_err(|e| format!("evaluating {ENTRYPOINT} failed: {e}"))?;

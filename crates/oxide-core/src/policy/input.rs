@@ -128,6 +128,50 @@ pub fn settings_facts(settings: &Settings) -> SettingsFacts {
     }
 }
 
+/// The sensitive-path facts (`input.paths`) of these paths: every list entry each matches,
+/// sorted by path then list order. The classification is `proposal::paths`, the same list
+/// synthesis uses.
+pub fn path_facts<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<PathFact> {
+    let unique: BTreeSet<&str> = paths.into_iter().collect();
+    unique
+        .into_iter()
+        .flat_map(|p| {
+            crate::proposal::paths::classify(p)
+                .into_iter()
+                .map(move |r| PathFact {
+                    path: p.to_string(),
+                    class: r.class,
+                    pattern: r.pattern.to_string(),
+                    reason: r.reason.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// The path facts of a proposal: its touched paths and every operation's path.
+pub fn proposal_path_facts(p: &ProposalFacts) -> Vec<PathFact> {
+    path_facts(
+        p.touched_paths
+            .iter()
+            .chain(p.ops.iter().map(|o| &o.path))
+            .map(String::as_str),
+    )
+}
+
+/// The document the policy sees: `input` with `paths` recomputed from its proposal facts
+/// (a document's own `paths` is replaced, never trusted).
+pub fn with_path_facts(input: &Value, typed: &PolicyInput) -> Value {
+    let mut doc = input.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert(
+            "paths".into(),
+            serde_json::to_value(proposal_path_facts(&typed.proposal))
+                .expect("path facts are JSON"),
+        );
+    }
+    doc
+}
+
 /// Everything the policy sees, from the other rooms' values.
 #[allow(clippy::too_many_arguments)]
 pub fn assemble(
@@ -142,9 +186,11 @@ pub fn assemble(
     settings: &Settings,
 ) -> PolicyInput {
     capsules.sort_by(|a, b| a.upsert_key.cmp(&b.upsert_key));
+    let proposal = proposal_facts(bundle, digest, meta, base_lines);
     PolicyInput {
         version: INPUT_VERSION.to_string(),
-        proposal: proposal_facts(bundle, digest, meta, base_lines),
+        paths: proposal_path_facts(&proposal),
+        proposal,
         skill,
         provenance: provenance_facts(bundle),
         validation,
@@ -254,5 +300,233 @@ mod tests {
         assert_eq!(input.settings.rollout_mode, RolloutModeFact::Shadow);
         assert_eq!(input.settings.fallback_mode, "strict");
         assert_eq!(input.version, INPUT_VERSION);
+    }
+
+    /// Every path the default policy's tests (`oxide_test.rego`) use, with the case and
+    /// depth samples of each class.
+    const REGO_TEST_PATHS: &[&str] = &[
+        "src/greeting.txt",
+        "src/old.txt",
+        "src/auth/login.rs",
+        "src/../.oxide/oxide.toml",
+        "src/author.rs",
+        "docs/environment.md",
+        "src/keys.rs",
+        ".oxide/checks.toml",
+        ".github/workflows/ci.yml",
+        ".GitHub/Workflows/ci.yml",
+        "config/.env",
+        ".env.production",
+        "deploy/tls/server.key",
+        "secrets/token.txt",
+        "Secrets/token",
+        "a/b/.ENV",
+        "keys/deploy.PEM",
+        "pkg/.Npmrc",
+        "services/api/db/migrations/001.sql",
+        "home/.ssh/id_ed25519",
+        "infra/terraform.tfstate",
+        ".gitlab-ci.yml",
+        "deep/nested/.GitLab-CI.yml",
+        "sub/dir/.gitattributes",
+        "pkg/.husky/pre-commit",
+        "svc/.circleci/config.yml",
+        ".husky/pre-commit",
+        ".gitmodules",
+        "Jenkinsfile",
+        "lefthook.yml",
+        ".pre-commit-config.yaml",
+        ".forgejo/workflows/ci.yml",
+        ".github/CODEOWNERS",
+        "sub/.gitignore",
+    ];
+
+    fn rego_fixture() -> String {
+        use crate::proposal::paths::PathClass;
+        let q = |s: &str| serde_json::to_string(s).unwrap();
+        let classes: Vec<String> = PathClass::ALL.iter().map(|c| q(c.as_str())).collect();
+        let mut out = format!("path_classes := {{{}}}\n\n", classes.join(", "));
+        out.push_str("path_facts := {\n");
+        let rows: Vec<String> = REGO_TEST_PATHS
+            .iter()
+            .map(|p| {
+                let facts: Vec<String> = path_facts([*p])
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{{\"class\": {}, \"pattern\": {}, \"reason\": {}}}",
+                            q(f.class.as_str()),
+                            q(&f.pattern),
+                            q(&f.reason)
+                        )
+                    })
+                    .collect();
+                format!("\t{}: [{}]", q(p), facts.join(", "))
+            })
+            .collect();
+        out.push_str(&rows.join(",\n"));
+        out.push_str("\n}\n");
+        out
+    }
+
+    /// The path facts in `oxide_test.rego` are what this build's list gives.
+    #[test]
+    fn rego_test_path_facts_are_current() {
+        const BEGIN: &str = "# BEGIN path facts: generated from proposal::paths (OXIDE_BLESS=1 cargo test -p oxide-core policy::input)\n";
+        const END: &str = "# END path facts";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/policy/default/oxide_test.rego");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+            panic!("oxide_test.rego lacks the path facts markers");
+        };
+        let want = rego_fixture();
+        let have = &text[b + BEGIN.len()..e];
+        if have != want && std::env::var("OXIDE_BLESS").is_ok_and(|v| v == "1") {
+            let fresh = format!("{}{want}{}", &text[..b + BEGIN.len()], &text[e..]);
+            std::fs::write(&path, fresh).unwrap();
+            return;
+        }
+        assert_eq!(
+            have, want,
+            "oxide_test.rego's path facts are stale; regenerate with OXIDE_BLESS=1 cargo test -p oxide-core policy::input"
+        );
+        // The embedded copy (what `oxide init` writes) is the file on disk.
+        assert_eq!(crate::policy::DEFAULT_POLICY_TESTS, text);
+    }
+
+    #[test]
+    fn path_facts_classify_touched_and_op_paths() {
+        let b = bundle(
+            vec![
+                Op::CreateFile {
+                    path: "Secrets/token".into(),
+                    content: "x".into(),
+                },
+                Op::DeleteFile {
+                    path: "sub/dir/.gitattributes".into(),
+                },
+                Op::CreateFile {
+                    path: "src/ok.rs".into(),
+                    content: "x".into(),
+                },
+            ],
+            Synthesizer::Manual,
+        );
+        let input = assemble(
+            &b,
+            "sha256:x",
+            &ProposalMeta::default(),
+            &|_| None,
+            SkillFacts {
+                digest: "d".into(),
+                source: SkillSource::Manual,
+                submitted_by: None,
+            },
+            ValidationFacts {
+                ran: false,
+                checks: vec![],
+            },
+            vec![],
+            "bob",
+            &Settings::default(),
+        );
+        let got: Vec<(&str, &str)> = input
+            .paths
+            .iter()
+            .map(|f| (f.path.as_str(), f.class.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Secrets/token", "protected_folder"),
+                ("sub/dir/.gitattributes", "repo_behaviour")
+            ]
+        );
+        assert!(input.paths.iter().all(|f| !f.reason.is_empty()));
+        // A document's own facts are replaced by the evaluator's.
+        let mut doc = serde_json::to_value(&input).unwrap();
+        doc["paths"] = json!([]);
+        let typed: PolicyInput = serde_json::from_value(doc.clone()).unwrap();
+        let seen = with_path_facts(&doc, &typed);
+        assert_eq!(seen["paths"], serde_json::to_value(&input.paths).unwrap());
+    }
+
+    /// A bare document cannot drop or forge path facts: the evaluator recomputes them.
+    #[test]
+    fn the_evaluator_recomputes_path_facts() {
+        let policy = crate::policy::PolicySet::from_files(
+            [(
+                "oxide.rego".to_string(),
+                crate::policy::DEFAULT_POLICY.to_string(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .unwrap();
+        let b = bundle(
+            vec![Op::CreateFile {
+                path: "Sub/.GitHub/Workflows/x.yml".into(),
+                content: "x".into(),
+            }],
+            Synthesizer::Manual,
+        );
+        let input = assemble(
+            &b,
+            "sha256:x",
+            &ProposalMeta::default(),
+            &|_| None,
+            SkillFacts {
+                digest: "d".into(),
+                source: SkillSource::Manual,
+                submitted_by: None,
+            },
+            ValidationFacts {
+                ran: true,
+                checks: vec![],
+            },
+            vec![],
+            "bob",
+            &Settings::default(),
+        );
+        let mut doc = serde_json::to_value(&input).unwrap();
+        assert_eq!(policy.evaluate("s", &doc).risk, Risk::Critical);
+        // Dropped facts: still critical.
+        doc["paths"] = json!([]);
+        assert_eq!(policy.evaluate("s", &doc).risk, Risk::Critical);
+        doc.as_object_mut().unwrap().remove("paths");
+        let d = policy.evaluate("s", &doc);
+        assert_eq!(d.risk, Risk::Critical, "{d:#?}");
+        assert!(d.escalations[0]
+            .message
+            .contains("Sub/.GitHub/Workflows/x.yml (ci: "));
+        // Forged facts on a harmless path: replaced, so nothing is raised.
+        let mut plain = serde_json::to_value(assemble(
+            &bundle(
+                vec![Op::CreateFile {
+                    path: "src/a.rs".into(),
+                    content: "x".into(),
+                }],
+                Synthesizer::Manual,
+            ),
+            "sha256:x",
+            &ProposalMeta::default(),
+            &|_| None,
+            SkillFacts {
+                digest: "d".into(),
+                source: SkillSource::Manual,
+                submitted_by: None,
+            },
+            ValidationFacts {
+                ran: true,
+                checks: vec![],
+            },
+            vec![],
+            "bob",
+            &Settings::default(),
+        ))
+        .unwrap();
+        plain["paths"] = json!([{"path": "src/a.rs", "class": "governance", "pattern": "x", "reason": "forged"}]);
+        assert_eq!(policy.evaluate("s", &plain).risk, Risk::Low);
     }
 }

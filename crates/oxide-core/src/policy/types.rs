@@ -31,6 +31,12 @@ pub struct PolicyInput {
     /// The person or agent asking for the decision.
     pub actor: String,
     pub settings: SettingsFacts,
+    /// Each touched path's entries on the sensitive-path list (`proposal::paths`), one per
+    /// match, sorted by path then list order. Derived facts: the evaluator recomputes them
+    /// from `proposal.touched_paths` and `proposal.ops[].path` with this build's list and
+    /// replaces whatever a document carries, so a bare input can neither omit nor forge them.
+    #[serde(default)]
+    pub paths: Vec<PathFact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -184,6 +190,19 @@ pub struct SettingsFacts {
     /// How binder capsules gate proposals: shadow | guided | prescriptive.
     pub rollout_mode: RolloutModeFact,
     pub fallback_mode: String,
+}
+
+/// A touched path matching one entry of the sensitive-path list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PathFact {
+    pub path: String,
+    pub class: crate::proposal::paths::PathClass,
+    /// The entry's glob (matched case-insensitively, at any depth).
+    pub pattern: String,
+    /// Why the entry is on the list.
+    pub reason: String,
 }
 
 /// Risk levels, lowest first (the derived order is the escalation order).

@@ -346,28 +346,6 @@ pub fn check_limits(intent: &super::types::Intent) -> Vec<Problem> {
     out
 }
 
-/// Governance files: `.oxide/` and CI configuration. A change to one is always the highest
-/// risk and never proposed by O.X.I.D.E itself (`synth` refuses such intents).
-pub fn is_governance_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    let first = lower.split('/').next().unwrap_or("");
-    matches!(
-        first,
-        ".oxide" | ".github" | ".ci" | ".circleci" | ".buildkite" | ".gitlab" | ".woodpecker"
-    ) || matches!(
-        lower.as_str(),
-        ".gitlab-ci.yml"
-            | "jenkinsfile"
-            | "azure-pipelines.yml"
-            | ".travis.yml"
-            | "bitbucket-pipelines.yml"
-            | ".drone.yml"
-            | ".woodpecker.yml"
-            | ".gitmodules"
-            | ".gitattributes"
-    )
-}
-
 /// The overlay of earlier ops over the base.
 struct Overlay<'a, B: BaseFiles + ?Sized> {
     base: &'a B,
@@ -924,23 +902,6 @@ mod tests {
             ]),
         )];
         assert_eq!(check_limits(&intent)[0].pointer, "/intent/ops/0/patch");
-    }
-
-    #[test]
-    fn governance_paths() {
-        for p in [
-            ".oxide/oxide.toml",
-            ".github/workflows/ci.yml",
-            ".GitHub/x",
-            ".ci/run",
-            ".gitlab-ci.yml",
-            "Jenkinsfile",
-        ] {
-            assert!(is_governance_path(p), "{p}");
-        }
-        for p in ["src/.oxide", "docs/github.md", "ci/run"] {
-            assert!(!is_governance_path(p), "{p}");
-        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod paths;
 pub mod rows;
 pub mod schema;
 pub mod types;

@@ -106,7 +106,7 @@ fn context_files(base: &TreeFiles<'_>, skill: &Skill, all: &[String]) -> Vec<Con
     }
     chosen
         .into_iter()
-        .filter(|p| !proposal::apply::is_governance_path(p))
+        .filter(|p| !proposal::paths::is_listed(p))
         .filter_map(|p| {
             let content = base.read(&p)?;
             (content.len() <= MAX_CONTEXT_FILE).then_some(ContextFile { path: p, content })
@@ -255,7 +255,7 @@ pub fn evaluate_answer(answer: &ChatAnswer, files: &dyn BaseFiles) -> Result<Int
         .ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| proposal::apply::is_governance_path(op.path()))
+        .filter(|(_, op)| proposal::paths::is_governance(op.path()))
         .map(|(i, _)| {
             proposal::Problem::new(
                 format!("/intent/ops/{i}/path"),

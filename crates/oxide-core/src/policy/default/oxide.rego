@@ -7,11 +7,11 @@
 # time limit denies the proposal with POLICY_ERROR (fail closed).
 #
 # Risk is the highest level any escalation rule raises it to; approvals follow the risk.
-# Edit the thresholds and path lists below to tune; `oxide policy sim` shows which past decisions
-# a change would flip, `oxide policy test` runs the tests in oxide_test.rego.
+# Edit the thresholds and path-class risks below to tune; `oxide policy sim` shows which
+# past decisions a change would flip, `oxide policy test` runs the tests in oxide_test.rego.
 package oxide
 
-# ---------------------------------------------------------------- thresholds and path lists
+# ---------------------------------------------------------------- thresholds and path classes
 
 # More changed lines (added + removed) than this is a medium-sized change ...
 medium_change_lines := 50
@@ -22,35 +22,20 @@ large_change_lines := 200
 # Touching more files than this raises risk to medium.
 many_files := 10
 
+# Sensitive paths are not listed here: OXIDE keeps ONE list (governance, CI, repository
+# behaviour, secrets, protected folders, ignore rules; each entry with its reason, see
+# docs/policy.md), defined in Rust and shared with synthesis, which never proposes a
+# governance change nor shows a listed file to the model. The evaluator classifies every
+# touched path with it (case-insensitive, at any depth) and hands the matches in as
+# `input.paths`: [{"path", "class", "pattern", "reason"}]. Tune the risk of each class here;
+# add project-specific paths with rules of your own below.
+
 # Governance: changing these changes the rules themselves. Always critical; never
-# proposable by O.X.I.D.E. Matched case-insensitively: a folder prefix, or an exact file.
-# (Plain string tests, not glob.match: they keep an evaluation well under a millisecond.)
-governance_prefixes := [
-	".oxide/",
-	".github/workflows/",
-	".github/actions/",
-	".gitlab/",
-	".circleci/",
-	".buildkite/",
-]
+# proposable by O.X.I.D.E.
+governance_classes := {"governance", "ci", "repo_behaviour"}
 
-governance_files := {
-	".github/codeowners",
-	"codeowners",
-	"docs/codeowners",
-	".gitlab-ci.yml",
-	"jenkinsfile",
-	"azure-pipelines.yml",
-	".gitmodules",
-}
-
-# Protected paths: secrets, keys, authentication, schema migrations. High risk.
-protected_prefixes := ["migrations/"]
-
-# Any folder of the path named like this.
-protected_folders := {"secrets", "auth", "security"}
-
-protected_suffixes := [".pem", ".key"]
+# Protected: secrets, keys, authentication, migrations, ignore rules. High risk.
+protected_classes := {"protected_secret", "protected_folder", "ignore_rules"}
 
 # Who must approve, per risk level: `count` distinct persons, one role per person slot
 # (`approver` = anyone in the trust registry).
@@ -73,54 +58,29 @@ changed_lines := input.proposal.lines_added + input.proposal.lines_removed
 
 oxide_synthesized if input.provenance.synthesizer in {"ollama", "replay"}
 
-# Per-path tests are written inline with built-ins (strings.any_prefix_match, set
-# membership, contains) rather than as functions or glob.match: a decision then stays well
-# under a millisecond.
+# Paths are classified by the evaluator (`input.paths`); here only set lookups, so a
+# decision stays well under a millisecond. A path that is not normalized has its own
+# critical rule and denial below, and is left out of the class rules.
 
-governance_touched contains p if {
-	some p in paths
-	strings.any_prefix_match(lower(p), governance_prefixes)
+governance_facts contains f if {
+	some f in input.paths
+	f.class in governance_classes
+	not f.path in odd_paths
 }
 
-governance_touched contains p if {
-	some p in paths
-	lower(p) in governance_files
+governance_touched := {f.path | some f in governance_facts}
+
+protected_facts contains f if {
+	some f in input.paths
+	f.class in protected_classes
+	not f.path in governance_touched
+	not f.path in odd_paths
 }
 
-# "/auth/" for "auth": a folder anywhere in "/<path>".
-protected_folder_marks := {concat("", ["/", f, "/"]) | some f in protected_folders}
+protected_touched := {f.path | some f in protected_facts}
 
-protected_candidates contains p if {
-	some p in paths
-	strings.any_prefix_match(p, protected_prefixes)
-}
-
-protected_candidates contains p if {
-	some p in paths
-	strings.any_suffix_match(p, protected_suffixes)
-}
-
-protected_candidates contains p if {
-	some p in paths
-	q := concat("", ["/", p])
-	some mark in protected_folder_marks
-	contains(q, mark)
-}
-
-# `.env` and `.env.*` files anywhere.
-protected_candidates contains p if {
-	some p in paths
-	q := concat("", ["/", p])
-	endswith(q, "/.env")
-}
-
-protected_candidates contains p if {
-	some p in paths
-	q := concat("", ["/", p])
-	contains(q, "/.env.")
-}
-
-protected_touched := protected_candidates - governance_touched
+# "path (class: why)" for each match, for the messages.
+explain(facts) := concat(", ", sort({sprintf("%s (%s: %s)", [f.path, f.class, f.reason]) | some f in facts}))
 
 # Paths that could dodge these tests: absolute, `.`/`..`/empty segments, backslashes.
 odd_paths contains p if {
@@ -159,7 +119,7 @@ escalations contains e if {
 	e := {
 		"rule": "oxide.governance_change",
 		"risk": "critical",
-		"message": sprintf("changes governance files: %s", [concat(", ", sort(governance_touched))]),
+		"message": sprintf("changes governance files: %s", [explain(governance_facts)]),
 	}
 }
 
@@ -177,7 +137,7 @@ escalations contains e if {
 	e := {
 		"rule": "oxide.protected_path",
 		"risk": "high",
-		"message": sprintf("touches protected paths: %s", [concat(", ", sort(protected_touched))]),
+		"message": sprintf("touches protected paths: %s", [explain(protected_facts)]),
 	}
 }
 
@@ -305,6 +265,7 @@ input_ok if {
 	is_array(input.validation.checks)
 	is_array(input.capsules)
 	is_string(input.settings.rollout_mode)
+	is_array(input.paths)
 }
 
 risk := levels[max({0} | {rank[e.risk] | some e in escalations})]

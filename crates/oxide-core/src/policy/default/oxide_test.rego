@@ -22,12 +22,110 @@ base := {
 	"capsules": [],
 	"actor": "alice",
 	"settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"},
+	"paths": [],
 }
 
-with_paths(ps, op) := object.union(base, {"proposal": {
-	"ops": [{"op": op, "path": p, "lines_added": 1, "lines_removed": 0} | some p in ps],
-	"touched_paths": ps,
-}})
+# A proposal touching `ps` with operation `op`, with the path facts the evaluator would
+# hand in (`path_facts` below); undefined for a path missing there, so no test can pass by
+# leaving a path unclassified.
+with_paths(ps, op) := object.union(base, {
+	"proposal": {
+		"ops": [{"op": op, "path": p, "lines_added": 1, "lines_removed": 0} | some p in ps],
+		"touched_paths": ps,
+	},
+	"paths": [object.union(f, {"path": p}) | some p in ps; some f in path_facts[p]],
+}) if {
+	every p in ps {
+		path_facts[p]
+	}
+}
+
+# ---------------------------------------------------------------- path classes
+
+# The default risk of each class of the sensitive-path list.
+class_risk := {
+	"governance": "critical",
+	"ci": "critical",
+	"repo_behaviour": "critical",
+	"protected_secret": "high",
+	"protected_folder": "high",
+	"ignore_rules": "high",
+}
+
+# One sample path per class.
+class_samples := {
+	"governance": ".oxide/checks.toml",
+	"ci": ".gitlab-ci.yml",
+	"repo_behaviour": "sub/dir/.gitattributes",
+	"protected_secret": "keys/deploy.PEM",
+	"protected_folder": "services/api/db/migrations/001.sql",
+	"ignore_rules": "sub/.gitignore",
+}
+
+test_every_class_of_the_path_list_has_a_risk if {
+	known := oxide.governance_classes | oxide.protected_classes
+	every c in path_classes {
+		c in known
+		class_risk[c]
+		class_samples[c]
+	}
+}
+
+test_every_class_gets_its_risk_with_the_reason_shown if {
+	every c, p in class_samples {
+		some f in path_facts[p]
+		f.class == c
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == class_risk[c]
+		some e in d.escalations
+		e.risk == class_risk[c]
+		contains(e.message, p)
+		contains(e.message, f.reason)
+	}
+}
+
+test_oxide_may_not_propose_any_governance_class if {
+	every c in oxide.governance_classes {
+		inp := object.union(with_paths([class_samples[c]], "text_edit"), {"provenance": {"synthesizer": "replay"}})
+		d := oxide.decision with input as inp
+		some x in d.denials
+		x.policy_reason_code == "GOVERNANCE_BY_OXIDE"
+	}
+}
+
+test_case_does_not_hide_a_path if {
+	every p in ["Secrets/token", "a/b/.ENV", "keys/deploy.PEM", "pkg/.Npmrc"] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "high"
+	}
+	every p in [".GitHub/Workflows/ci.yml", "deep/nested/.GitLab-CI.yml"] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "critical"
+	}
+}
+
+test_folders_and_files_match_at_any_depth if {
+	every p in ["services/api/db/migrations/001.sql", "home/.ssh/id_ed25519", "infra/terraform.tfstate"] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "high"
+	}
+	every p in ["sub/dir/.gitattributes", "pkg/.husky/pre-commit", "svc/.circleci/config.yml"] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "critical"
+	}
+}
+
+test_ci_systems_and_hook_managers_are_governance if {
+	every p in [
+		".husky/pre-commit", ".gitmodules", "Jenkinsfile", "lefthook.yml",
+		".pre-commit-config.yaml", ".forgejo/workflows/ci.yml", ".github/CODEOWNERS",
+	] {
+		d := oxide.decision with input as with_paths([p], "text_edit")
+		d.risk == "critical"
+	}
+}
+
+# ---------------------------------------------------------------- decisions
 
 test_small_change_is_low_with_one_approver if {
 	d := oxide.decision with input as base
@@ -109,3 +207,45 @@ test_similar_names_are_not_protected if {
 		d.risk == "low"
 	}
 }
+
+# ---------------------------------------------------------------- generated
+# BEGIN path facts: generated from proposal::paths (OXIDE_BLESS=1 cargo test -p oxide-core policy::input)
+path_classes := {"governance", "ci", "repo_behaviour", "protected_secret", "protected_folder", "ignore_rules"}
+
+path_facts := {
+	"src/greeting.txt": [],
+	"src/old.txt": [],
+	"src/auth/login.rs": [{"class": "protected_folder", "pattern": "**/auth/**", "reason": "authentication code"}],
+	"src/../.oxide/oxide.toml": [{"class": "governance", "pattern": "**/.oxide/**", "reason": "OXIDE Review's own rules: settings, CI contract, policy, approvers"}],
+	"src/author.rs": [],
+	"docs/environment.md": [],
+	"src/keys.rs": [],
+	".oxide/checks.toml": [{"class": "governance", "pattern": "**/.oxide/**", "reason": "OXIDE Review's own rules: settings, CI contract, policy, approvers"}],
+	".github/workflows/ci.yml": [{"class": "ci", "pattern": "**/.github/workflows/**", "reason": "GitHub Actions workflows: run code with the repository's secrets and token"}, {"class": "repo_behaviour", "pattern": "**/.github/**", "reason": "forge settings: CODEOWNERS, Dependabot, repository settings apps, templates"}],
+	".GitHub/Workflows/ci.yml": [{"class": "ci", "pattern": "**/.github/workflows/**", "reason": "GitHub Actions workflows: run code with the repository's secrets and token"}, {"class": "repo_behaviour", "pattern": "**/.github/**", "reason": "forge settings: CODEOWNERS, Dependabot, repository settings apps, templates"}],
+	"config/.env": [{"class": "protected_secret", "pattern": "**/.env", "reason": "environment file: usually secrets"}, {"class": "protected_secret", "pattern": "**/*.env", "reason": "environment file (prod.env, ...)"}],
+	".env.production": [{"class": "protected_secret", "pattern": "**/.env.*", "reason": "environment file variants (.env.production, ...)"}],
+	"deploy/tls/server.key": [{"class": "protected_secret", "pattern": "**/*.key", "reason": "private keys"}],
+	"secrets/token.txt": [{"class": "protected_folder", "pattern": "**/secrets/**", "reason": "secrets folder"}],
+	"Secrets/token": [{"class": "protected_folder", "pattern": "**/secrets/**", "reason": "secrets folder"}],
+	"a/b/.ENV": [{"class": "protected_secret", "pattern": "**/.env", "reason": "environment file: usually secrets"}, {"class": "protected_secret", "pattern": "**/*.env", "reason": "environment file (prod.env, ...)"}],
+	"keys/deploy.PEM": [{"class": "protected_secret", "pattern": "**/*.pem", "reason": "PEM keys and certificates"}],
+	"pkg/.Npmrc": [{"class": "protected_secret", "pattern": "**/.npmrc", "reason": "npm registry tokens"}],
+	"services/api/db/migrations/001.sql": [{"class": "protected_folder", "pattern": "**/migrations/**", "reason": "schema migrations: change stored data irreversibly"}],
+	"home/.ssh/id_ed25519": [{"class": "protected_secret", "pattern": "**/id_ed25519*", "reason": "SSH key"}, {"class": "protected_folder", "pattern": "**/.ssh/**", "reason": "SSH keys and configuration"}],
+	"infra/terraform.tfstate": [{"class": "protected_secret", "pattern": "**/*.tfstate", "reason": "Terraform state: holds resource secrets in clear"}],
+	".gitlab-ci.yml": [{"class": "ci", "pattern": "**/.gitlab-ci.yml", "reason": "GitLab CI pipeline"}],
+	"deep/nested/.GitLab-CI.yml": [{"class": "ci", "pattern": "**/.gitlab-ci.yml", "reason": "GitLab CI pipeline"}],
+	"sub/dir/.gitattributes": [{"class": "repo_behaviour", "pattern": "**/.gitattributes", "reason": "filters, diff and merge drivers, line endings; `-diff` or `linguist-generated` hide changes from review (any depth: attributes apply per folder)"}],
+	"pkg/.husky/pre-commit": [{"class": "repo_behaviour", "pattern": "**/.husky/**", "reason": "git hooks (husky): run on every developer's commit and push"}],
+	"svc/.circleci/config.yml": [{"class": "ci", "pattern": "**/.circleci/**", "reason": "CircleCI pipeline"}],
+	".husky/pre-commit": [{"class": "repo_behaviour", "pattern": "**/.husky/**", "reason": "git hooks (husky): run on every developer's commit and push"}],
+	".gitmodules": [{"class": "repo_behaviour", "pattern": "**/.gitmodules", "reason": "submodule URLs: pull code from other repositories"}],
+	"Jenkinsfile": [{"class": "ci", "pattern": "**/Jenkinsfile", "reason": "Jenkins pipeline"}],
+	"lefthook.yml": [{"class": "repo_behaviour", "pattern": "**/lefthook.*", "reason": "git hooks (lefthook)"}],
+	".pre-commit-config.yaml": [{"class": "repo_behaviour", "pattern": "**/.pre-commit-config.yaml", "reason": "pre-commit hooks: code run on developers' commits"}],
+	".forgejo/workflows/ci.yml": [{"class": "ci", "pattern": "**/.forgejo/workflows/**", "reason": "Forgejo Actions workflows"}, {"class": "repo_behaviour", "pattern": "**/.forgejo/**", "reason": "Forgejo forge settings and templates"}],
+	".github/CODEOWNERS": [{"class": "repo_behaviour", "pattern": "**/.github/**", "reason": "forge settings: CODEOWNERS, Dependabot, repository settings apps, templates"}, {"class": "repo_behaviour", "pattern": "**/CODEOWNERS", "reason": "who must review which paths"}],
+	"sub/.gitignore": [{"class": "ignore_rules", "pattern": "**/.gitignore", "reason": "an ignore rule removed lets local secrets (.env, keys) in with the next `git add -A`; one added hides new files from `git status` (high, not governance: changing it runs nothing)"}]
+}
+# END path facts
