@@ -2,11 +2,18 @@
 //! clearly delimited, untrusted data sections, within a byte budget. Pure: the same inputs
 //! always give the same messages (and so the same request digest).
 //!
+//! Files on the sensitive-path list (`proposal::paths`: governance, CI, repository
+//! behaviour, secrets, protected folders) are never context, whatever a skill's `targets`
+//! select: `select_paths` skips them and `build` drops any that are handed in anyway, so
+//! their bytes reach neither the model nor the replay store. Their names still appear in
+//! the file list.
+//!
 //! The delimiter carries a nonce derived from the data itself; if any data contains the
 //! closing delimiter, the nonce is re-derived until none does, so data can never close its
 //! own section early.
 
 use crate::canon;
+use crate::proposal::paths;
 
 use super::ollama::ChatMessage;
 
@@ -75,6 +82,8 @@ pub struct Prompt {
     pub included: Vec<String>,
     /// Paths whose content was cut to fit the budget.
     pub truncated: Vec<String>,
+    /// Paths handed in as context but withheld: they are on the sensitive-path list.
+    pub withheld: Vec<String>,
 }
 
 /// Glob matching over `/`-separated paths: `*` and `?` stay within a component, `**`
@@ -103,9 +112,11 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
 }
 
 /// Paths of `all` that a skill's targets select (in `all`'s order); a target without glob
-/// characters also selects everything below it as a directory.
+/// characters also selects everything below it as a directory. Paths on the sensitive-path
+/// list are never selected.
 pub fn select_paths(targets: &[String], all: &[String]) -> Vec<String> {
     all.iter()
+        .filter(|p| !paths::is_listed(p))
         .filter(|p| {
             targets.iter().any(|t| {
                 glob_match(t, p)
@@ -145,6 +156,13 @@ fn nonce_for(input: &PromptInput<'_>) -> String {
 
 /// Builds the two chat messages.
 pub fn build(input: &PromptInput<'_>) -> Prompt {
+    let (files, withheld): (Vec<&ContextFile>, Vec<&ContextFile>) =
+        input.files.iter().partition(|f| !paths::is_listed(&f.path));
+    let shown: Vec<ContextFile> = files.into_iter().cloned().collect();
+    let input = &PromptInput {
+        files: &shown,
+        ..input.clone()
+    };
     let nonce = nonce_for(input);
     let open = format!("<<<DATA-{nonce}");
     let close = format!("DATA-{nonce}>>>");
@@ -222,6 +240,7 @@ pub fn build(input: &PromptInput<'_>) -> Prompt {
         nonce,
         included,
         truncated,
+        withheld: withheld.into_iter().map(|f| f.path.clone()).collect(),
     }
 }
 
@@ -317,5 +336,64 @@ mod tests {
             "{}",
             p.messages[1].content.len()
         );
+    }
+
+    #[test]
+    fn listed_files_are_never_context() {
+        let secret = |tag: &str| format!("TOP-SECRET-{tag}-7f3a\n");
+        let paths = [
+            ".env",
+            "app/config/.env",
+            "Secrets/token",
+            ".oxide/oxide.toml",
+            ".github/workflows/ci.yml",
+            "keys/deploy.PEM",
+        ];
+        let mut all: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        all.push("README.md".into());
+        all.sort();
+        let targets: Vec<String> = [
+            "**/.env",
+            "Secrets/**",
+            ".oxide/**",
+            ".github/workflows/*",
+            "keys",
+            "README.md",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // The skill's targets select none of them ...
+        assert_eq!(select_paths(&targets, &all), ["README.md"]);
+        // ... and handed in anyway, the builder drops them.
+        let mut files: Vec<ContextFile> = paths
+            .iter()
+            .map(|p| ContextFile {
+                path: p.to_string(),
+                content: secret(p).into_bytes(),
+            })
+            .collect();
+        files.push(ContextFile {
+            path: "README.md".into(),
+            content: b"PUBLIC-README-TEXT\n".to_vec(),
+        });
+        let p = build(&input(r#"{"targets":["**/.env"]}"#, &files, &all));
+        let text: String = p.messages.iter().map(|m| m.content.as_str()).collect();
+        assert!(
+            text.contains("PUBLIC-README-TEXT"),
+            "the allowed file is context"
+        );
+        for path in paths {
+            assert!(!text.contains(&secret(path)), "{path}'s bytes were sent");
+            assert!(!text.contains("TOP-SECRET"), "{path}");
+        }
+        assert_eq!(p.included, ["README.md"]);
+        let mut withheld = p.withheld.clone();
+        withheld.sort();
+        let mut want: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        want.sort();
+        assert_eq!(withheld, want);
+        // The file list still names them (names are not contents).
+        assert!(text.contains("Secrets/token\n"));
     }
 }
