@@ -56,6 +56,9 @@ pub fn import(ws: &mut Workspace, file: &Path, actor: &str) -> Result<ImportRepo
             dry.digest,
         ));
     }
+    if let Some(p) = base_off_target(ws, &bundle)? {
+        return Ok(refused(vec![p], dry.digest));
+    }
     let ts = ws.clock().now_rfc3339();
     let row = ws.store_mut().write(|tx| admit(tx, &bundle, actor, &ts))?;
     Ok(ImportReport {
@@ -65,4 +68,43 @@ pub fn import(ws: &mut Workspace, file: &Path, actor: &str) -> Result<ImportRepo
         state: Some(row.state),
         digest: Some(row.digest),
     })
+}
+
+/// A bundle's base must be the target branch's tip or one of its ancestors: otherwise a
+/// hand-written bundle could build on any commit in the object database (one from before a
+/// security fix, a fork's commit with governance edits). `Some(problem)` when it is not.
+fn base_off_target(ws: &Workspace, bundle: &Bundle) -> Result<Option<Problem>, Error> {
+    const CODE: &str = "BASE_NOT_ON_TARGET";
+    let target = ws.settings()?.workflow.target_branch;
+    let problem = |pointer: &str, msg: String| Ok(Some(Problem::new(pointer, CODE, msg)));
+    let Ok(repo) = git2::Repository::open(ws.root()) else {
+        return problem(
+            "/base/commit",
+            format!("{} is not a git repository", ws.root().display()),
+        );
+    };
+    let Some(tip) = repo
+        .find_branch(&target, git2::BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().peel_to_commit().ok())
+        .map(|c| c.id())
+    else {
+        return problem(
+            "/base/branch",
+            format!("the target branch `{target}` has no commit in this repository; commit on it (or fix `workflow.target_branch`) before importing"),
+        );
+    };
+    let base = git2::Oid::from_str(&bundle.base.commit).ok();
+    let on_target =
+        base.is_some_and(|b| b == tip || repo.graph_descendant_of(tip, b).unwrap_or(false));
+    if on_target {
+        return Ok(None);
+    }
+    problem(
+        "/base/commit",
+        format!(
+            "base commit {} is not on the target branch `{target}` (tip {tip}): a proposal must build on the target branch's tip or one of its ancestors; re-create the bundle on `{target}`",
+            bundle.base.commit
+        ),
+    )
 }
