@@ -44,7 +44,7 @@ else
 fi
 
 # --- toolchains (not installed here: say how) -----------------------------------------
-command -v cargo >/dev/null || die "cargo not found: install Rust with https://rustup.rs (stable, 1.85 or newer)"
+command -v cargo >/dev/null || die "cargo not found: install Rust with https://rustup.rs (rust-toolchain.toml pins 1.95.0)"
 command -v node >/dev/null || die "node not found: install Node.js 20.19+ (e.g. from https://nodejs.org or NodeSource)"
 node_version=$(node -p 'process.versions.node')
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \

@@ -303,8 +303,11 @@ impl Drop for DriverProcess {
 impl DriverProcess {
     fn stop(&mut self) {
         let pgid = self.child.id() as libc::pid_t;
+        #[allow(unsafe_code)] // std cannot signal a process group
         // SAFETY: kill(2) on our own process group; no memory is touched.
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        unsafe {
+            libc::kill(-pgid, libc::SIGTERM)
+        };
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -313,8 +316,11 @@ impl DriverProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         // Whatever is left of the group (the app, WebKitWebDriver) goes too.
+        #[allow(unsafe_code)] // as above
         // SAFETY: as above.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL)
+        };
         let _ = self.child.wait();
     }
 }

@@ -1,5 +1,10 @@
 //! Printing: one JSON document on stdout with `--json`, human text otherwise; errors as
 //! `{"error": {code, message}}` and the contract's exit codes.
+//!
+//! A closed stdout (`oxide --json audit list | head -c 100`) is not an error: the reader has
+//! what it wanted, so the rest is dropped quietly and the exit code is the command's own, as
+//! git and ripgrep do. Rust ignores SIGPIPE, so the write fails with `BrokenPipe` instead of
+//! killing the process; nothing here panics on a failed write.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -61,6 +66,21 @@ fn exit_code(kind: ErrorKind) -> ExitCode {
     }
 }
 
+/// Writes `text` and a newline to stdout. `Ok` also when the reader has gone away (a closed
+/// pipe): there is no one left to tell.
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut so = std::io::stdout().lock();
+    match writeln!(so, "{text}").and_then(|()| so.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes `text` and a newline to stderr; a failure there has nowhere to be reported.
+fn write_stderr(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 pub struct Out {
     json: bool,
     doc: Option<Value>,
@@ -68,6 +88,8 @@ pub struct Out {
     refused: bool,
     /// Set when the document is a result that nevertheless means "invalid input" (exit 2).
     invalid: bool,
+    /// A failed write of human text to stdout (other than a closed pipe), reported at the end.
+    write_failed: Option<std::io::Error>,
 }
 
 impl Out {
@@ -77,6 +99,7 @@ impl Out {
             doc: None,
             refused: false,
             invalid: false,
+            write_failed: None,
         }
     }
 
@@ -92,9 +115,10 @@ impl Out {
             ));
         } else {
             let text = human();
-            if !text.is_empty() {
-                let mut so = std::io::stdout().lock();
-                let _ = writeln!(so, "{}", text.trim_end());
+            if !text.is_empty() && self.write_failed.is_none() {
+                if let Err(e) = write_stdout(text.trim_end()) {
+                    self.write_failed = Some(e);
+                }
             }
         }
     }
@@ -112,11 +136,18 @@ impl Out {
     }
 
     pub fn finish(self, result: Result<(), CliError>) -> ExitCode {
+        let written = match (&result, self.write_failed) {
+            (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => self
+                .doc
+                .as_ref()
+                .map_or(Ok(()), |doc| write_stdout(&doc.to_string())),
+            (Err(_), _) => Ok(()),
+        };
+        let result =
+            result.and(written.map_err(|e| CliError::io("cannot write the result to stdout", e)));
         match result {
             Ok(()) => {
-                if let Some(doc) = self.doc {
-                    println!("{doc}");
-                }
                 if self.invalid {
                     ExitCode::from(2)
                 } else if self.refused {
@@ -127,12 +158,12 @@ impl Out {
             }
             Err(e) => {
                 if self.json {
-                    println!(
-                        "{}",
-                        json!({"error": {"code": e.code, "message": e.message}})
+                    // The error document, if stdout still takes it; stderr says it anyway.
+                    let _ = write_stdout(
+                        &json!({"error": {"code": e.code, "message": e.message}}).to_string(),
                     );
                 }
-                eprintln!("error[{}]: {}", e.code, e.message);
+                write_stderr(&format!("error[{}]: {}", e.code, e.message));
                 exit_code(e.kind)
             }
         }
@@ -155,9 +186,9 @@ pub fn usage_error(e: clap::Error, json: bool) -> ExitCode {
                 .trim_start_matches("error: ")
                 .to_string();
             if json {
-                println!(
-                    "{}",
-                    json!({"error": {"code": "USAGE", "message": format!("{first} (see `oxide help`)")}})
+                let _ = write_stdout(
+                    &json!({"error": {"code": "USAGE", "message": format!("{first} (see `oxide help`)")}})
+                        .to_string(),
                 );
             }
             let _ = e.print();

@@ -182,6 +182,7 @@ fn bwrap_argv(bwrap: &Path, workdir: &Path, ro: &[PathBuf], argv: &[String]) -> 
 /// stayed in its group). ESRCH (nothing left) is fine.
 pub fn kill_group(pgid: u32) {
     if pgid > 1 {
+        #[allow(unsafe_code)] // libc::killpg: std has no process-group kill
         // SAFETY: killpg has no memory-safety preconditions.
         unsafe {
             libc::killpg(pgid as libc::pid_t, libc::SIGKILL);
@@ -279,6 +280,7 @@ pub fn run_check(
             cmd.env(name, v);
         }
     }
+    #[allow(unsafe_code)] // pre_exec is unsafe by signature; std has no PR_SET_PDEATHSIG
     // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL this child if
     // the thread that spawned it dies (e.g. `oxide validate` is killed).
     unsafe {

@@ -140,6 +140,7 @@ fn kill_processes_in(dir: &Path) {
         };
         if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
             if cwd.starts_with(&dir) {
+                #[allow(unsafe_code)] // libc::kill by pid: std only kills its own children
                 // SAFETY: kill has no memory-safety preconditions.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);

@@ -1,0 +1,189 @@
+use super::*;
+use crate::store::Store;
+use serde_json::json;
+
+fn store_with(n: usize) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+    for i in 0..n {
+        store
+            .write(|tx| {
+                append(
+                    tx,
+                    NewEvent {
+                        actor: "alice",
+                        kind: "test.event",
+                        subject: &format!("s{i}"),
+                        payload: json!({"i": i}),
+                    },
+                    &format!("2026-01-01T00:00:{i:02}Z"),
+                )
+            })
+            .unwrap();
+    }
+    (dir, store)
+}
+
+fn tamper(store: &Store, sql: &str) {
+    store
+        .conn()
+        .execute_batch(&format!(
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; {sql}"
+        ))
+        .unwrap();
+}
+
+#[test]
+fn chain_links_and_verifies() {
+    let (_d, store) = store_with(5);
+    let evs = list(store.conn(), None, None).unwrap();
+    assert_eq!(evs.len(), 5);
+    assert_eq!(evs[0].prev, None);
+    for w in evs.windows(2) {
+        assert_eq!(w[1].prev.as_ref(), Some(&w[0].hash));
+    }
+    let v = verify(store.conn()).unwrap();
+    assert_eq!(
+        v,
+        AuditVerify {
+            ok: true,
+            events: 5,
+            first_bad_seq: None,
+            problem: None
+        }
+    );
+    assert_eq!(list(store.conn(), Some(3), Some(1)).unwrap()[0].seq, 4);
+}
+
+#[test]
+fn the_application_cannot_rewrite_history() {
+    let (_d, store) = store_with(2);
+    assert!(store
+        .conn()
+        .execute("UPDATE audit_events SET actor = 'mallory'", [])
+        .is_err());
+    assert!(store
+        .conn()
+        .execute("DELETE FROM audit_events", [])
+        .is_err());
+}
+
+#[test]
+fn edited_payload_is_found() {
+    let (_d, store) = store_with(5);
+    tamper(
+        &store,
+        r#"UPDATE audit_events SET payload = '{"i":99}' WHERE seq = 3"#,
+    );
+    let v = verify(store.conn()).unwrap();
+    assert!(!v.ok);
+    assert_eq!(v.first_bad_seq, Some(3));
+}
+
+#[test]
+fn edited_actor_is_found() {
+    let (_d, store) = store_with(4);
+    tamper(
+        &store,
+        "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+    );
+    assert_eq!(verify(store.conn()).unwrap().first_bad_seq, Some(2));
+}
+
+#[test]
+fn deleted_event_is_found() {
+    let (_d, store) = store_with(5);
+    tamper(&store, "DELETE FROM audit_events WHERE seq = 2");
+    assert_eq!(verify(store.conn()).unwrap().first_bad_seq, Some(2));
+}
+
+#[test]
+fn deleted_tail_is_found() {
+    let (_d, store) = store_with(5);
+    tamper(&store, "DELETE FROM audit_events WHERE seq = 5");
+    let v = verify(store.conn()).unwrap();
+    assert!(!v.ok);
+    assert_eq!(v.first_bad_seq, Some(5));
+}
+
+#[test]
+fn inserted_event_is_found() {
+    let (_d, store) = store_with(4);
+    // Shift 3.. up by one and forge a well-hashed event at 3 that links to 2.
+    tamper(&store, "UPDATE audit_events SET seq = seq + 10 WHERE seq >= 3; UPDATE audit_events SET seq = seq - 9 WHERE seq >= 13;");
+    let prev: String = store
+        .conn()
+        .query_row("SELECT hash FROM audit_events WHERE seq = 2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let payload = json!({"forged": true});
+    let h = event_hash(
+        3,
+        "2026-01-01T00:00:02Z",
+        "mallory",
+        "x",
+        "y",
+        &payload,
+        &Some(prev.clone()),
+    )
+    .unwrap();
+    store.conn().execute(
+        "INSERT INTO audit_events VALUES (3, '2026-01-01T00:00:02Z', 'mallory', 'x', 'y', ?1, ?2, ?3)",
+        params![canon::canonical_string(&payload).unwrap(), prev, h],
+    ).unwrap();
+    let v = verify(store.conn()).unwrap();
+    assert_eq!(
+        v.first_bad_seq,
+        Some(4),
+        "the event after the forgery no longer links"
+    );
+}
+
+#[test]
+fn reordered_events_are_found() {
+    let (_d, store) = store_with(5);
+    tamper(&store, "UPDATE audit_events SET seq = 100 WHERE seq = 2; UPDATE audit_events SET seq = 2 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 100;");
+    assert_eq!(verify(store.conn()).unwrap().first_bad_seq, Some(2));
+}
+
+#[test]
+fn export_is_json_lines_that_rehash() {
+    let (d, store) = store_with(3);
+    let out = d.path().join("audit.jsonl");
+    assert_eq!(export(store.conn(), &out).unwrap(), 3);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut prev: Option<String> = None;
+    for line in text.lines() {
+        let e: AuditEvent = serde_json::from_str(line).unwrap();
+        assert_eq!(e.prev, prev);
+        let h = event_hash(
+            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+        )
+        .unwrap();
+        assert_eq!(h, e.hash);
+        prev = Some(e.hash);
+    }
+    assert_eq!(text.lines().count(), 3);
+}
+
+#[test]
+fn non_object_payload_is_refused() {
+    let (_d, mut store) = store_with(0);
+    let err = store
+        .write(|tx| {
+            append(
+                tx,
+                NewEvent {
+                    actor: "a",
+                    kind: "k",
+                    subject: "s",
+                    payload: json!([1]),
+                },
+                "t",
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "AUDIT_BAD_PAYLOAD");
+    assert_eq!(count(store.conn()).unwrap(), 0);
+}
