@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::proposal::{apply_ops, BaseFiles, Bundle, Change, Problem};
 
+pub mod review_diff;
+
 /// Prefix of every proposal branch.
 pub const BRANCH_PREFIX: &str = "oxide/proposals/";
 /// Prefix of the names of temporary worktrees made by validation.
