@@ -58,12 +58,14 @@ pub enum LineFlag {
     Invisible,
 }
 
-/// A piece of a changed line: `changed` when this word differs from the paired line.
+/// A piece of a line: `changed` when this word differs from the paired line; `mark` when
+/// its characters are ones a plain rendering hides (never `no_newline_at_end`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Span {
     pub text: String,
     pub changed: bool,
+    pub mark: Option<LineFlag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,8 +74,9 @@ pub struct DiffLine {
     pub kind: LineKind,
     /// The line exactly as git has it, without its final `\n` (a `\r` stays).
     pub text: String,
-    /// Word-level changes against the paired removed/added line, concatenating to `text`;
-    /// empty when the line is unpaired, context, or longer than [`MAX_INLINE_BYTES`].
+    /// The line in pieces, concatenating to `text`: word-level changes against the paired
+    /// removed/added line (up to [`MAX_INLINE_BYTES`]) and runs of hidden characters. Empty
+    /// when there is neither (the line is shown as `text`).
     pub spans: Vec<Span>,
     pub flags: Vec<LineFlag>,
 }
@@ -333,6 +336,9 @@ fn file_diff(patch: &Patch<'_>) -> Result<FileDiff, GitopsError> {
             });
         }
         add_word_spans(&mut lines);
+        for l in &mut lines {
+            l.spans = mark_spans(&l.text, std::mem::take(&mut l.spans));
+        }
         hunks.push(Hunk {
             old_start: hunk.old_start(),
             old_lines: hunk.old_lines(),
@@ -401,14 +407,59 @@ fn add_word_spans(lines: &mut [DiffLine]) {
     }
 }
 
-fn push_span(spans: &mut Vec<Span>, text: &str, changed: bool) {
+fn push_span(spans: &mut Vec<Span>, text: &str, changed: bool, mark: Option<LineFlag>) {
     match spans.last_mut() {
-        Some(s) if s.changed == changed => s.text.push_str(text),
+        Some(s) if s.changed == changed && s.mark == mark => s.text.push_str(text),
         _ => spans.push(Span {
             text: text.to_string(),
             changed,
+            mark,
         }),
     }
+}
+
+/// Splits `spans` (the word spans, or the whole line when there are none) further into runs
+/// of hidden characters, each with its mark. Empty when nothing is changed or marked.
+pub fn mark_spans(text: &str, spans: Vec<Span>) -> Vec<Span> {
+    let plain = text.is_ascii()
+        && !text.contains('\r')
+        && !text.ends_with([' ', '\t'])
+        && !text.chars().any(is_invisible);
+    if plain {
+        return spans;
+    }
+    let body = text.trim_end_matches('\r');
+    let trail_start = body.trim_end_matches([' ', '\t']).len();
+    let spans = if spans.is_empty() {
+        vec![Span {
+            text: text.to_string(),
+            changed: false,
+            mark: None,
+        }]
+    } else {
+        spans
+    };
+    let mut out = Vec::with_capacity(spans.len());
+    let mut offset = 0;
+    for s in spans {
+        for (i, c) in s.text.char_indices() {
+            let at = offset + i;
+            let mark = if c == '\r' {
+                Some(LineFlag::CarriageReturn)
+            } else if is_invisible(c) {
+                Some(LineFlag::Invisible)
+            } else if !c.is_ascii() {
+                Some(LineFlag::NonAscii)
+            } else if at >= trail_start && at < body.len() {
+                Some(LineFlag::TrailingWhitespace)
+            } else {
+                None
+            };
+            push_span(&mut out, &s.text[i..i + c.len_utf8()], s.changed, mark);
+        }
+        offset += s.text.len();
+    }
+    out
 }
 
 /// Word-level changes between a removed and an added line: the old line's spans and the
@@ -426,11 +477,11 @@ pub fn word_spans(old: &str, new: &str) -> Option<(Vec<Span>, Vec<Span>)> {
         let v = change.value();
         match change.tag() {
             ChangeTag::Equal => {
-                push_span(&mut o, v, false);
-                push_span(&mut n, v, false);
+                push_span(&mut o, v, false, None);
+                push_span(&mut n, v, false, None);
             }
-            ChangeTag::Delete => push_span(&mut o, v, true),
-            ChangeTag::Insert => push_span(&mut n, v, true),
+            ChangeTag::Delete => push_span(&mut o, v, true, None),
+            ChangeTag::Insert => push_span(&mut n, v, true, None),
         }
     }
     Some((o, n))

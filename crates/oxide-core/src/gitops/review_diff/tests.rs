@@ -339,8 +339,8 @@ fn hidden_characters_are_flagged_on_their_lines() {
         edit("x.sh", "last", "last \u{200B}"),
     ];
     let v = review_diff(d.path(), "p1", &bundle(&base, ops)).unwrap();
-    let lines: Vec<_> = only(&v).hunks[0]
-        .lines
+    let all = &only(&v).hunks[0].lines;
+    let lines: Vec<_> = all
         .iter()
         .map(|l| (l.kind, l.text.as_str(), l.flags.clone()))
         .collect();
@@ -361,6 +361,61 @@ fn hidden_characters_are_flagged_on_their_lines() {
                 vec![NonAscii, Invisible, NoNewlineAtEnd]
             ),
         ]
+    );
+    // The hidden characters are their own marked spans (after the word changes).
+    let spans = |l: &DiffLine| -> Vec<(String, bool, Option<LineFlag>)> {
+        l.spans
+            .iter()
+            .map(|s| (s.text.clone(), s.changed, s.mark))
+            .collect()
+    };
+    assert_eq!(
+        spans(&all[0]),
+        [
+            ("check=on".into(), false, None),
+            ("\r".into(), false, Some(CarriageReturn))
+        ]
+    );
+    assert_eq!(spans(&all[1]), [("mode=strict".into(), false, None)]);
+    assert_eq!(
+        spans(&all[4]),
+        [
+            ("mode=strict".into(), false, None),
+            ("\r".into(), true, Some(CarriageReturn))
+        ]
+    );
+    assert_eq!(
+        spans(&all[5]),
+        [
+            // One word (no space in it): changed as a whole.
+            ("user=".into(), true, None),
+            ("\u{0430}".into(), true, Some(NonAscii)),
+            ("dmin".into(), true, None)
+        ]
+    );
+    assert_eq!(
+        spans(&all[6]),
+        [
+            ("last".into(), false, None),
+            (" ".into(), true, None),
+            ("\u{200B}".into(), true, Some(Invisible))
+        ]
+    );
+    let trail = mark_spans("a  \r", vec![]);
+    assert_eq!(
+        trail
+            .iter()
+            .map(|s| (s.text.as_str(), s.mark))
+            .collect::<Vec<_>>(),
+        [
+            ("a", None),
+            ("  ", Some(TrailingWhitespace)),
+            ("\r", Some(CarriageReturn))
+        ]
+    );
+    assert!(
+        mark_spans("plain text", vec![]).is_empty(),
+        "a plain line needs no spans"
     );
     assert_eq!(line_flags("a \t"), [TrailingWhitespace]);
     assert_eq!(line_flags("a \r"), [CarriageReturn, TrailingWhitespace]);
