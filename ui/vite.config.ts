@@ -20,7 +20,12 @@ export default defineConfig({
     sourcemap: false,
   },
   clearScreen: false,
-  server: { port: 5173, strictPort: true },
+  server: {
+    port: 5173,
+    strictPort: true,
+    // lib/commands.test.ts reads the Rust command list and signatures it is checked against.
+    fs: { allow: ['.', '../src-tauri'] },
+  },
   test: {
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],

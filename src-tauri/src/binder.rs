@@ -9,14 +9,6 @@ use tauri::AppHandle;
 
 use crate::commands::blocking;
 
-fn params(ws: &oxide_core::Workspace) -> Result<EligibilityParams, oxide_core::Error> {
-    let settings = ws.settings()?.binder;
-    Ok(EligibilityParams::from_settings(
-        &settings,
-        ws.clock().now(),
-    ))
-}
-
 /// Capsules matching the filter, with the workspace's rollout mode.
 #[tauri::command]
 pub async fn binder_capsules(
@@ -34,7 +26,7 @@ pub async fn binder_capsules(
 pub async fn binder_capsule(app: AppHandle, upsert_key: String) -> Result<CapsuleDetail, ErrorDto> {
     blocking(app, move |state| {
         state.with_workspace(|ws| {
-            let p = params(ws)?;
+            let p = EligibilityParams::for_workspace(ws)?;
             Ok(binder::capsule_detail(ws.store().conn(), &upsert_key, &p)?)
         })
     })

@@ -8,7 +8,6 @@ use oxide_core::ErrorDto;
 use tauri::AppHandle;
 
 use crate::commands::{blocking, dto};
-use crate::state::no_workspace;
 
 /// Every proposal, newest first, with its latest decision.
 #[tauri::command]
@@ -19,16 +18,13 @@ pub async fn policy_gates(app: AppHandle) -> Result<Vec<ProposalGate>, ErrorDto>
     .await
 }
 
-/// Evaluates the workspace policy for a proposal and records the decision.
+/// Evaluates the workspace policy for a proposal and records the decision (on its own handle,
+/// like every writing command: `AppState::writer`).
 #[tauri::command]
 pub async fn policy_eval(app: AppHandle, id: String) -> Result<ProposalEval, ErrorDto> {
     blocking(app, move |state| {
-        let mut slot = state.slot();
-        let ws = slot.as_mut().ok_or_else(no_workspace)?;
-        let actor = std::env::var("OXIDE_ACTOR")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "desktop".into());
-        policy::eval_proposal(ws, &id, &actor).map_err(dto)
+        let mut ws = state.writer()?;
+        policy::eval_proposal(&mut ws, &id, &oxide_core::actor::from_env()).map_err(dto)
     })
     .await
 }

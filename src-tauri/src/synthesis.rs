@@ -1,38 +1,21 @@
 //! Skills, O.X.I.D.E synthesis and the Proposal view: thin Tauri adapters over
 //! `oxide_core::{skill, synth, proposal}`. No decisions are made here.
 //!
-//! Writes (adding a skill, proposing) and the long Ollama call run on their own connection to
-//! the workspace's database, so the app's shared workspace stays free while the model thinks.
+//! Writes (adding a skill, proposing) and the long Ollama call run on their own handle on the
+//! workspace's database (`AppState::writer`), so the app's shared workspace stays free while
+//! the model thinks.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use oxide_core::proposal::diff::ProposalDetail;
 use oxide_core::skill::{Added, Discovered, Skill};
 use oxide_core::synth::{self, PinStatus, ProposeOptions, ProposeOutcome};
-use oxide_core::{ErrorDto, Workspace};
-use tauri::AppHandle;
+use oxide_core::ErrorDto;
+use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::commands::{blocking, dto};
 use crate::state::AppState;
-
-/// The cancel flag of the synthesis in progress, if any.
-static RUNNING: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
-
-/// A second handle on the open workspace (same repository, same database).
-fn own_workspace(state: &AppState) -> Result<Workspace, ErrorDto> {
-    let (root, db) = state
-        .with_workspace(|ws| Ok((ws.root().to_path_buf(), ws.store().path().to_path_buf())))?;
-    Workspace::open(&root, Some(&db)).map_err(dto)
-}
-
-fn actor() -> String {
-    std::env::var("OXIDE_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "desktop".into())
-}
 
 #[tauri::command]
 pub async fn skills_list(app: AppHandle) -> Result<Vec<Skill>, ErrorDto> {
@@ -46,8 +29,13 @@ pub async fn skills_list(app: AppHandle) -> Result<Vec<Skill>, ErrorDto> {
 #[tauri::command]
 pub async fn skill_add(app: AppHandle, path: String) -> Result<Added, ErrorDto> {
     blocking(app, move |state| {
-        let mut ws = own_workspace(state)?;
-        oxide_core::skill::add_file(&mut ws, &PathBuf::from(path), &actor()).map_err(dto)
+        let mut ws = state.writer()?;
+        oxide_core::skill::add_file(
+            &mut ws,
+            &PathBuf::from(path),
+            &oxide_core::actor::from_env(),
+        )
+        .map_err(dto)
     })
     .await
 }
@@ -80,8 +68,8 @@ pub async fn skill_pick_file(app: AppHandle) -> Result<Option<String>, ErrorDto>
 #[tauri::command]
 pub async fn skill_discover(app: AppHandle) -> Result<Vec<Discovered>, ErrorDto> {
     blocking(app, |state| {
-        let mut ws = own_workspace(state)?;
-        oxide_core::skill::discover(&mut ws, &actor()).map_err(dto)
+        let mut ws = state.writer()?;
+        oxide_core::skill::discover(&mut ws, &oxide_core::actor::from_env()).map_err(dto)
     })
     .await
 }
@@ -94,42 +82,22 @@ pub async fn propose(
     replay: bool,
 ) -> Result<ProposeOutcome, ErrorDto> {
     blocking(app, move |state| {
-        let flag = Arc::new(AtomicBool::new(false));
-        {
-            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-            if running.is_some() {
-                return Err(ErrorDto {
-                    code: "APP_SYNTH_BUSY".into(),
-                    message: "a synthesis is already running; wait for it or cancel it".into(),
-                });
-            }
-            *running = Some(flag.clone());
-        }
-        let result = own_workspace(state).and_then(|mut ws| {
-            let opts = ProposeOptions {
-                replay,
-                host: synth::host_from_env(),
-                cancel: Some(flag),
-            };
-            synth::propose(&mut ws, &skill, &opts, &actor()).map_err(dto)
-        });
-        *RUNNING.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        result
+        let turn = state.synthesis.begin()?;
+        let mut ws = state.writer()?;
+        let opts = ProposeOptions {
+            replay,
+            host: synth::host_from_env(),
+            cancel: Some(turn.cancel.clone()),
+        };
+        synth::propose(&mut ws, &skill, &opts, &oxide_core::actor::from_env()).map_err(dto)
     })
     .await
 }
 
 /// Asks the running synthesis to stop; `false` when none is running.
 #[tauri::command]
-pub async fn propose_cancel() -> Result<bool, ErrorDto> {
-    let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(match running.as_ref() {
-        Some(flag) => {
-            flag.store(true, Ordering::SeqCst);
-            true
-        }
-        None => false,
-    })
+pub fn propose_cancel(state: State<'_, AppState>) -> bool {
+    state.synthesis.cancel()
 }
 
 /// A proposal with its diff against the base, rationale and provenance.

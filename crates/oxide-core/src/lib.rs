@@ -1,6 +1,7 @@
 //! OXIDE Review's domain core. Every decision lives here; the `oxide` CLI and the desktop
 //! shell only translate. One module (room) per concern, each owning its tables.
 
+pub mod actor;
 pub mod audit;
 pub mod binder;
 pub mod canon;

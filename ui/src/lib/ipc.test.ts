@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { IPC_FAILED, ipc, isErrorDto, num, toErrorDto } from './ipc';
+import { IPC_FAILED, ipc, isErrorDto, toErrorDto } from './ipc';
 
 afterEach(() => clearMocks());
 
@@ -16,14 +16,6 @@ describe('toErrorDto', () => {
     expect(toErrorDto(new Error('boom'))).toEqual({ code: IPC_FAILED, message: 'boom' });
     expect(toErrorDto('text')).toEqual({ code: IPC_FAILED, message: 'text' });
     expect(isErrorDto({ code: 1, message: 'x' })).toBe(false);
-  });
-});
-
-describe('num', () => {
-  it('reads numbers and bigints alike', () => {
-    expect(num(3)).toBe(3);
-    expect(num(BigInt(4))).toBe(4);
-    expect(num(null)).toBe(0);
   });
 });
 

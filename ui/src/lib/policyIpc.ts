@@ -1,26 +1,20 @@
-// Typed adapters over the policy room's Tauri commands (src-tauri/src/policy.rs).
-import { invoke } from '@tauri-apps/api/core';
-import { toErrorDto } from './ipc';
+// Typed adapters over the policy room's Tauri commands (src-tauri/src/policy.rs), through the
+// one typed `call` (commands.ts).
+import { call } from './commands';
 import type { RecordedDecision } from './bindings/RecordedDecision';
 import type { SimReport } from './bindings/SimReport';
 import type { TestReport } from './bindings/TestReport';
 import type { Decision } from './bindings/Decision';
+import type { PolicyInput } from './bindings/PolicyInput';
 import type { ProposalEval } from './bindings/ProposalEval';
 import type { ProposalGate } from './bindings/ProposalGate';
+import type { Risk } from './bindings/Risk';
 
-export type { RecordedDecision, SimReport, TestReport, Decision, ProposalEval, ProposalGate };
-
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
-  try {
-    return await invoke<T>(command, args);
-  } catch (error) {
-    throw toErrorDto(error);
-  }
-}
+export type { RecordedDecision, SimReport, TestReport, Decision, PolicyInput, ProposalEval, ProposalGate, Risk };
 
 export const policyIpc = {
-  gates: () => call<ProposalGate[]>('policy_gates'),
-  evaluate: (id: string) => call<ProposalEval>('policy_eval', { id }),
-  test: (dirPath: string | null = null) => call<TestReport>('policy_test', { dirPath }),
-  simulate: (dirPath: string | null = null) => call<SimReport>('policy_simulate', { dirPath }),
+  gates: () => call('policy_gates'),
+  evaluate: (id: string) => call('policy_eval', { id }),
+  test: (dirPath: string | null = null) => call('policy_test', { dirPath }),
+  simulate: (dirPath: string | null = null) => call('policy_simulate', { dirPath }),
 };

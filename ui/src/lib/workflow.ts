@@ -1,33 +1,36 @@
 // Typed adapters over the Proposals view's commands (src-tauri/src/validation.rs) and the
-// validation progress events. Types come from Rust (lib/bindings).
-import { invoke } from '@tauri-apps/api/core';
-import { toErrorDto } from './ipc';
-import type { GuardRecord } from './bindings/GuardRecord';
-import type { ProposalSummary } from './bindings/ProposalSummary';
-import type { ProposalView } from './bindings/ProposalView';
+// validation progress events, through the one typed `call` (commands.ts). Types come from
+// Rust (lib/bindings).
+import { call, type GuardRecord, type ProposalSummary, type ProposalView, type StoredCheck } from './commands';
 import type { TableEdge } from './bindings/TableEdge';
 import type { ValidateReport } from './bindings/ValidateReport';
 import type { ValidationProgress } from './bindings/ValidationProgress';
 import type { CheckRunStatus } from './bindings/CheckRunStatus';
+import type { CheckStatus } from './bindings/CheckStatus';
 import type { ProgressPage } from './bindings/ProgressPage';
+import type { State } from './bindings/State';
 
-export type { CheckRunStatus, GuardRecord, ProgressPage, ProposalSummary, ProposalView, TableEdge, ValidateReport, ValidationProgress };
-
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
-  try {
-    return await invoke<T>(command, args);
-  } catch (error) {
-    throw toErrorDto(error);
-  }
-}
+export type {
+  CheckRunStatus,
+  CheckStatus,
+  GuardRecord,
+  ProgressPage,
+  ProposalSummary,
+  ProposalView,
+  State,
+  StoredCheck,
+  TableEdge,
+  ValidateReport,
+  ValidationProgress,
+};
 
 export const workflowIpc = {
-  list: (state: string | null = null) => call<ProposalSummary[]>('proposals_list', { state }),
-  view: (id: string) => call<ProposalView>('proposal_view', { id }),
-  table: () => call<TableEdge[]>('workflow_table'),
+  list: (state: State | null = null) => call('proposals_list', { state }),
+  view: (id: string) => call('proposal_view', { id }),
+  table: () => call('workflow_table'),
   /** Starts a validation on the app side; returns the token to poll. */
-  validateStart: (id: string) => call<string>('validate_start', { id }),
-  validatePoll: (token: string, from: number) => call<ProgressPage>('validate_poll', { token, from }),
+  validateStart: (id: string) => call('validate_start', { id }),
+  validatePoll: (token: string, from: number) => call('validate_poll', { token, from }),
 };
 
 /**
@@ -55,7 +58,7 @@ export async function runValidation(
 }
 
 /** Where each state sits in the drawing: the happy path left to right, exits below it. */
-export const STATE_POSITIONS: Record<string, { x: number; y: number }> = {
+export const STATE_POSITIONS: Record<State, { x: number; y: number }> = {
   discovered: { x: 0, y: 0 },
   proposed: { x: 190, y: 0 },
   validated: { x: 380, y: 0 },
@@ -70,8 +73,16 @@ export const STATE_POSITIONS: Record<string, { x: number; y: number }> = {
   rolled_back: { x: 760, y: 130 },
 };
 
+/** Is `name` a proposal state (e.g. a key of `Status.proposals`)? */
+export function isState(name: string): name is State {
+  return Object.hasOwn(STATE_POSITIONS, name);
+}
+
+/** A check as the Proposals view shows it while a validation runs. */
+export type LiveCheckStatus = CheckRunStatus | 'queued' | 'running';
+
 /** The chip tone of a check status or proposal state. */
-export function toneOf(status: string): 'ok' | 'bad' | 'warn' | 'info' | 'neutral' {
+export function toneOf(status: State | CheckStatus | LiveCheckStatus): 'ok' | 'bad' | 'warn' | 'info' | 'neutral' {
   switch (status) {
     case 'passed':
     case 'validated':

@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import StateGraph from './proposals/StateGraph.svelte';
 import Proposals from './Proposals.svelte';
-import { pathTaken, runValidation, toneOf, type GuardRecord, type TableEdge } from '$lib/workflow';
+import { pathTaken, runValidation, toneOf, type GuardRecord, type State, type TableEdge } from '$lib/workflow';
 
 afterEach(() => clearMocks());
 
@@ -14,9 +14,9 @@ const table: TableEdge[] = [
   { transition: 'fail_validation', from: 'proposed', to: 'failed_validation' },
 ];
 
-function rec(id: number, guard: string, from: string, to: string, outcome = 'passed'): GuardRecord {
+function rec(id: number, guard: string, from: State, to: State, outcome = 'passed'): GuardRecord {
   return {
-    id: BigInt(id) as unknown as GuardRecord['id'],
+    id,
     proposal: 'p1',
     from,
     to,
@@ -26,7 +26,7 @@ function rec(id: number, guard: string, from: string, to: string, outcome = 'pas
     policy_reason_code: null,
     inputs_digest: 'sha256:00',
     at: '2026-11-21T05:00:00Z',
-    audit_seq: BigInt(id) as unknown as GuardRecord['audit_seq'],
+    audit_seq: id,
   };
 }
 

@@ -50,7 +50,7 @@ const detail: Detail = {
         synthesizer: 'ollama',
         model: 'llama3.2:latest',
         model_digest: 'a80c4f17acd5',
-        options: { seed: 42n, temperature: 0, num_ctx: 8192 },
+        options: { seed: 42, temperature: 0, num_ctx: 8192 },
         prompt_template_version: 'oxide.prompt/v1',
         prompt_sha256: 'sha256:01',
         response_sha256: 'sha256:02',

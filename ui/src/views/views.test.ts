@@ -140,8 +140,8 @@ describe('StatusPanel', () => {
       status: {
         workspace: '/repos/x',
         db: '/data/x.sqlite3',
-        audit_events: BigInt(3),
-        proposals: { proposed: BigInt(2), promoted: BigInt(0) },
+        audit_events: 3,
+        proposals: { proposed: 2, promoted: 0 },
         initialized: false,
       },
     });

@@ -65,12 +65,10 @@ pub fn run(cli: &Cli, cmd: &BinderCmd, out: &mut Out) -> Result<(), CliError> {
         return Ok(());
     }
     let mut ws = cli.open()?;
-    let settings = ws.settings()?.binder;
-    let params = EligibilityParams::from_settings(&settings, ws.clock().now());
     match cmd {
         BinderCmd::Schema => unreachable!("handled above"),
         BinderCmd::Ingest { file } => {
-            let r = binder::ingest_file(&mut ws, file, &super::actor())?;
+            let r = binder::ingest_file(&mut ws, file, &oxide_core::actor::from_env())?;
             out.result(&r, || {
                 format!(
                     "{} lines from {}: {} accepted, {} duplicates ({} already quarantined), {} quarantined, {} blank; {} capsules updated ({} mode)\nsource digest {}",
@@ -100,7 +98,7 @@ pub fn run(cli: &Cli, cmd: &BinderCmd, out: &mut Out) -> Result<(), CliError> {
                 let mut lines = vec![format!(
                     "{} capsules (rollout mode {:?})",
                     caps.len(),
-                    settings.rollout_mode
+                    list.rollout_mode
                 )];
                 for c in caps {
                     lines.push(format!(
@@ -133,6 +131,7 @@ pub fn run(cli: &Cli, cmd: &BinderCmd, out: &mut Out) -> Result<(), CliError> {
             });
         }
         BinderCmd::Capsule { upsert_key } => {
+            let params = EligibilityParams::for_workspace(&ws)?;
             let d = core(binder::capsule_detail(
                 ws.store().conn(),
                 upsert_key,

@@ -2,7 +2,7 @@ use crate::output::{CliError, Out};
 use crate::Cli;
 
 pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
-    let actor = crate::cmd::actor();
+    let actor = oxide_core::actor::from_env();
     let rep = oxide_core::workspace::init(
         &cli.workspace_dir()?,
         cli.db.as_deref(),

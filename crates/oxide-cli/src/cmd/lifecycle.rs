@@ -96,7 +96,7 @@ pub fn history(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
 
 pub fn import(cli: &Cli, file: &Path, out: &mut Out) -> Result<(), CliError> {
     let mut ws = cli.open()?;
-    let rep = oxide_core::workflow::import(&mut ws, file, &super::actor())?;
+    let rep = oxide_core::workflow::import(&mut ws, file, &oxide_core::actor::from_env())?;
     if rep.ok {
         out.result(&rep, || {
             format!(

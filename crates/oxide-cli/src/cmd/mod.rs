@@ -9,10 +9,3 @@ pub mod propose;
 pub mod skill;
 pub mod status;
 pub mod validate;
-
-/// Who is acting: `OXIDE_ACTOR`, else the login name.
-pub fn actor() -> String {
-    std::env::var("OXIDE_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into())
-}

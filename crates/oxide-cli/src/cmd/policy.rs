@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use oxide_core::policy::{self, Decision, Outcome, PolicySet};
+use oxide_core::policy::{self, Decision, Outcome, PolicySet, RecordedDecision};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::output::{CliError, Out};
@@ -45,6 +46,16 @@ pub enum PolicyCmd {
 pub enum SnapshotCmd {
     /// Write every recorded decision (input and output) as JSON Lines to FILE.
     Export { file: PathBuf },
+}
+
+/// `policy eval --input FILE`: the recorded decision (the core's `RecordedDecision`, its
+/// fields at the top level as in `policy eval ID`) and the input it was made on. No proposal,
+/// so no `state`.
+#[derive(Serialize)]
+struct InputEval<'a> {
+    #[serde(flatten)]
+    recorded: &'a RecordedDecision,
+    input: &'a serde_json::Value,
 }
 
 fn load(cli: &Cli, dir: &Option<PathBuf>) -> Result<PolicySet, CliError> {
@@ -92,7 +103,7 @@ fn human_decision(d: &Decision, extra: &str) -> String {
 }
 
 pub fn run(cli: &Cli, cmd: &PolicyCmd, out: &mut Out) -> Result<(), CliError> {
-    let actor = super::actor();
+    let actor = oxide_core::actor::from_env();
     match cmd {
         PolicyCmd::Eval { id: Some(id), .. } => {
             let mut ws = cli.open()?;
@@ -112,24 +123,10 @@ pub fn run(cli: &Cli, cmd: &PolicyCmd, out: &mut Out) -> Result<(), CliError> {
             let input = policy::read_input_file(file).map_err(oxide_core::Error::from)?;
             let mut ws = cli.open()?;
             let rec = policy::decide(&mut ws, None, &input, &actor)?;
-            let doc = json!({
-                "decision_id": rec.decision_id,
-                "audit_seq": rec.audit_seq,
-                "decided_at": rec.decided_at,
-                "version": rec.decision.version,
-                "subject": rec.decision.subject,
-                "input_digest": rec.decision.input_digest,
-                "policy_digest": rec.decision.policy_digest,
-                "outcome": rec.decision.outcome,
-                "risk": rec.decision.risk,
-                "required": rec.decision.required,
-                "denials": rec.decision.denials,
-                "warnings": rec.decision.warnings,
-                "escalations": rec.decision.escalations,
-                "policy_reason_code": rec.decision.policy_reason_code,
-                "failure_reason_code": rec.decision.failure_reason_code,
-                "input": input,
-            });
+            let doc = InputEval {
+                recorded: &rec,
+                input: &input,
+            };
             let human = || human_decision(&rec.decision, "");
             if rec.decision.outcome == Outcome::Denied {
                 out.refused_result(&doc, human);

@@ -29,7 +29,8 @@ pub fn run(cli: &Cli, args: &ProposeArgs, out: &mut Out) -> Result<(), CliError>
         host: oxide_core::synth::host_from_env(),
         cancel: None,
     };
-    let o = oxide_core::synth::propose(&mut ws, &args.skill, &opts, &super::actor())?;
+    let o =
+        oxide_core::synth::propose(&mut ws, &args.skill, &opts, &oxide_core::actor::from_env())?;
     let human = || match (&o.id, &o.failure_reason_code) {
         (Some(id), _) => format!(
             "{} proposal {id} ({}) {}\n{}",

@@ -22,7 +22,7 @@ pub fn run(cli: &Cli, cmd: &SkillCmd, out: &mut Out) -> Result<(), CliError> {
     let mut ws = cli.open()?;
     match cmd {
         SkillCmd::Add { file } => {
-            let added = oxide_core::skill::add_file(&mut ws, file, &super::actor())?;
+            let added = oxide_core::skill::add_file(&mut ws, file, &oxide_core::actor::from_env())?;
             out.result(&added, || {
                 if added.existing {
                     format!("skill {} already stored ({})", added.id, added.digest)
@@ -55,7 +55,7 @@ pub fn run(cli: &Cli, cmd: &SkillCmd, out: &mut Out) -> Result<(), CliError> {
         }
         SkillCmd::Discover => {
             let mode = ws.settings()?.binder.rollout_mode;
-            let found = oxide_core::skill::discover(&mut ws, &super::actor())?;
+            let found = oxide_core::skill::discover(&mut ws, &oxide_core::actor::from_env())?;
             out.result(&json!({ "skills": found, "rollout_mode": mode }), || {
                 if found.is_empty() && mode == oxide_core::workspace::config::RolloutMode::Shadow {
                     return "rollout mode is shadow: capsules are computed but not surfaced; set [binder] rollout_mode = \"guided\" in .oxide/oxide.toml to discover skills from them".into();

@@ -26,7 +26,7 @@ fn status_word(s: CheckStatus) -> &'static str {
 
 pub fn run(cli: &Cli, args: &ValidateArgs, out: &mut Out) -> Result<(), CliError> {
     let mut ws = cli.open()?;
-    let actor = super::actor();
+    let actor = oxide_core::actor::from_env();
     let quiet = args.quiet;
     let mut progress = |p: Progress| match p {
         Progress::RunStarted { run_id, checks, .. } => {

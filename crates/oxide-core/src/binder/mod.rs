@@ -126,6 +126,15 @@ impl EligibilityParams {
             now,
         }
     }
+
+    /// The workspace's `[binder]` thresholds, judged now by the workspace's clock: what every
+    /// shell asks capsules about (the CLI and the desktop app build no parameters themselves).
+    pub fn for_workspace(ws: &crate::Workspace) -> Result<Self, crate::Error> {
+        Ok(Self::from_settings(
+            &ws.settings()?.binder,
+            ws.clock().now(),
+        ))
+    }
 }
 
 /// Why a capsule is not prescriptively eligible.

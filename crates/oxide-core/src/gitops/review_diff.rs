@@ -118,10 +118,8 @@ pub struct FileDiff {
     /// the file does not exist.
     pub old_mode: Option<String>,
     pub new_mode: Option<String>,
-    /// Bytes of each side (0 where the file does not exist; JSON numbers, below 2^53).
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    /// Bytes of each side (0 where the file does not exist).
     pub old_size: u64,
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub new_size: u64,
     /// git says binary, or a side is not UTF-8 text: no line diff is shown.
     pub binary: bool,

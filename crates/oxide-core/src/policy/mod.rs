@@ -649,7 +649,7 @@ pub struct ProposalEval {
     /// The proposal's state after the decision (`denied` when a denial applied to it).
     pub state: String,
     /// The input the policy saw (what `policy sim` replays).
-    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "ts", ts(as = "PolicyInput"))]
     pub input: Value,
 }
 

@@ -3,7 +3,7 @@
 /**
  * One `propose` attempt as recorded.
  */
-export type Attempt = { id: bigint, skill_id: string, 
+export type Attempt = { id: number, skill_id: string, 
 /**
  * `proposed`, `existing` (the same bundle was already a proposal) or `no_op`.
  */
@@ -11,4 +11,4 @@ outcome: string, proposal_id: string | null, failure_reason_code: string | null,
 /**
  * `ollama` (asked the server) or `replay` (answered from the replay store).
  */
-source: string, model: string, model_digest: string, request_sha256: string | null, base_commit: string | null, duration_ms: bigint, at: string, audit_seq: bigint, };
+source: string, model: string, model_digest: string, request_sha256: string | null, base_commit: string | null, duration_ms: number, at: string, audit_seq: number, };

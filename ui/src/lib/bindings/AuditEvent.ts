@@ -3,4 +3,4 @@
 /**
  * One event of the chain, as stored, listed and exported.
  */
-export type AuditEvent = { seq: bigint, ts: string, actor: string, kind: string, subject: string, payload: Record<string, unknown>, prev: string | null, hash: string, };
+export type AuditEvent = { seq: number, ts: string, actor: string, kind: string, subject: string, payload: Record<string, unknown>, prev: string | null, hash: string, };

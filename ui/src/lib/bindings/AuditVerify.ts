@@ -3,7 +3,7 @@
 /**
  * The outcome of `verify`.
  */
-export type AuditVerify = { ok: boolean, events: bigint, first_bad_seq: bigint | null, 
+export type AuditVerify = { ok: boolean, events: number, first_bad_seq: number | null, 
 /**
  * What is wrong at `first_bad_seq`, in words.
  */

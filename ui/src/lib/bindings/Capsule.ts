@@ -8,19 +8,19 @@ export type Capsule = { upsert_key: string, condition_key: string,
 /**
  * `failure` or `denial`.
  */
-kind: string, scope: string, target_kind: string, target_id: string, action_kind: string, failure_reason_code: string | null, policy_reason_code: string | null, fingerprint_hash: string, binder_version: bigint, support_count: bigint, 
+kind: string, scope: string, target_kind: string, target_id: string, action_kind: string, failure_reason_code: string | null, policy_reason_code: string | null, fingerprint_hash: string, binder_version: number, support_count: number, 
 /**
  * Passes observed under the same condition (taskspec + fingerprint).
  */
-contradiction_count: bigint, 
+contradiction_count: number, 
 /**
  * Guard denials observed under the same condition.
  */
-denial_count: bigint, 
+denial_count: number, 
 /**
  * Supporting envelopes that only an anomaly trigger in lenient mode let through.
  */
-inferred_count: bigint, 
+inferred_count: number, 
 /**
  * `support / (support + contradictions + 2)`, rounded to 4 decimals.
  */
@@ -28,7 +28,7 @@ confidence: number, first_seen_ts: string, last_seen_ts: string,
 /**
  * Whole days from `last_seen_ts` to the judging instant.
  */
-age_days: bigint, eligible: boolean, 
+age_days: number, eligible: boolean, 
 /**
  * Empty when eligible; otherwise every reason, in a fixed order.
  */

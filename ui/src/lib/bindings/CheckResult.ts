@@ -4,7 +4,7 @@ import type { CheckRunStatus } from "./CheckRunStatus";
 /**
  * One check's result.
  */
-export type CheckResult = { name: string, required: boolean, status: CheckRunStatus, exit_code: number | null, duration_ms: bigint, failure_reason_code: string | null, sandboxed: boolean, 
+export type CheckResult = { name: string, required: boolean, status: CheckRunStatus, exit_code: number | null, duration_ms: number, failure_reason_code: string | null, sandboxed: boolean, 
 /**
  * stdout and stderr as they came, capped at [`OUTPUT_CAP`] bytes (lossy UTF-8).
  */

@@ -5,4 +5,4 @@ import type { CheckRunStatus } from "./CheckRunStatus";
  * One check in the `validate` result (`name`, `status`, `exit_code`, `duration_ms` are the
  * contract's keys).
  */
-export type CheckRow = { name: string, status: CheckRunStatus, exit_code: number | null, duration_ms: bigint, required: boolean, failure_reason_code: string | null, output_truncated: boolean, };
+export type CheckRow = { name: string, status: CheckRunStatus, exit_code: number | null, duration_ms: number, required: boolean, failure_reason_code: string | null, output_truncated: boolean, };

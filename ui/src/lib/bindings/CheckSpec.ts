@@ -7,7 +7,7 @@ export type CheckSpec = { name: string,
 /**
  * The argv to execute (for shell checks: `["/bin/sh", "-c", text]`).
  */
-argv: Array<string>, shell: boolean, timeout_s: bigint, 
+argv: Array<string>, shell: boolean, timeout_s: number, 
 /**
  * Environment allow-list: every other variable is cleared.
  */

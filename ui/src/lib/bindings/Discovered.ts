@@ -8,7 +8,7 @@ export type Discovered = { id: string, digest: string, title: string, source: Sk
 /**
  * The capsule it came from.
  */
-upsert_key: string, confidence: number, support_count: bigint, 
+upsert_key: string, confidence: number, support_count: number, 
 /**
  * `false` when this capsule's skill was already stored.
  */

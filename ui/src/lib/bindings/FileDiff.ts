@@ -17,7 +17,7 @@ old_path: string | null, change: FileChange,
  */
 old_mode: string | null, new_mode: string | null, 
 /**
- * Bytes of each side (0 where the file does not exist; JSON numbers, below 2^53).
+ * Bytes of each side (0 where the file does not exist).
  */
 old_size: number, new_size: number, 
 /**

@@ -3,8 +3,8 @@
 /**
  * A guard evaluation record, as stored in `transitions`.
  */
-export type GuardRecord = { id: bigint, proposal: string, from: string, to: string, guard: string, 
+export type GuardRecord = { id: number, proposal: string, from: string, to: string, guard: string, 
 /**
  * `passed` or `denied`.
  */
-outcome: string, failure_reason_code: string | null, policy_reason_code: string | null, inputs_digest: string, at: string, audit_seq: bigint, };
+outcome: string, failure_reason_code: string | null, policy_reason_code: string | null, inputs_digest: string, at: string, audit_seq: number, };

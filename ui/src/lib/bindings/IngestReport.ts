@@ -3,32 +3,32 @@
 /**
  * What one ingest did. `accepted + duplicates + quarantined + blank == lines`.
  */
-export type IngestReport = { run: bigint, source: string, 
+export type IngestReport = { run: number, source: string, 
 /**
  * `sha256:<hex>` of the file's bytes.
  */
-source_digest: string, fallback_mode: string, lines: bigint, 
+source_digest: string, fallback_mode: string, lines: number, 
 /**
  * Empty or whitespace-only lines (not envelopes).
  */
-blank: bigint, 
+blank: number, 
 /**
  * New bindings stored.
  */
-accepted: bigint, 
+accepted: number, 
 /**
  * Lines already stored (same idempotency key and same content) or already quarantined.
  */
-duplicates: bigint, 
+duplicates: number, 
 /**
  * Lines newly quarantined.
  */
-quarantined: bigint, 
+quarantined: number, 
 /**
  * Of `duplicates`: lines that had been quarantined before.
  */
-already_quarantined: bigint, 
+already_quarantined: number, 
 /**
  * Capsules created or updated by this run.
  */
-capsules_touched: bigint, binder_version: bigint, anomaly_triggers: string, };
+capsules_touched: number, binder_version: number, anomaly_triggers: string, };

@@ -2,6 +2,7 @@
 import type { Denial } from "./Denial";
 import type { Escalation } from "./Escalation";
 import type { Outcome } from "./Outcome";
+import type { PolicyInput } from "./PolicyInput";
 import type { Required } from "./Required";
 import type { Risk } from "./Risk";
 import type { Warning } from "./Warning";
@@ -17,7 +18,7 @@ state: string,
 /**
  * The input the policy saw (what `policy sim` replays).
  */
-input: Record<string, unknown>, decision_id: bigint, audit_seq: bigint, decided_at: string, version: string, 
+input: PolicyInput, decision_id: number, audit_seq: number, decided_at: string, version: string, 
 /**
  * The proposal id, or `input:<short digest>` for a bare input document.
  */

@@ -21,7 +21,7 @@ failure_reason_code: string | null, ops: Array<OpFacts>,
 /**
  * Every path an operation touches, sorted, without duplicates.
  */
-touched_paths: Array<string>, lines_added: bigint, lines_removed: bigint, 
+touched_paths: Array<string>, lines_added: number, lines_removed: number, 
 /**
  * Risk hints the synthesizer gave (untrusted, informative only).
  */

@@ -19,7 +19,7 @@ message: string,
 /**
  * The attempt row (see `oxide synth attempts`).
  */
-attempt: bigint, 
+attempt: number, 
 /**
  * `ollama` or `replay`.
  */
@@ -31,4 +31,4 @@ existing: boolean,
 /**
  * The proposal this one supersedes (re-synthesis for the same skill).
  */
-supersedes: string | null, duration_ms: bigint, };
+supersedes: string | null, duration_ms: number, };

@@ -7,4 +7,4 @@ export type QuarantineItem = { source: string,
 /**
  * 1-based line number in `source`.
  */
-line: bigint, code: string, message: string, line_digest: string, excerpt: string, byte_len: bigint, quarantined_at: string, };
+line: number, code: string, message: string, line_digest: string, excerpt: string, byte_len: number, quarantined_at: string, };

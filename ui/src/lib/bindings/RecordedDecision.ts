@@ -9,7 +9,7 @@ import type { Warning } from "./Warning";
 /**
  * A decision as recorded: its row id and audit sequence number, and the decision itself.
  */
-export type RecordedDecision = { decision_id: bigint, audit_seq: bigint, decided_at: string, version: string, 
+export type RecordedDecision = { decision_id: number, audit_seq: number, decided_at: string, version: string, 
 /**
  * The proposal id, or `input:<short digest>` for a bare input document.
  */

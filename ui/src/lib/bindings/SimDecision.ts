@@ -4,7 +4,7 @@ import type { DecisionSummary } from "./DecisionSummary";
 /**
  * One replayed decision.
  */
-export type SimDecision = { decision_id: bigint, subject: string, recorded: DecisionSummary, simulated: DecisionSummary, 
+export type SimDecision = { decision_id: number, subject: string, recorded: DecisionSummary, simulated: DecisionSummary, 
 /**
  * Whether outcome, risk, approvals or denial codes differ (the policy digest alone
  * does not count).

@@ -12,8 +12,8 @@ decisions: Array<SimDecision>,
 /**
  * How many changed.
  */
-changed: bigint, 
+changed: number, 
 /**
  * The decision ids that changed, in order.
  */
-flipped: Array<bigint>, };
+flipped: Array<number>, };

@@ -7,7 +7,7 @@ export type Status = { workspace: string, db: string,
 /**
  * Count of proposals per state; every state is present, zero included.
  */
-proposals: { [key in string]?: bigint }, audit_events: bigint, 
+proposals: { [key in string]: number }, audit_events: number, 
 /**
  * Whether `.oxide/oxide.toml` exists (false: run `oxide init`).
  */

@@ -7,4 +7,4 @@ export type TimelinePoint = {
 /**
  * `YYYY-MM-DD` (UTC) of `observed_at`.
  */
-day: string, support: bigint, contradictions: bigint, };
+day: string, support: number, contradictions: number, };

@@ -5,4 +5,4 @@ import type { StreamName } from "./StreamName";
 /**
  * What a running validation reports as it goes.
  */
-export type ValidationProgress = { "event": "run_started", proposal: string, run_id: string, checks: Array<string>, } | { "event": "check_started", name: string, sandboxed: boolean, } | { "event": "output", name: string, stream: StreamName, line: string, } | { "event": "check_finished", name: string, status: CheckRunStatus, exit_code: number | null, duration_ms: bigint, } | { "event": "run_finished", proposal: string, state: string, };
+export type ValidationProgress = { "event": "run_started", proposal: string, run_id: string, checks: Array<string>, } | { "event": "check_started", name: string, sandboxed: boolean, } | { "event": "output", name: string, stream: StreamName, line: string, } | { "event": "check_finished", name: string, status: CheckRunStatus, exit_code: number | null, duration_ms: number, } | { "event": "run_finished", proposal: string, state: string, };
