@@ -18,9 +18,12 @@ pub enum ProposalCmd {
     Show { id: String },
     /// The guard evaluation records of a proposal, oldest first.
     History { id: String },
-    /// What the proposal would land, as git diffs it: its branch's tree (or, before
-    /// validation, the tree its bundle gives) against its base commit. `--json` prints the
-    /// review diff (files, hunks, lines with word spans and hidden-character flags).
+    /// What the proposal would land, as git diffs it against its base commit.
+    ///
+    /// The proposal branch's tree (before validation: the tree its bundle gives, built in
+    /// memory) against the base commit's tree. `--json` prints the review diff (files,
+    /// hunks, lines with word spans and hidden-character flags); otherwise a unified diff
+    /// with `␍` and `<U+XXXX>` for characters a terminal would hide.
     Diff { id: String },
     /// Import a hand-written bundle (synthesizer "manual"): dry-run validation, then admit.
     Import { file: PathBuf },
