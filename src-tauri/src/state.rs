@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use oxide_core::checks::{Progress, ProgressPage, ValidationReport};
+use oxide_core::checks::{Progress, ProgressPage, ValidateReport};
 use oxide_core::{ErrorDto, Workspace};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -109,7 +109,7 @@ pub fn no_workspace() -> ErrorDto {
 #[derive(Default)]
 pub struct Run {
     events: Vec<Progress>,
-    outcome: Option<Result<ValidationReport, ErrorDto>>,
+    outcome: Option<Result<ValidateReport, ErrorDto>>,
 }
 
 impl Run {
@@ -117,7 +117,7 @@ impl Run {
         self.events.push(event);
     }
 
-    pub fn finish(&mut self, outcome: Result<ValidationReport, ErrorDto>) {
+    pub fn finish(&mut self, outcome: Result<ValidateReport, ErrorDto>) {
         self.outcome = Some(outcome);
     }
 }

@@ -23,7 +23,7 @@ pub const LINE_CAP: usize = 4096;
 
 /// `failure_reason_code`s a check result can carry.
 pub mod reason {
-    pub const CHECK_FAILED: &str = "CHECK_FAILED";
+    pub const CHECK_FAILED: &str = crate::workflow::reason::CHECK_FAILED;
     pub const CHECK_TIMEOUT: &str = "CHECK_TIMEOUT";
     pub const CHECK_SPAWN_FAILED: &str = "CHECK_SPAWN_FAILED";
     pub const CHECK_SANDBOX_UNAVAILABLE: &str = "CHECK_SANDBOX_UNAVAILABLE";

@@ -248,35 +248,14 @@ pub fn diff_in_repo(
             files: vec![],
             problems: vec![Problem::new(
                 "/base/commit",
-                "BASE_MISSING",
+                super::apply::codes::BASE_MISSING,
                 format!("commit {} is not in this repository", bundle.base.commit),
             )],
         });
     };
     let tree = commit.tree().map_err(repo_err)?;
-    let files = crate::gitops::TreeFiles::new(&repo, tree);
+    let files = super::TreeFiles::new(&repo, tree);
     Ok(bundle_diff(&files, bundle))
-}
-
-/// A proposal with what it changes: the desktop Proposal view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct ProposalDetail {
-    pub proposal: super::ProposalRow,
-    pub diff: DiffView,
-}
-
-/// A proposal (by id or digest) and its diff against its base commit.
-#[tracing::instrument(name = "proposal.detail", skip_all)]
-pub fn detail(ws: &crate::Workspace, id: &str) -> Result<ProposalDetail, super::ProposalError> {
-    let row = super::rows::get(ws.store().conn(), id)
-        .map_err(crate::store::StoreError::from)?
-        .ok_or_else(|| super::ProposalError::NotFound(id.to_string()))?;
-    let diff = diff_in_repo(ws.root(), &row.bundle)?;
-    Ok(ProposalDetail {
-        proposal: row,
-        diff,
-    })
 }
 
 #[cfg(test)]
