@@ -118,20 +118,33 @@ fn wrapper_policy(m: FallbackMode) -> WrapperPolicy {
     }
 }
 
+/// The validation run a check result belongs to, as its envelopes name it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRef<'a> {
+    pub run_id: &'a str,
+    pub proposal: &'a str,
+    /// The proposal branch's head commit the checks ran on.
+    pub commit: &'a str,
+    pub policy: WrapperPolicy,
+    pub observed_at: &'a str,
+}
+
 /// The wrapper envelope for one check result. The taskspec names the check (target) in this
 /// workspace so that repeated failures of the same check meet in one capsule; the run and the
 /// proposal are lineage (`run_id`, `group_id`).
-#[allow(clippy::too_many_arguments)]
 pub fn envelope_for(
     result: &CheckResult,
     spec_digest: &str,
     seq: u64,
-    run_id: &str,
-    proposal: &str,
-    commit: &str,
-    policy: WrapperPolicy,
-    observed_at: &str,
+    run: &RunRef<'_>,
 ) -> Envelope {
+    let RunRef {
+        run_id,
+        proposal,
+        commit,
+        policy,
+        observed_at,
+    } = *run;
     let (signal, gate) = match result.status {
         CheckStatus::Passed => (Signal::Pass, GateStatus::Pass),
         CheckStatus::Failed | CheckStatus::TimedOut => (Signal::Fail, GateStatus::Fail),
@@ -364,19 +377,17 @@ pub fn validate(
     };
     let any_required_failed = evidence.checks.iter().any(|c| c.required && !c.passed);
     let stamp = Stamp::new(actor, &ts);
+    let run = RunRef {
+        run_id: &run_id,
+        proposal: &id,
+        commit: &branch.head_commit,
+        policy,
+        observed_at: &ts,
+    };
     ws.store_mut().write(|tx| -> Result<(), Error> {
         for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
             let seq = i as u64 + 1;
-            let env = envelope_for(
-                r,
-                &canon::digest(spec)?,
-                seq,
-                &run_id,
-                &id,
-                &branch.head_commit,
-                policy,
-                &ts,
-            );
+            let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
             tx.execute(
                 "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
                      duration_ms, failure_reason_code, output, output_truncated, envelope)

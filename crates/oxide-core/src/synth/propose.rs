@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::audit::{self, NewEvent};
 use crate::canon;
 use crate::clock::Stamp;
 use crate::proposal::{
-    self, apply_ops, schema, Base, BaseFiles, Bundle, Intent, Provenance, SynthOptions,
-    Synthesizer, TreeFiles, BUNDLE_SCHEMA_VERSION,
+    self, schema, Base, BaseFiles, Bundle, Intent, Provenance, SynthOptions, Synthesizer,
+    TreeFiles, BUNDLE_SCHEMA_VERSION,
 };
 use crate::skill::{self, Skill};
 use crate::workflow::{self, ProposalRow, State, SupersedeEvidence, Transition};
@@ -27,6 +27,7 @@ use super::ollama::{reason, ChatAnswer, ChatOptions, ChatRequest, Client, Fault}
 use super::probe::OllamaHost;
 use super::prompt::{self, ContextFile, PromptInput, PROMPT_TEMPLATE_VERSION};
 use super::store::{self, Attempt, ReplayEntry};
+use super::verify::evaluate_answer;
 use super::SynthError;
 
 /// Ollama's `keep_alive` sent with every chat request.
@@ -206,94 +207,6 @@ fn chat_cancellable(
             }
         }
     }
-}
-
-/// Turns the model's text into a checked intent against the base (pure but for reading the
-/// base through `files`).
-pub fn evaluate_answer(answer: &ChatAnswer, files: &dyn BaseFiles) -> Result<Intent, Fault> {
-    let value: Value = match serde_json::from_str(&answer.content) {
-        Ok(v) => v,
-        Err(e) => {
-            let cut = answer.done_reason.as_deref() == Some("length");
-            return Err(Fault::new(
-                reason::OUTPUT_NOT_JSON,
-                if cut {
-                    format!("the model stopped early (done_reason length; raise num_ctx) and its answer is not complete JSON: {e}")
-                } else {
-                    format!("the model's answer is not JSON: {e}")
-                },
-            ));
-        }
-    };
-    let problems = schema::check_intent(&value);
-    if !problems.is_empty() {
-        return Err(Fault::new(
-            reason::OUTPUT_SCHEMA,
-            summarize(
-                "the model's answer does not match the intent schema",
-                &problems,
-            ),
-        ));
-    }
-    let intent: Intent = serde_json::from_value(value).map_err(|e| {
-        Fault::new(
-            reason::OUTPUT_SCHEMA,
-            format!("the model's answer does not match the intent types: {e}"),
-        )
-    })?;
-    let limits = proposal::apply::check_limits(&intent);
-    if !limits.is_empty() {
-        return Err(Fault::new(
-            reason::OUTPUT_SCHEMA,
-            summarize(
-                "the model's answer is over the intent's size limits",
-                &limits,
-            ),
-        ));
-    }
-    let governance: Vec<_> = intent
-        .ops
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| proposal::paths::is_governance(op.path()))
-        .map(|(i, _)| {
-            proposal::Problem::new(
-                format!("/intent/ops/{i}/path"),
-                "PATH_GOVERNANCE",
-                "a governance file",
-            )
-        })
-        .collect();
-    if !governance.is_empty() {
-        return Err(Fault::new(
-            reason::GOVERNANCE_PATH,
-            summarize(
-                "the intent touches governance files, which O.X.I.D.E never proposes",
-                &governance,
-            ),
-        ));
-    }
-    if let Err(problems) = apply_ops(files, &intent.ops) {
-        return Err(Fault::new(
-            reason::INTENT_NOT_APPLICABLE,
-            summarize("the intent does not apply to the base commit", &problems),
-        ));
-    }
-    Ok(intent)
-}
-
-fn summarize(what: &str, problems: &[proposal::Problem]) -> String {
-    let mut s = format!("{what}: ");
-    for (i, p) in problems.iter().take(3).enumerate() {
-        if i > 0 {
-            s.push_str("; ");
-        }
-        s.push_str(&format!("{} {}", p.pointer, p.message));
-    }
-    if problems.len() > 3 {
-        s.push_str(&format!("; and {} more", problems.len() - 3));
-    }
-    s
 }
 
 /// A synthesis fault, with the fresh answer to store when there was one.
@@ -508,7 +421,7 @@ impl Recording<'_> {
             },
             self.stamp.at,
         )?;
-        attempt.outcome = "no_op".into();
+        attempt.outcome = State::NoOp.as_str().into();
         attempt.failure_reason_code = Some(fault.code.into());
         attempt.message = fault.message.clone();
         attempt.audit_seq = ev.seq;
@@ -602,7 +515,12 @@ impl Recording<'_> {
             self.stamp.at,
         )?;
         out.existing = kind == "synth.existing";
-        attempt.outcome = if out.existing { "existing" } else { "proposed" }.into();
+        attempt.outcome = if out.existing {
+            "existing"
+        } else {
+            State::Proposed.as_str()
+        }
+        .into();
         attempt.proposal_id = Some(row.id.clone());
         attempt.audit_seq = ev.seq;
         attempt.message = if out.existing {
