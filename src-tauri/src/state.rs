@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use oxide_core::checks::{Progress, ProgressPage, ValidateReport};
+use oxide_core::checks::{ProgressPage, ValidateReport, ValidationProgress};
 use oxide_core::{ErrorDto, Workspace};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -108,12 +108,12 @@ pub fn no_workspace() -> ErrorDto {
 /// What a validation run has reported so far.
 #[derive(Default)]
 pub struct Run {
-    events: Vec<Progress>,
+    events: Vec<ValidationProgress>,
     outcome: Option<Result<ValidateReport, ErrorDto>>,
 }
 
 impl Run {
-    pub fn push(&mut self, event: Progress) {
+    pub fn push(&mut self, event: ValidationProgress) {
         self.events.push(event);
     }
 
@@ -225,7 +225,7 @@ mod tests {
     fn a_finished_run_is_dropped_once_its_outcome_was_read() {
         let runs = ValidationRuns::default();
         let run = runs.start("t1");
-        let started = |name: &str| Progress::CheckStarted {
+        let started = |name: &str| ValidationProgress::CheckStarted {
             name: name.into(),
             sandboxed: false,
         };

@@ -10,7 +10,7 @@ pub mod runner;
 pub mod validate;
 
 pub use config::{parse, CheckSpec, ChecksConfig};
-pub use runner::{run_check, CheckResult, CheckStatus, Progress, RunOptions};
+pub use runner::{run_check, CheckResult, CheckRunStatus, RunOptions, ValidationProgress};
 pub use validate::{validate, CheckRow, ProgressPage, ValidateReport};
 
 use crate::store::StoreError;

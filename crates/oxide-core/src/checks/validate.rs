@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::config::{self, ChecksConfig};
 use super::recover::{ingest_pending, kill_processes_in, recover};
-use super::runner::{self, CheckResult, CheckStatus, Progress, RunOptions};
+use super::runner::{self, CheckResult, CheckRunStatus, RunOptions, ValidationProgress};
 use super::{ChecksError, CHECKS_PATH};
 use crate::audit::{self, NewEvent};
 use crate::binder::envelope::{
@@ -36,7 +36,7 @@ use crate::{canon, Error, Workspace};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CheckRow {
     pub name: String,
-    pub status: CheckStatus,
+    pub status: CheckRunStatus,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
     pub required: bool,
@@ -146,9 +146,9 @@ pub fn envelope_for(
         observed_at,
     } = *run;
     let (signal, gate) = match result.status {
-        CheckStatus::Passed => (Signal::Pass, GateStatus::Pass),
-        CheckStatus::Failed | CheckStatus::TimedOut => (Signal::Fail, GateStatus::Fail),
-        CheckStatus::Error => (Signal::Error, GateStatus::Error),
+        CheckRunStatus::Passed => (Signal::Pass, GateStatus::Pass),
+        CheckRunStatus::Failed | CheckRunStatus::TimedOut => (Signal::Fail, GateStatus::Fail),
+        CheckRunStatus::Error => (Signal::Error, GateStatus::Error),
     };
     let mut env = BTreeMap::new();
     env.insert("runner".to_string(), Value::from("oxide-checks/1"));
@@ -228,7 +228,7 @@ pub fn validate(
     id: &str,
     actor: &str,
     env_source: &dyn Fn(&str) -> Option<OsString>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(ValidationProgress),
 ) -> Result<ValidateReport, Error> {
     let repo = Repository::open(ws.root()).map_err(git_err)?;
     // Refuse unknown ids and illegal starts before touching anything.
@@ -336,7 +336,7 @@ pub fn validate(
         )?;
         Ok(())
     })?;
-    progress(Progress::RunStarted {
+    progress(ValidationProgress::RunStarted {
         proposal: id.clone(),
         run_id: run_id.clone(),
         checks: contract.checks.iter().map(|c| c.name.clone()).collect(),
@@ -370,7 +370,7 @@ pub fn validate(
             .map(|r| CheckOutcome {
                 name: r.name.clone(),
                 required: r.required,
-                passed: r.status == CheckStatus::Passed,
+                passed: r.status == CheckRunStatus::Passed,
                 failure_reason_code: r.failure_reason_code.clone(),
             })
             .collect(),
@@ -424,7 +424,7 @@ pub fn validate(
     rep.branch = Some(branch.branch);
     rep.commit = Some(branch.head_commit);
     rep.checks = results.iter().map(CheckRow::from).collect();
-    progress(Progress::RunFinished {
+    progress(ValidationProgress::RunFinished {
         proposal: id,
         state: rep.state.to_string(),
     });
@@ -436,7 +436,7 @@ pub fn validate(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ProgressPage {
-    pub events: Vec<Progress>,
+    pub events: Vec<ValidationProgress>,
     /// Pass this as `from` next time.
     pub next: u32,
     pub done: bool,
