@@ -432,14 +432,13 @@ fn referenced_modules(code: &str, path: &[String], root: &Root) -> Vec<(String, 
             k += "super::".len();
         }
         at = k;
-        if ups >= path.len() {
-            // Reaches the crate root: the next segment is a top-level module.
-            let base_depth_left = ups - path.len();
-            if base_depth_left == 0 {
-                for seg in first_segments(&code[k..]) {
-                    if let Some(m) = resolve(&seg) {
-                        out.push((m, line_of(code, start)));
-                    }
+        // As many `super`s as the file is deep reach the crate root, where the next segment
+        // is a top-level module (fewer stay inside the file's own module). Inline `mod x {}`
+        // blocks are not tracked; the crate keeps modules in files.
+        if ups == path.len() {
+            for seg in first_segments(&code[k..]) {
+                if let Some(m) = resolve(&seg) {
+                    out.push((m, line_of(code, start)));
                 }
             }
         }
@@ -593,8 +592,7 @@ fn check_matrix(matrix: &[(&str, &[&str])], layers: &[(&str, &[&str])]) -> Vec<S
                     "`{m}` ({}) depends on `{d}` ({}), a layer above",
                     layers[lm].0, layers[ld].0
                 )),
-                Some(ld) if ld == lm && lm == 0 => {} // the foundation's own order
-                _ => {}
+                Some(_) => {}
             }
         }
     }
