@@ -2,7 +2,8 @@
 //! shell only translate. One module (room) per concern, each owning its tables; layers only
 //! point down (see ARCHITECTURE.md and `tests/tidy.rs`):
 //!
-//! - foundation: `canon`, `clock`, `store`, `audit`, `workspace` (handle, settings, files);
+//! - foundation: `actor`, `canon`, `clock`, `store`, `audit`, `workspace` (handle, settings,
+//!   files);
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
 //!   `checks`, `synth`, `policy`;
 //! - read models and orchestrators: `views`, `setup`;

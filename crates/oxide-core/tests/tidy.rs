@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundation",
-        &["canon", "clock", "store", "audit", "workspace"],
+        &["actor", "canon", "clock", "store", "audit", "workspace"],
     ),
     (
         "rooms",
@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// top of the crate: it names every room, and every module may name it (entry points return
 /// the aggregate; `?` converts a room's error into it). Nothing else points up.
 const MATRIX: &[(&str, &[&str])] = &[
+    ("actor", &[]),
     ("canon", &[]),
     ("clock", &[]),
     ("store", &[]),
