@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use oxide_core::audit::{AuditEvent, AuditVerify};
 use oxide_core::recent::{self, RecentWorkspace};
 use oxide_core::synth::{self, OllamaStatus};
-use oxide_core::{workspace, Clock, ErrorDto, Status, Workspace};
+use oxide_core::{setup, views, Clock, ErrorDto, Status, Workspace};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::DialogExt;
 
@@ -42,7 +42,7 @@ where
 /// Opens the workspace around `path`, makes it current and remembers it.
 fn open_path(state: &AppState, path: &Path) -> Result<Status, ErrorDto> {
     let ws = Workspace::open(path, state.db()).map_err(dto)?;
-    let status = ws.status().map_err(dto)?;
+    let status = views::status(&ws).map_err(dto)?;
     *state.slot() = Some(ws);
     remember(state, &status.workspace);
     tracing::info!(stage = "workspace.opened", initialized = status.initialized);
@@ -52,7 +52,7 @@ fn open_path(state: &AppState, path: &Path) -> Result<Status, ErrorDto> {
 /// Creates the demo repository on first use, then opens it.
 fn open_demo(state: &AppState) -> Result<Status, ErrorDto> {
     let dir = state.paths.demo_dir();
-    let report = workspace::create_demo(&dir, state.db(), Clock::system()).map_err(dto)?;
+    let report = setup::create_demo(&dir, state.db(), Clock::system()).map_err(dto)?;
     tracing::info!(stage = "demo.ready", created = report.created.len());
     open_path(state, Path::new(&report.workspace))
 }
@@ -76,7 +76,7 @@ fn remember(state: &AppState, workspace: &str) {
 pub async fn initial_workspace(app: AppHandle) -> Result<Status, ErrorDto> {
     blocking(app, |state| {
         if let Some(ws) = state.slot().as_ref() {
-            return ws.status().map_err(dto);
+            return views::status(ws).map_err(dto);
         }
         let recent: Vec<String> = recent::load(&state.paths.recent_file())
             .into_iter()
@@ -137,7 +137,7 @@ pub async fn recent_workspaces(app: AppHandle) -> Result<Vec<RecentWorkspace>, E
 
 #[tauri::command]
 pub async fn status(app: AppHandle) -> Result<Status, ErrorDto> {
-    blocking(app, |state| state.with_workspace(Workspace::status)).await
+    blocking(app, |state| state.with_workspace(views::status)).await
 }
 
 #[tauri::command]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use oxide_core::checks::{Progress, ProgressPage, ValidationReport};
+use oxide_core::checks::{ProgressPage, ValidateReport, ValidationProgress};
 use oxide_core::{ErrorDto, Workspace};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -108,16 +108,16 @@ pub fn no_workspace() -> ErrorDto {
 /// What a validation run has reported so far.
 #[derive(Default)]
 pub struct Run {
-    events: Vec<Progress>,
-    outcome: Option<Result<ValidationReport, ErrorDto>>,
+    events: Vec<ValidationProgress>,
+    outcome: Option<Result<ValidateReport, ErrorDto>>,
 }
 
 impl Run {
-    pub fn push(&mut self, event: Progress) {
+    pub fn push(&mut self, event: ValidationProgress) {
         self.events.push(event);
     }
 
-    pub fn finish(&mut self, outcome: Result<ValidationReport, ErrorDto>) {
+    pub fn finish(&mut self, outcome: Result<ValidateReport, ErrorDto>) {
         self.outcome = Some(outcome);
     }
 }
@@ -225,7 +225,7 @@ mod tests {
     fn a_finished_run_is_dropped_once_its_outcome_was_read() {
         let runs = ValidationRuns::default();
         let run = runs.start("t1");
-        let started = |name: &str| Progress::CheckStarted {
+        let started = |name: &str| ValidationProgress::CheckStarted {
             name: name.into(),
             sandboxed: false,
         };

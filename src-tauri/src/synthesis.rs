@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use oxide_core::proposal::diff::ProposalDetail;
 use oxide_core::skill::{Added, Discovered, Skill};
 use oxide_core::synth::{self, PinStatus, ProposeOptions, ProposeOutcome};
+use oxide_core::views::ProposalDetail;
 use oxide_core::ErrorDto;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
@@ -104,7 +104,7 @@ pub fn propose_cancel(state: State<'_, AppState>) -> bool {
 #[tauri::command]
 pub async fn proposal_detail(app: AppHandle, id: String) -> Result<ProposalDetail, ErrorDto> {
     blocking(app, move |state| {
-        state.with_workspace(|ws| Ok(oxide_core::proposal::diff::detail(ws, &id)?))
+        state.with_workspace(|ws| oxide_core::views::detail(ws, &id))
     })
     .await
 }

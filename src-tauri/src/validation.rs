@@ -4,7 +4,8 @@
 //! over `oxide_core::{workflow, checks}`.
 
 use oxide_core::checks::ProgressPage;
-use oxide_core::workflow::{ProposalSummary, ProposalView, TableEdge};
+use oxide_core::views::{ProposalSummary, ProposalView};
+use oxide_core::workflow::TableEdge;
 use oxide_core::ErrorDto;
 use tauri::{AppHandle, State};
 
@@ -18,8 +19,11 @@ pub async fn proposals_list(
 ) -> Result<Vec<ProposalSummary>, ErrorDto> {
     blocking(app, move |s| {
         s.with_workspace(|ws| {
-            oxide_core::workflow::list(ws.store().conn(), state.as_deref())
-                .map_err(oxide_core::Error::from)
+            let state = state
+                .as_deref()
+                .map(oxide_core::workflow::parse_state)
+                .transpose()?;
+            oxide_core::views::list(ws.store().conn(), state).map_err(oxide_core::Error::from)
         })
     })
     .await
@@ -28,7 +32,7 @@ pub async fn proposals_list(
 #[tauri::command]
 pub async fn proposal_view(app: AppHandle, id: String) -> Result<ProposalView, ErrorDto> {
     blocking(app, move |s| {
-        s.with_workspace(|ws| oxide_core::workflow::view(ws.store().conn(), &id))
+        s.with_workspace(|ws| oxide_core::views::view(ws.store().conn(), &id))
     })
     .await
 }

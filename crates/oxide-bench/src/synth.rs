@@ -143,7 +143,7 @@ pub fn run() -> Result<(), String> {
     git(&root, &["add", "-A"])?;
     git(&root, &["commit", "-q", "-m", "base"])?;
     let db = dir.path().join("state.sqlite3");
-    oxide_core::workspace::init(&root, Some(&db), "bench", Clock::system()).map_err(err("init"))?;
+    oxide_core::setup::init(&root, Some(&db), "bench", Clock::system()).map_err(err("init"))?;
     std::fs::write(
         root.join(".oxide/oxide.toml"),
         format!("[synth]\nmodel = \"{MODEL}\"\nmodel_digest = \"{DIGEST}\"\nseed = 42\nnum_ctx = 8192\ntimeout_s = 30\n"),
@@ -184,7 +184,7 @@ pub fn run() -> Result<(), String> {
         let t = Instant::now();
         let o = synth::propose(&mut ws, id, &opts, "bench").map_err(err("propose"))?;
         live.push(t.elapsed());
-        if o.state != "proposed" {
+        if o.state != oxide_core::State::Proposed {
             return Err(format!(
                 "expected a proposal, got {} {:?}: {}",
                 o.state, o.failure_reason_code, o.message

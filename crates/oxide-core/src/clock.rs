@@ -27,6 +27,20 @@ impl Clock {
     }
 }
 
+/// Who did something and when (RFC 3339): the pair every recorded change carries into its
+/// row and its audit event, passed as one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    pub actor: &'a str,
+    pub at: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    pub fn new(actor: &'a str, at: &'a str) -> Stamp<'a> {
+        Stamp { actor, at }
+    }
+}
+
 pub fn format_ts(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     let t = t

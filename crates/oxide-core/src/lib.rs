@@ -1,5 +1,13 @@
 //! OXIDE Review's domain core. Every decision lives here; the `oxide` CLI and the desktop
-//! shell only translate. One module (room) per concern, each owning its tables.
+//! shell only translate. One module (room) per concern, each owning its tables; layers only
+//! point down (see ARCHITECTURE.md and `tests/tidy.rs`):
+//!
+//! - foundation: `actor`, `canon`, `clock`, `store`, `audit`, `workspace` (handle, settings,
+//!   files);
+//! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
+//!   `checks`, `synth`, `policy`;
+//! - read models and orchestrators: `views`, `setup`;
+//! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;
 pub mod audit;
@@ -13,28 +21,16 @@ pub mod memory;
 pub mod policy;
 pub mod proposal;
 pub mod recent;
+pub mod setup;
 pub mod skill;
 pub mod store;
 pub mod synth;
+pub mod views;
 pub mod workflow;
 pub mod workspace;
 
-pub use clock::Clock;
+pub use clock::{Clock, Stamp};
 pub use error::{Error, ErrorDto, ErrorKind};
-pub use workspace::{InitReport, Status, Workspace};
-
-/// Every proposal state, the happy path first, then the exits.
-pub const STATES: &[&str] = &[
-    "discovered",
-    "proposed",
-    "validated",
-    "approved",
-    "promoted",
-    "no_op",
-    "quarantined",
-    "failed_validation",
-    "denied",
-    "rejected",
-    "superseded",
-    "rolled_back",
-];
+pub use views::Status;
+pub use workflow::State;
+pub use workspace::{InitReport, Workspace};

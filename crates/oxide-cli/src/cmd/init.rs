@@ -3,7 +3,7 @@ use crate::Cli;
 
 pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let actor = oxide_core::actor::from_env();
-    let rep = oxide_core::workspace::init(
+    let rep = oxide_core::setup::init(
         &cli.workspace_dir()?,
         cli.db.as_deref(),
         &actor,

@@ -10,8 +10,12 @@ use crate::Cli;
 
 pub fn list(cli: &Cli, state: Option<&str>, out: &mut Out) -> Result<(), CliError> {
     let ws = cli.open()?;
+    let state = state
+        .map(oxide_core::workflow::parse_state)
+        .transpose()
+        .map_err(oxide_core::Error::from)?;
     let proposals =
-        oxide_core::workflow::list(ws.store().conn(), state).map_err(oxide_core::Error::from)?;
+        oxide_core::views::list(ws.store().conn(), state).map_err(oxide_core::Error::from)?;
     out.result(&json!({ "proposals": proposals }), || {
         if proposals.is_empty() {
             return "no proposals".into();
@@ -35,7 +39,7 @@ pub fn list(cli: &Cli, state: Option<&str>, out: &mut Out) -> Result<(), CliErro
 
 pub fn show(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
     let ws = cli.open()?;
-    let v = oxide_core::workflow::view(ws.store().conn(), id)?;
+    let v = oxide_core::views::view(ws.store().conn(), id)?;
     out.result(&v, || {
         let mut s = format!(
             "proposal {}  state {}\ndigest   {}\nbase     {} @ {}\n",
@@ -102,7 +106,7 @@ pub fn import(cli: &Cli, file: &Path, out: &mut Out) -> Result<(), CliError> {
             format!(
                 "proposal {} is {}",
                 rep.id.as_deref().unwrap_or(""),
-                rep.state.as_deref().unwrap_or("")
+                rep.state.map(|s| s.as_str()).unwrap_or("")
             )
         });
     } else {

@@ -98,7 +98,7 @@ pub fn run(cli: &Cli, cmd: &ProposalCmd, out: &mut Out) -> Result<(), CliError> 
 fn diff(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
     use oxide_core::proposal::diff::{FileChange, LineKind};
     let ws = cli.open()?;
-    let view = oxide_core::proposal::diff::review(&ws, id).map_err(oxide_core::Error::from)?;
+    let view = oxide_core::views::diff(&ws, id)?;
     out.result(&view, || {
         let mut s = String::new();
         if view.files.is_empty() && view.problems.is_empty() {

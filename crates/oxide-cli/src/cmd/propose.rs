@@ -50,12 +50,12 @@ pub fn run(cli: &Cli, args: &ProposeArgs, out: &mut Out) -> Result<(), CliError>
         .failure_reason_code
         .as_deref()
         .is_some_and(|c| PIN_CODES.contains(&c));
-    if o.state == "no_op" && !out.json() {
+    if o.state == oxide_core::State::NoOp && !out.json() {
         eprintln!("{}", human());
     }
     if pin_refusal {
         out.refused_result(&o, String::new);
-    } else if o.state == "no_op" {
+    } else if o.state == oxide_core::State::NoOp {
         out.result(&o, String::new);
     } else {
         out.result(&o, human);

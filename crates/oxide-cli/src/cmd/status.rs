@@ -3,7 +3,7 @@ use crate::Cli;
 
 pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let ws = cli.open()?;
-    let st = ws.status()?;
+    let st = oxide_core::views::status(&ws)?;
     out.result(&st, || {
         let mut s = format!("workspace {}\ndatabase  {}\n", st.workspace, st.db);
         if !st.initialized {

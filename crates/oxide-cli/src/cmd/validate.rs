@@ -1,7 +1,7 @@
 //! `oxide validate ID`: run the CI contract against a proposal (streams progress to stderr).
 
 use clap::Args;
-use oxide_core::checks::{CheckStatus, Progress};
+use oxide_core::checks::{CheckRunStatus, ValidationProgress};
 
 use crate::output::{CliError, Out};
 use crate::Cli;
@@ -15,12 +15,12 @@ pub struct ValidateArgs {
     pub quiet: bool,
 }
 
-fn status_word(s: CheckStatus) -> &'static str {
+fn status_word(s: CheckRunStatus) -> &'static str {
     match s {
-        CheckStatus::Passed => "passed",
-        CheckStatus::Failed => "FAILED",
-        CheckStatus::TimedOut => "TIMED OUT",
-        CheckStatus::Error => "ERROR",
+        CheckRunStatus::Passed => "passed",
+        CheckRunStatus::Failed => "FAILED",
+        CheckRunStatus::TimedOut => "TIMED OUT",
+        CheckRunStatus::Error => "ERROR",
     }
 }
 
@@ -28,19 +28,19 @@ pub fn run(cli: &Cli, args: &ValidateArgs, out: &mut Out) -> Result<(), CliError
     let mut ws = cli.open()?;
     let actor = oxide_core::actor::from_env();
     let quiet = args.quiet;
-    let mut progress = |p: Progress| match p {
-        Progress::RunStarted { run_id, checks, .. } => {
+    let mut progress = |p: ValidationProgress| match p {
+        ValidationProgress::RunStarted { run_id, checks, .. } => {
             eprintln!("validation run {run_id}: {} check(s)", checks.len())
         }
-        Progress::CheckStarted { name, sandboxed } => {
+        ValidationProgress::CheckStarted { name, sandboxed } => {
             eprintln!(
                 "[{name}] started{}",
                 if sandboxed { " (sandboxed)" } else { "" }
             )
         }
-        Progress::Output { name, line, .. } if !quiet => eprintln!("[{name}] {line}"),
-        Progress::Output { .. } => {}
-        Progress::CheckFinished {
+        ValidationProgress::Output { name, line, .. } if !quiet => eprintln!("[{name}] {line}"),
+        ValidationProgress::Output { .. } => {}
+        ValidationProgress::CheckFinished {
             name,
             status,
             exit_code,
@@ -50,7 +50,7 @@ pub fn run(cli: &Cli, args: &ValidateArgs, out: &mut Out) -> Result<(), CliError
             status_word(status),
             exit_code.map_or("-".to_string(), |c| c.to_string())
         ),
-        Progress::RunFinished { state, .. } => eprintln!("proposal is now {state}"),
+        ValidationProgress::RunFinished { state, .. } => eprintln!("proposal is now {state}"),
     };
     let rep = oxide_core::checks::validate(
         &mut ws,

@@ -5,12 +5,13 @@
 //! See `docs/workflow.md`.
 
 pub mod config;
+pub mod recover;
 pub mod runner;
 pub mod validate;
 
 pub use config::{parse, CheckSpec, ChecksConfig};
-pub use runner::{run_check, CheckResult, CheckStatus, Progress, RunOptions};
-pub use validate::{validate, CheckRow, ProgressPage, ValidationReport};
+pub use runner::{run_check, CheckResult, CheckRunStatus, RunOptions, ValidationProgress};
+pub use validate::{validate, CheckRow, ProgressPage, ValidateReport};
 
 use crate::store::StoreError;
 

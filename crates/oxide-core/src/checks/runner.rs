@@ -23,7 +23,7 @@ pub const LINE_CAP: usize = 4096;
 
 /// `failure_reason_code`s a check result can carry.
 pub mod reason {
-    pub const CHECK_FAILED: &str = "CHECK_FAILED";
+    pub const CHECK_FAILED: &str = crate::workflow::reason::CHECK_FAILED;
     pub const CHECK_TIMEOUT: &str = "CHECK_TIMEOUT";
     pub const CHECK_SPAWN_FAILED: &str = "CHECK_SPAWN_FAILED";
     pub const CHECK_SANDBOX_UNAVAILABLE: &str = "CHECK_SANDBOX_UNAVAILABLE";
@@ -31,33 +31,29 @@ pub mod reason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "ts",
-    derive(ts_rs::TS),
-    ts(export, rename = "CheckRunStatus")
-)]
-pub enum CheckStatus {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum CheckRunStatus {
     Passed,
     Failed,
     TimedOut,
     Error,
 }
 
-impl CheckStatus {
+impl CheckRunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            CheckStatus::Passed => "passed",
-            CheckStatus::Failed => "failed",
-            CheckStatus::TimedOut => "timed_out",
-            CheckStatus::Error => "error",
+            CheckRunStatus::Passed => "passed",
+            CheckRunStatus::Failed => "failed",
+            CheckRunStatus::TimedOut => "timed_out",
+            CheckRunStatus::Error => "error",
         }
     }
-    pub fn parse(s: &str) -> Option<CheckStatus> {
+    pub fn parse(s: &str) -> Option<CheckRunStatus> {
         [
-            CheckStatus::Passed,
-            CheckStatus::Failed,
-            CheckStatus::TimedOut,
-            CheckStatus::Error,
+            CheckRunStatus::Passed,
+            CheckRunStatus::Failed,
+            CheckRunStatus::TimedOut,
+            CheckRunStatus::Error,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -70,7 +66,7 @@ impl CheckStatus {
 pub struct CheckResult {
     pub name: String,
     pub required: bool,
-    pub status: CheckStatus,
+    pub status: CheckRunStatus,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
     pub failure_reason_code: Option<String>,
@@ -91,12 +87,8 @@ pub enum StreamName {
 /// What a running validation reports as it goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "ts",
-    derive(ts_rs::TS),
-    ts(export, rename = "ValidationProgress")
-)]
-pub enum Progress {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum ValidationProgress {
     RunStarted {
         proposal: String,
         run_id: String,
@@ -113,7 +105,7 @@ pub enum Progress {
     },
     CheckFinished {
         name: String,
-        status: CheckStatus,
+        status: CheckRunStatus,
         exit_code: Option<i32>,
         duration_ms: u64,
     },
@@ -225,13 +217,13 @@ pub fn run_check(
     workdir: &Path,
     opts: &RunOptions,
     env_source: &dyn Fn(&str) -> Option<OsString>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(ValidationProgress),
 ) -> CheckResult {
     let started = Instant::now();
     let mut result = CheckResult {
         name: spec.name.clone(),
         required: spec.required,
-        status: CheckStatus::Error,
+        status: CheckRunStatus::Error,
         exit_code: None,
         duration_ms: 0,
         failure_reason_code: None,
@@ -239,13 +231,13 @@ pub fn run_check(
         output: String::new(),
         output_truncated: false,
     };
-    progress(Progress::CheckStarted {
+    progress(ValidationProgress::CheckStarted {
         name: spec.name.clone(),
         sandboxed: spec.sandbox,
     });
-    let finish = |mut r: CheckResult, progress: &mut dyn FnMut(Progress)| {
+    let finish = |mut r: CheckResult, progress: &mut dyn FnMut(ValidationProgress)| {
         r.duration_ms = started.elapsed().as_millis() as u64;
-        progress(Progress::CheckFinished {
+        progress(ValidationProgress::CheckFinished {
             name: r.name.clone(),
             status: r.status,
             exit_code: r.exit_code,
@@ -310,22 +302,23 @@ pub fn run_check(
     let timeout = Duration::from_secs(spec.timeout_s);
     let mut captured: Vec<u8> = Vec::new();
     let mut streamed = 0usize;
-    let mut on_line = |stream: StreamName, bytes: Vec<u8>, progress: &mut dyn FnMut(Progress)| {
-        let room = OUTPUT_CAP.saturating_sub(captured.len());
-        if bytes.len() > room {
-            result.output_truncated = true;
-        }
-        captured.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        if streamed < STREAM_CAP {
-            streamed += bytes.len();
-            let line = String::from_utf8_lossy(&bytes);
-            progress(Progress::Output {
-                name: spec.name.clone(),
-                stream,
-                line: line.trim_end_matches(['\n', '\r']).to_string(),
-            });
-        }
-    };
+    let mut on_line =
+        |stream: StreamName, bytes: Vec<u8>, progress: &mut dyn FnMut(ValidationProgress)| {
+            let room = OUTPUT_CAP.saturating_sub(captured.len());
+            if bytes.len() > room {
+                result.output_truncated = true;
+            }
+            captured.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            if streamed < STREAM_CAP {
+                streamed += bytes.len();
+                let line = String::from_utf8_lossy(&bytes);
+                progress(ValidationProgress::Output {
+                    name: spec.name.clone(),
+                    stream,
+                    line: line.trim_end_matches(['\n', '\r']).to_string(),
+                });
+            }
+        };
     let mut timed_out = false;
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
@@ -362,16 +355,16 @@ pub fn run_check(
     }
     result.output = String::from_utf8_lossy(&captured).into_owned();
     if timed_out {
-        result.status = CheckStatus::TimedOut;
+        result.status = CheckRunStatus::TimedOut;
         result.failure_reason_code = Some(reason::CHECK_TIMEOUT.into());
     } else {
         match status {
             Some(st) if st.success() => {
-                result.status = CheckStatus::Passed;
+                result.status = CheckRunStatus::Passed;
                 result.exit_code = Some(0);
             }
             Some(st) => {
-                result.status = CheckStatus::Failed;
+                result.status = CheckRunStatus::Failed;
                 result.exit_code = st.code();
                 result.failure_reason_code = Some(reason::CHECK_FAILED.into());
             }
@@ -431,15 +424,15 @@ mod tests {
             &|_| None,
             &mut |p| events.push(p),
         );
-        assert_eq!(ok.status, CheckStatus::Passed);
+        assert_eq!(ok.status, CheckRunStatus::Passed);
         assert!(ok.output.contains("out") && ok.output.contains("err"));
         assert!(events
             .iter()
-            .any(|e| matches!(e, Progress::Output { line, .. } if line == "out")));
+            .any(|e| matches!(e, ValidationProgress::Output { line, .. } if line == "out")));
         assert!(matches!(
             events.last(),
-            Some(Progress::CheckFinished {
-                status: CheckStatus::Passed,
+            Some(ValidationProgress::CheckFinished {
+                status: CheckRunStatus::Passed,
                 ..
             })
         ));
@@ -450,7 +443,7 @@ mod tests {
             &|_| None,
             &mut |_| {},
         );
-        assert_eq!(bad.status, CheckStatus::Failed);
+        assert_eq!(bad.status, CheckRunStatus::Failed);
         assert_eq!(bad.exit_code, Some(7));
         assert_eq!(
             bad.failure_reason_code.as_deref(),
@@ -471,7 +464,7 @@ mod tests {
             &|_| None,
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::TimedOut);
+        assert_eq!(r.status, CheckRunStatus::TimedOut);
         assert_eq!(
             r.failure_reason_code.as_deref(),
             Some(reason::CHECK_TIMEOUT)
@@ -498,7 +491,7 @@ mod tests {
             &|_| None,
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::Passed);
+        assert_eq!(r.status, CheckRunStatus::Passed);
         let pid: i32 = std::fs::read_to_string(&pidfile)
             .unwrap()
             .trim()
@@ -527,7 +520,7 @@ mod tests {
             &src,
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::Passed);
+        assert_eq!(r.status, CheckRunStatus::Passed);
         let mut names: Vec<&str> = r
             .output
             .lines()
@@ -553,7 +546,7 @@ mod tests {
             &|k| std::env::var_os(k),
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::Passed, "{}", r.output);
+        assert_eq!(r.status, CheckRunStatus::Passed, "{}", r.output);
         assert!(r.output_truncated);
         assert_eq!(r.output.len(), OUTPUT_CAP);
     }
@@ -572,7 +565,7 @@ mod tests {
             &|_| None,
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::Error);
+        assert_eq!(r.status, CheckRunStatus::Error);
         assert_eq!(
             r.failure_reason_code.as_deref(),
             Some(reason::CHECK_SPAWN_FAILED)
@@ -596,7 +589,7 @@ mod tests {
             &|_| None,
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::Error);
+        assert_eq!(r.status, CheckRunStatus::Error);
         assert_eq!(
             r.failure_reason_code.as_deref(),
             Some(reason::CHECK_SANDBOX_UNAVAILABLE)
@@ -632,7 +625,7 @@ mod tests {
             &|k| std::env::var_os(k),
             &mut |_| {},
         );
-        assert_eq!(r.status, CheckStatus::Passed, "{}", r.output);
+        assert_eq!(r.status, CheckRunStatus::Passed, "{}", r.output);
         assert!(
             wt.path().join("ok.txt").exists(),
             "the worktree is writable"

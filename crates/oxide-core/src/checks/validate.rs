@@ -1,4 +1,4 @@
-//! `oxide validate ID`: recover what a killed run left behind, make sure the target has not
+//! `oxide validate ID`: recover what a killed run left behind (`recover.rs`), make sure the target has not
 //! moved under the proposal, build its branch, run the contract's checks in a temporary
 //! worktree, then — in one transaction — store the results with their envelopes, finish the
 //! run and move the proposal (`validated` / `failed_validation`). The envelopes then go to the
@@ -15,15 +15,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::config::{self, ChecksConfig};
-use super::runner::{self, CheckResult, CheckStatus, Progress, RunOptions};
+use super::recover::{ingest_pending, kill_processes_in, recover};
+use super::runner::{self, CheckResult, CheckRunStatus, RunOptions, ValidationProgress};
 use super::{ChecksError, CHECKS_PATH};
 use crate::audit::{self, NewEvent};
 use crate::binder::envelope::{
     Action, Envelope, Gate, GateStatus, Signal, Target, TaskSpec, WrapperPolicy,
 };
+use crate::clock::Stamp;
 use crate::gitops::{self, BotIdentity, GitopsError};
-use crate::proposal::rows;
-use crate::workflow::{self, CheckOutcome, SupersedeEvidence, Transition, ValidationEvidence};
+use crate::workflow::{
+    self, CheckOutcome, State, SupersedeEvidence, Transition, ValidationEvidence,
+};
 use crate::workspace::config::FallbackMode;
 use crate::{canon, Error, Workspace};
 
@@ -33,7 +36,7 @@ use crate::{canon, Error, Workspace};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CheckRow {
     pub name: String,
-    pub status: CheckStatus,
+    pub status: CheckRunStatus,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
     pub required: bool,
@@ -57,15 +60,11 @@ impl From<&CheckResult> for CheckRow {
 
 /// What `validate` did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "ts",
-    derive(ts_rs::TS),
-    ts(export, rename = "ValidateReport")
-)]
-pub struct ValidationReport {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ValidateReport {
     pub id: String,
     /// The proposal's state afterwards.
-    pub state: String,
+    pub state: State,
     pub run_id: Option<String>,
     pub branch: Option<String>,
     pub commit: Option<String>,
@@ -75,10 +74,10 @@ pub struct ValidationReport {
     pub recovered_runs: Vec<String>,
 }
 
-impl ValidationReport {
+impl ValidateReport {
     /// Did the proposal come out `validated`?
     pub fn ok(&self) -> bool {
-        self.state == "validated"
+        self.state == State::Validated
     }
 }
 
@@ -111,162 +110,6 @@ pub fn load_contract(repo: &Repository, commit: git2::Oid) -> Result<ChecksConfi
     Ok(cfg)
 }
 
-fn pid_is_oxide(pid: i64) -> bool {
-    if pid <= 0 || pid == std::process::id() as i64 {
-        return false;
-    }
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(c) => {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
-            !zombie && String::from_utf8_lossy(&c).contains("oxide")
-        }
-        Err(_) => false,
-    }
-}
-
-/// SIGKILLs every process whose working directory is inside `dir` (what a killed run's checks
-/// left behind; with `PR_SET_PDEATHSIG` only grandchildren can remain).
-fn kill_processes_in(dir: &Path) {
-    let Ok(dir) = dir.canonicalize() else { return };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
-            if cwd.starts_with(&dir) {
-                #[allow(unsafe_code)] // libc::kill by pid: std only kills its own children
-                // SAFETY: kill has no memory-safety preconditions.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-struct StaleRun {
-    id: String,
-    proposal: String,
-    pid: i64,
-    wt_name: String,
-    wt_path: String,
-}
-
-/// Cleans up after killed runs: processes left in their worktrees, the worktrees (files and
-/// registration), the run rows (`abandoned`, audited), stray `oxide-validate-*` worktrees, and
-/// envelopes stored but not yet ingested. Refuses when `proposal` is being validated by a live
-/// process. Returns the abandoned run ids.
-#[tracing::instrument(name = "checks.recover", skip_all)]
-pub fn recover(
-    ws: &mut Workspace,
-    repo: &Repository,
-    proposal: Option<&str>,
-    actor: &str,
-) -> Result<Vec<String>, Error> {
-    let stale: Vec<StaleRun> = {
-        let mut stmt = ws.store().conn().prepare(
-            "SELECT id, proposal_id, pid, worktree_name, worktree_path FROM validation_runs
-             WHERE status = 'running' ORDER BY started_at",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(StaleRun {
-                id: r.get(0)?,
-                proposal: r.get(1)?,
-                pid: r.get(2)?,
-                wt_name: r.get(3)?,
-                wt_path: r.get(4)?,
-            })
-        })?;
-        rows.collect::<Result<_, _>>()?
-    };
-    let mut live_worktrees = Vec::new();
-    let mut abandoned = Vec::new();
-    for run in stale {
-        if pid_is_oxide(run.pid) {
-            if Some(run.proposal.as_str()) == proposal {
-                return Err(ChecksError::Busy {
-                    proposal: run.proposal,
-                    pid: run.pid,
-                    run: run.id,
-                }
-                .into());
-            }
-            live_worktrees.push(run.wt_name);
-            continue;
-        }
-        let path = PathBuf::from(&run.wt_path);
-        kill_processes_in(&path);
-        gitops::remove_worktree(repo, &run.wt_name, Some(&path))?;
-        let ts = ws.clock().now_rfc3339();
-        ws.store_mut().write(|tx| -> Result<(), Error> {
-            tx.execute(
-                "UPDATE validation_runs SET status = 'abandoned', finished_at = ?2
-                 WHERE id = ?1 AND status = 'running'",
-                params![run.id, ts],
-            )?;
-            audit::append(
-                tx,
-                NewEvent {
-                    actor,
-                    kind: "checks.run_abandoned",
-                    subject: &run.proposal,
-                    payload: json!({"run_id": run.id, "pid": run.pid, "worktree": run.wt_name}),
-                },
-                &ts,
-            )?;
-            Ok(())
-        })?;
-        abandoned.push(run.id);
-    }
-    for name in gitops::validation_worktrees(repo)? {
-        if !live_worktrees.contains(&name) {
-            gitops::remove_worktree(repo, &name, None)?;
-        }
-    }
-    ingest_pending(ws, actor)?;
-    Ok(abandoned)
-}
-
-/// Hands stored envelopes the binder has not taken yet to `binder::ingest`, then marks them.
-pub fn ingest_pending(ws: &mut Workspace, actor: &str) -> Result<u64, Error> {
-    let pending: Vec<(String, i64, String)> = {
-        let mut stmt = ws.store().conn().prepare(
-            "SELECT run_id, seq, envelope FROM check_results WHERE ingested = 0 ORDER BY run_id, seq",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    let mut jsonl = String::new();
-    for (_, _, env) in &pending {
-        jsonl.push_str(env);
-        jsonl.push('\n');
-    }
-    let fallback = ws.settings()?.binder.fallback_mode;
-    let ts = ws.clock().now_rfc3339();
-    let source = format!("oxide-validate:{}", pending[0].0);
-    let opts = crate::binder::IngestOptions::new(&source, actor, fallback, &ts);
-    crate::binder::ingest::ingest_reader(ws.store_mut(), jsonl.as_bytes(), &opts)?;
-    ws.store_mut().write(|tx| -> Result<(), Error> {
-        for (run, seq, _) in &pending {
-            tx.execute(
-                "UPDATE check_results SET ingested = 1 WHERE run_id = ?1 AND seq = ?2",
-                params![run, seq],
-            )?;
-        }
-        Ok(())
-    })?;
-    Ok(pending.len() as u64)
-}
-
 fn wrapper_policy(m: FallbackMode) -> WrapperPolicy {
     match m {
         FallbackMode::Strict => WrapperPolicy::Strict,
@@ -275,24 +118,37 @@ fn wrapper_policy(m: FallbackMode) -> WrapperPolicy {
     }
 }
 
+/// The validation run a check result belongs to, as its envelopes name it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRef<'a> {
+    pub run_id: &'a str,
+    pub proposal: &'a str,
+    /// The proposal branch's head commit the checks ran on.
+    pub commit: &'a str,
+    pub policy: WrapperPolicy,
+    pub observed_at: &'a str,
+}
+
 /// The wrapper envelope for one check result. The taskspec names the check (target) in this
 /// workspace so that repeated failures of the same check meet in one capsule; the run and the
 /// proposal are lineage (`run_id`, `group_id`).
-#[allow(clippy::too_many_arguments)]
 pub fn envelope_for(
     result: &CheckResult,
     spec_digest: &str,
     seq: u64,
-    run_id: &str,
-    proposal: &str,
-    commit: &str,
-    policy: WrapperPolicy,
-    observed_at: &str,
+    run: &RunRef<'_>,
 ) -> Envelope {
+    let RunRef {
+        run_id,
+        proposal,
+        commit,
+        policy,
+        observed_at,
+    } = *run;
     let (signal, gate) = match result.status {
-        CheckStatus::Passed => (Signal::Pass, GateStatus::Pass),
-        CheckStatus::Failed | CheckStatus::TimedOut => (Signal::Fail, GateStatus::Fail),
-        CheckStatus::Error => (Signal::Error, GateStatus::Error),
+        CheckRunStatus::Passed => (Signal::Pass, GateStatus::Pass),
+        CheckRunStatus::Failed | CheckRunStatus::TimedOut => (Signal::Fail, GateStatus::Fail),
+        CheckRunStatus::Error => (Signal::Error, GateStatus::Error),
     };
     let mut env = BTreeMap::new();
     env.insert("runner".to_string(), Value::from("oxide-checks/1"));
@@ -351,9 +207,9 @@ impl Drop for WorktreeGuard<'_> {
     }
 }
 
-fn report(conn: &Connection, id: &str, recovered: Vec<String>) -> Result<ValidationReport, Error> {
-    let row = rows::get(conn, id)?.ok_or_else(|| workflow::WorkflowError::NotFound(id.into()))?;
-    Ok(ValidationReport {
+fn report(conn: &Connection, id: &str, recovered: Vec<String>) -> Result<ValidateReport, Error> {
+    let row = workflow::require(conn, id)?;
+    Ok(ValidateReport {
         id: row.id,
         state: row.state,
         run_id: None,
@@ -372,12 +228,11 @@ pub fn validate(
     id: &str,
     actor: &str,
     env_source: &dyn Fn(&str) -> Option<OsString>,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<ValidationReport, Error> {
+    progress: &mut dyn FnMut(ValidationProgress),
+) -> Result<ValidateReport, Error> {
     let repo = Repository::open(ws.root()).map_err(git_err)?;
     // Refuse unknown ids and illegal starts before touching anything.
-    let row = rows::get(ws.store().conn(), id)?
-        .ok_or_else(|| workflow::WorkflowError::NotFound(id.into()))?;
+    let row = workflow::require(ws.store().conn(), id)?;
     let id = row.id.clone();
     let recovered = recover(ws, &repo, Some(&id), actor)?;
     workflow::check_legal(ws.store().conn(), &id, Transition::PassValidation)?;
@@ -394,7 +249,7 @@ pub fn validate(
                 tx,
                 &id,
                 &SupersedeEvidence {
-                    failure_reason_code: "TARGET_MOVED".into(),
+                    failure_reason_code: workflow::reason::TARGET_MOVED.into(),
                     target_head: Some(target.head.clone()),
                     superseded_by: None,
                     problems: target
@@ -403,8 +258,7 @@ pub fn validate(
                         .map(|p| format!("{}: {}", p.pointer, p.message))
                         .collect(),
                 },
-                actor,
-                &ts,
+                &Stamp::new(actor, &ts),
             )
         })?;
         return report(ws.store().conn(), &id, recovered);
@@ -418,39 +272,20 @@ pub fn validate(
         Ok(b) => b,
         Err(e @ (GitopsError::BaseMissing { .. } | GitopsError::DoesNotApply { .. })) => {
             let code = match e {
-                GitopsError::BaseMissing { .. } => "BASE_MISSING",
-                _ => "INTENT_DOES_NOT_APPLY",
+                GitopsError::BaseMissing { .. } => workflow::reason::BASE_MISSING,
+                _ => workflow::reason::INTENT_DOES_NOT_APPLY,
             };
             let ts = ws.clock().now_rfc3339();
             let msg = e.to_string();
             ws.store_mut()
-                .write(|tx| workflow::quarantine(tx, &id, code, &msg, actor, &ts))?;
+                .write(|tx| workflow::quarantine(tx, &id, code, &msg, &Stamp::new(actor, &ts)))?;
             return report(ws.store().conn(), &id, recovered);
         }
         Err(e) => return Err(e.into()),
     };
     let ts = ws.clock().now_rfc3339();
-    ws.store_mut().write(|tx| -> Result<(), Error> {
-        let n = tx.execute(
-            "INSERT INTO proposal_branches (proposal_id, branch, base_commit, head_commit, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(proposal_id) DO NOTHING",
-            params![id, branch.branch, branch.base_commit, branch.head_commit, ts],
-        )?;
-        if n > 0 {
-            audit::append(
-                tx,
-                NewEvent {
-                    actor,
-                    kind: "gitops.branch_created",
-                    subject: &id,
-                    payload: json!({"branch": branch.branch, "base": branch.base_commit,
-                                    "commit": branch.head_commit}),
-                },
-                &ts,
-            )?;
-        }
-        Ok(())
-    })?;
+    ws.store_mut()
+        .write(|tx| gitops::record_branch(tx, &id, &branch, &Stamp::new(actor, &ts)))?;
 
     // 3. Claim the run (so a killed process is found and cleaned), then the worktree.
     let run_id = canon::short_id(&canon::sha256_bytes(
@@ -501,7 +336,7 @@ pub fn validate(
         )?;
         Ok(())
     })?;
-    progress(Progress::RunStarted {
+    progress(ValidationProgress::RunStarted {
         proposal: id.clone(),
         run_id: run_id.clone(),
         checks: contract.checks.iter().map(|c| c.name.clone()).collect(),
@@ -535,25 +370,24 @@ pub fn validate(
             .map(|r| CheckOutcome {
                 name: r.name.clone(),
                 required: r.required,
-                passed: r.status == CheckStatus::Passed,
+                passed: r.status == CheckRunStatus::Passed,
                 failure_reason_code: r.failure_reason_code.clone(),
             })
             .collect(),
     };
     let any_required_failed = evidence.checks.iter().any(|c| c.required && !c.passed);
+    let stamp = Stamp::new(actor, &ts);
+    let run = RunRef {
+        run_id: &run_id,
+        proposal: &id,
+        commit: &branch.head_commit,
+        policy,
+        observed_at: &ts,
+    };
     ws.store_mut().write(|tx| -> Result<(), Error> {
         for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
             let seq = i as u64 + 1;
-            let env = envelope_for(
-                r,
-                &canon::digest(spec)?,
-                seq,
-                &run_id,
-                &id,
-                &branch.head_commit,
-                policy,
-                &ts,
-            );
+            let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
             tx.execute(
                 "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
                      duration_ms, failure_reason_code, output, output_truncated, envelope)
@@ -578,9 +412,9 @@ pub fn validate(
             params![run_id, ts],
         )?;
         if any_required_failed {
-            workflow::fail_validation(tx, &id, &evidence, actor, &ts)?;
+            workflow::fail_validation(tx, &id, &evidence, &stamp)?;
         } else {
-            workflow::pass_validation(tx, &id, &evidence, actor, &ts)?;
+            workflow::pass_validation(tx, &id, &evidence, &stamp)?;
         }
         Ok(())
     })?;
@@ -590,9 +424,9 @@ pub fn validate(
     rep.branch = Some(branch.branch);
     rep.commit = Some(branch.head_commit);
     rep.checks = results.iter().map(CheckRow::from).collect();
-    progress(Progress::RunFinished {
+    progress(ValidationProgress::RunFinished {
         proposal: id,
-        state: rep.state.clone(),
+        state: rep.state.to_string(),
     });
     Ok(rep)
 }
@@ -602,11 +436,11 @@ pub fn validate(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ProgressPage {
-    pub events: Vec<Progress>,
+    pub events: Vec<ValidationProgress>,
     /// Pass this as `from` next time.
     pub next: u32,
     pub done: bool,
-    pub report: Option<ValidationReport>,
+    pub report: Option<ValidateReport>,
     pub error: Option<crate::ErrorDto>,
 }
 

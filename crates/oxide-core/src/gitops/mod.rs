@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{build::TreeUpdateBuilder, FileMode, ObjectType, Oid, Repository, Signature, Time};
+use git2::{build::TreeUpdateBuilder, FileMode, Oid, Repository, Signature, Time};
 use serde::{Deserialize, Serialize};
 
-use crate::proposal::{apply_ops, BaseFiles, Bundle, Change, Problem};
+use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
 pub mod review_diff;
 
@@ -33,6 +33,16 @@ pub enum GitopsError {
     NoTarget(String),
     #[error("git: {0}")]
     Git(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+impl From<rusqlite::Error> for GitopsError {
+    fn from(e: rusqlite::Error) -> Self {
+        GitopsError::Store(e.into())
+    }
 }
 
 fn summarize(problems: &[Problem]) -> String {
@@ -61,12 +71,16 @@ impl GitopsError {
             GitopsError::BranchConflict { .. } => "GITOPS_BRANCH_CONFLICT",
             GitopsError::NoTarget(_) => "GITOPS_NO_TARGET",
             GitopsError::Git(_) => "GITOPS_GIT",
+            GitopsError::Store(e) => e.code(),
+            GitopsError::Audit(e) => e.code(),
         }
     }
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             GitopsError::Git(_) => crate::ErrorKind::Internal,
+            GitopsError::Store(e) => e.kind(),
+            GitopsError::Audit(e) => e.kind(),
             _ => crate::ErrorKind::Invalid,
         }
     }
@@ -108,39 +122,6 @@ pub struct BranchInfo {
 /// `oxide/proposals/<id>`.
 pub fn branch_name(proposal_id: &str) -> String {
     format!("{BRANCH_PREFIX}{proposal_id}")
-}
-
-/// Reads a commit's files for `apply_ops`, straight from the object database.
-pub struct TreeFiles<'r> {
-    repo: &'r Repository,
-    tree: git2::Tree<'r>,
-}
-
-impl<'r> TreeFiles<'r> {
-    pub fn new(repo: &'r Repository, tree: git2::Tree<'r>) -> TreeFiles<'r> {
-        TreeFiles { repo, tree }
-    }
-
-    fn entry(&self, path: &str) -> Option<(i32, Oid, Option<ObjectType>)> {
-        let e = self.tree.get_path(Path::new(path)).ok()?;
-        Some((e.filemode(), e.id(), e.kind()))
-    }
-}
-
-impl BaseFiles for TreeFiles<'_> {
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        let (mode, id, kind) = self.entry(path)?;
-        if kind != Some(ObjectType::Blob) || mode == i32::from(FileMode::Link) {
-            return None;
-        }
-        self.repo.find_blob(id).ok().map(|b| b.content().to_vec())
-    }
-    fn is_symlink(&self, path: &str) -> bool {
-        matches!(self.entry(path), Some((m, _, _)) if m == i32::from(FileMode::Link))
-    }
-    fn is_dir(&self, path: &str) -> bool {
-        matches!(self.entry(path), Some((m, _, k)) if k == Some(ObjectType::Tree) || m == i32::from(FileMode::Commit))
-    }
 }
 
 fn find_base<'r>(repo: &'r Repository, bundle: &Bundle) -> Result<git2::Commit<'r>, GitopsError> {
@@ -371,6 +352,108 @@ pub fn validation_worktrees(repo: &Repository) -> Result<Vec<String>, GitopsErro
         .filter(|n| n.starts_with(WORKTREE_PREFIX))
         .map(String::from)
         .collect())
+}
+
+/// Reads files at `commit` of the repository at `root`: the returned function gives a path's
+/// bytes, or `None` when the repository, the commit or the file is missing (or not a file).
+pub fn blob_reader(root: &Path, commit: &str) -> impl Fn(&str) -> Option<Vec<u8>> {
+    let tree = Repository::open(root).ok().and_then(|repo| {
+        let oid = Oid::from_str(commit).ok()?;
+        let id = repo.find_commit(oid).ok()?.tree().ok()?.id();
+        Some((repo, id))
+    });
+    move |path: &str| {
+        let (repo, tree_id) = tree.as_ref()?;
+        let tree = repo.find_tree(*tree_id).ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
+        Some(blob.content().to_vec())
+    }
+}
+
+/// The UTF-8 files under `dir` whose names end with `suffix`, as committed on `branch`, by
+/// path relative to `dir` (`None`: no repository, branch or folder, or a file is not UTF-8).
+pub fn files_on_branch(
+    root: &Path,
+    branch: &str,
+    dir: &str,
+    suffix: &str,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    fn walk(
+        repo: &Repository,
+        tree: &git2::Tree<'_>,
+        prefix: &str,
+        suffix: &str,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) -> Option<()> {
+        for entry in tree.iter() {
+            let name = entry.name()?.to_string();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) => {
+                    let sub = repo.find_tree(entry.id()).ok()?;
+                    walk(repo, &sub, &rel, suffix, out)?;
+                }
+                Some(git2::ObjectType::Blob) if name.ends_with(suffix) => {
+                    let blob = repo.find_blob(entry.id()).ok()?;
+                    out.insert(rel, String::from_utf8(blob.content().to_vec()).ok()?);
+                }
+                _ => {}
+            }
+        }
+        Some(())
+    }
+    let repo = Repository::open(root).ok()?;
+    let commit = repo
+        .find_reference(&format!("refs/heads/{branch}"))
+        .ok()?
+        .peel_to_commit()
+        .ok()?;
+    let entry = commit.tree().ok()?.get_path(Path::new(dir)).ok()?;
+    let tree = repo.find_tree(entry.id()).ok()?;
+    let mut files = std::collections::BTreeMap::new();
+    walk(&repo, &tree, "", suffix, &mut files)?;
+    Some(files)
+}
+
+/// Records a proposal's branch (`proposal_branches`) with a `gitops.branch_created` audit
+/// event, in the caller's transaction. The first record stays: a branch already recorded for
+/// the proposal is left as it is and nothing is audited. Returns whether a row was written.
+pub fn record_branch(
+    conn: &rusqlite::Connection,
+    proposal_id: &str,
+    branch: &BranchInfo,
+    stamp: &crate::clock::Stamp<'_>,
+) -> Result<bool, GitopsError> {
+    let n = conn.execute(
+        "INSERT INTO proposal_branches (proposal_id, branch, base_commit, head_commit, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(proposal_id) DO NOTHING",
+        rusqlite::params![
+            proposal_id,
+            branch.branch,
+            branch.base_commit,
+            branch.head_commit,
+            stamp.at
+        ],
+    )?;
+    if n > 0 {
+        crate::audit::append(
+            conn,
+            crate::audit::NewEvent {
+                actor: stamp.actor,
+                kind: "gitops.branch_created",
+                subject: proposal_id,
+                payload: serde_json::json!({"branch": branch.branch, "base": branch.base_commit,
+                                            "commit": branch.head_commit}),
+            },
+            stamp.at,
+        )?;
+    }
+    Ok(n > 0)
 }
 
 /// The branch recorded for a proposal (`proposal_branches`), if validation made one.

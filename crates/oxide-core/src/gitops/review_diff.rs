@@ -24,11 +24,23 @@ use similar::{ChangeTag, TextDiff};
 use super::{apply_to_tree, branch_name, GitopsError};
 use crate::proposal::{Bundle, Problem};
 
+/// The `Problem::code` values of a review diff (besides those of `apply_ops`).
+pub mod codes {
+    pub use crate::proposal::apply::codes::BASE_MISSING;
+    /// The proposal branch's commit does not have the base commit as its parent.
+    pub const BRANCH_NOT_ON_BASE: &str = "BRANCH_NOT_ON_BASE";
+    /// The proposal branch does not hold the tree the bundle gives.
+    pub const BRANCH_TREE_MISMATCH: &str = "BRANCH_TREE_MISMATCH";
+}
+
 /// Lines of unchanged context around each change (git's default).
 pub const CONTEXT_LINES: u32 = 3;
 /// Word changes are computed only for line pairs up to this many bytes each; longer lines
 /// are shown whole (their `spans` stay empty).
 pub const MAX_INLINE_BYTES: usize = 4096;
+/// Bytes of line pairs word-diffed per file; later pairs are shown whole (a bound on the
+/// time one view takes, whatever the file).
+pub const MAX_INLINE_BYTES_PER_FILE: usize = 1 << 20;
 /// Time budget of one line pair's word diff (then `similar` approximates).
 const INLINE_TIMEOUT: Duration = Duration::from_millis(20);
 
@@ -162,7 +174,7 @@ pub fn review_diff(
         return Ok(DiffView {
             problems: vec![Problem::new(
                 "/base/commit",
-                "BASE_MISSING",
+                codes::BASE_MISSING,
                 format!(
                     "commit {} is not in this repository; fetch it (git fetch) or re-propose",
                     bundle.base.commit
@@ -194,7 +206,7 @@ pub fn review_diff(
             if c.parent_id(0).ok() != Some(base.id()) {
                 view.problems.push(Problem::new(
                     "",
-                    "BRANCH_NOT_ON_BASE",
+                    codes::BRANCH_NOT_ON_BASE,
                     format!(
                         "branch {branch} (commit {}) does not build on the base commit {}; it is shown as it is",
                         c.id(),
@@ -205,7 +217,7 @@ pub fn review_diff(
             if computed.is_some_and(|t| t != c.tree_id()) {
                 view.problems.push(Problem::new(
                     "",
-                    "BRANCH_TREE_MISMATCH",
+                    codes::BRANCH_TREE_MISMATCH,
                     format!(
                         "branch {branch} (commit {}) does not hold the tree this bundle gives; what it would land is shown",
                         c.id()
@@ -300,6 +312,7 @@ fn file_diff(patch: &Patch<'_>) -> Result<FileDiff, GitopsError> {
         return Ok(out);
     }
     let mut hunks = Vec::with_capacity(patch.num_hunks());
+    let mut budget = MAX_INLINE_BYTES_PER_FILE;
     for h in 0..patch.num_hunks() {
         let (hunk, n) = patch.hunk(h)?;
         let mut lines = Vec::with_capacity(n);
@@ -335,7 +348,7 @@ fn file_diff(patch: &Patch<'_>) -> Result<FileDiff, GitopsError> {
                 flags,
             });
         }
-        add_word_spans(&mut lines);
+        add_word_spans(&mut lines, &mut budget);
         for l in &mut lines {
             l.spans = mark_spans(&l.text, std::mem::take(&mut l.spans));
         }
@@ -382,7 +395,8 @@ pub fn line_flags(text: &str) -> Vec<LineFlag> {
 
 /// Pairs each run of removed lines with the run of added lines right after it (first with
 /// first) and fills both lines' word spans.
-fn add_word_spans(lines: &mut [DiffLine]) {
+/// `budget`: bytes of pairs still to word-diff in this file.
+fn add_word_spans(lines: &mut [DiffLine], budget: &mut usize) {
     let mut i = 0;
     while i < lines.len() {
         if lines[i].kind != LineKind::Del {
@@ -399,6 +413,11 @@ fn add_word_spans(lines: &mut [DiffLine]) {
         }
         let pairs = (adds - dels).min(i - adds);
         for k in 0..pairs {
+            let cost = lines[dels + k].text.len() + lines[adds + k].text.len();
+            if cost > *budget {
+                return;
+            }
+            *budget -= cost;
             if let Some((o, n)) = word_spans(&lines[dels + k].text, &lines[adds + k].text) {
                 lines[dels + k].spans = o;
                 lines[adds + k].spans = n;

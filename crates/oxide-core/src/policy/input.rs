@@ -10,11 +10,22 @@ use crate::proposal::{Bundle, Op, Synthesizer};
 use crate::workspace::config::{RolloutMode, Settings};
 
 /// The proposal row's facts that are not part of the immutable bundle.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProposalMeta {
     pub id: Option<String>,
-    pub state: String,
+    pub state: crate::workflow::State,
     pub failure_reason_code: Option<String>,
+}
+
+/// A bundle not stored yet: no id, state `discovered`.
+impl Default for ProposalMeta {
+    fn default() -> Self {
+        ProposalMeta {
+            id: None,
+            state: crate::workflow::State::Discovered,
+            failure_reason_code: None,
+        }
+    }
 }
 
 /// Lines of a text as a diff counts them: every `\n`, plus an unterminated last line.
@@ -91,7 +102,7 @@ pub fn proposal_facts(
     ProposalFacts {
         id: meta.id.clone(),
         digest: digest.to_string(),
-        state: meta.state.clone(),
+        state: meta.state,
         failure_reason_code: meta.failure_reason_code.clone(),
         ops,
         touched_paths: touched.into_iter().collect(),
@@ -274,7 +285,7 @@ mod tests {
             "sha256:x",
             &ProposalMeta {
                 id: Some("p".into()),
-                state: "validated".into(),
+                state: crate::workflow::State::Validated,
                 failure_reason_code: Some("TEST_FAIL".into()),
             },
             &lines,

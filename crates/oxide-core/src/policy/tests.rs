@@ -306,7 +306,7 @@ fn assembled_input_satisfies_the_contract_and_evaluates() {
         "sha256:b",
         &input::ProposalMeta {
             id: Some("p".into()),
-            state: "proposed".into(),
+            state: crate::workflow::State::Proposed,
             failure_reason_code: None,
         },
         &|_| None,

@@ -48,7 +48,8 @@ pub struct ProposalFacts {
     /// The bundle digest, `sha256:<hex>`.
     pub digest: String,
     /// The proposal's state when the decision was asked for.
-    pub state: String,
+    #[schemars(with = "String")]
+    pub state: crate::workflow::State,
     /// Why the proposal failed earlier, if it did. Policy never changes it.
     pub failure_reason_code: Option<String>,
     pub ops: Vec<OpFacts>,

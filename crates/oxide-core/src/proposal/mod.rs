@@ -1,15 +1,16 @@
-//! Proposal bundles: types, JSON Schema, dry-run applicability, digest; and the `proposals`
-//! table (rows are created and their state changed only through `workflow`).
+//! Proposal bundles: types, JSON Schema, dry-run applicability over a `BaseFiles` reader (a
+//! map, or a git tree through `TreeFiles`), digest, diff. Pure values and git reads; no
+//! tables (a bundle becomes a stored proposal in `workflow`, which owns `proposals`).
 
 pub mod apply;
 pub mod diff;
 pub mod paths;
-pub mod rows;
 pub mod schema;
+pub mod tree;
 pub mod types;
 pub mod validate;
 
 pub use apply::{apply_ops, BaseFiles, Change, FileChanges, MapBase, Problem};
-pub use rows::ProposalRow;
+pub use tree::TreeFiles;
 pub use types::*;
 pub use validate::{validate_file, ProposalError, ValidationReport};

@@ -183,7 +183,7 @@ pub fn validate_file(repo_root: &Path, file: &Path) -> Result<ValidationReport, 
     let Some(commit) = commit else {
         problems.push(Problem::new(
             "/base/commit",
-            "BASE_MISSING",
+            super::apply::codes::BASE_MISSING,
             format!(
                 "commit {} is not in this repository; fetch it or re-synthesise against the current `{}`",
                 bundle.base.commit, bundle.base.branch
@@ -195,7 +195,7 @@ pub fn validate_file(repo_root: &Path, file: &Path) -> Result<ValidationReport, 
         path: repo_root.display().to_string(),
         why: e.message().to_string(),
     })?;
-    let files = crate::gitops::TreeFiles::new(&repo, tree);
+    let files = super::TreeFiles::new(&repo, tree);
     match check_applies(&bundle, &files) {
         Ok(changes) => Ok(report(vec![], digest, changes)),
         Err(p) => Ok(report(p, digest, vec![])),

@@ -8,6 +8,7 @@ pub mod probe;
 pub mod prompt;
 pub mod propose;
 pub mod store;
+pub mod verify;
 
 pub use ollama::reason;
 pub use probe::{host_from_env, parse_host, probe, OllamaHost, OllamaStatus, DEFAULT_OLLAMA_HOST};

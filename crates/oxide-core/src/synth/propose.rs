@@ -10,23 +10,24 @@ use std::time::{Duration, Instant};
 
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::audit::{self, NewEvent};
 use crate::canon;
-use crate::gitops::TreeFiles;
+use crate::clock::Stamp;
 use crate::proposal::{
-    self, apply_ops, rows, schema, Base, BaseFiles, Bundle, Intent, Provenance, SynthOptions,
-    Synthesizer, BUNDLE_SCHEMA_VERSION,
+    self, schema, Base, BaseFiles, Bundle, Intent, Provenance, SynthOptions, Synthesizer,
+    TreeFiles, BUNDLE_SCHEMA_VERSION,
 };
 use crate::skill::{self, Skill};
-use crate::workflow::{self, SupersedeEvidence};
+use crate::workflow::{self, ProposalRow, State, SupersedeEvidence, Transition};
 use crate::{Error, Workspace};
 
 use super::ollama::{reason, ChatAnswer, ChatOptions, ChatRequest, Client, Fault};
 use super::probe::OllamaHost;
 use super::prompt::{self, ContextFile, PromptInput, PROMPT_TEMPLATE_VERSION};
 use super::store::{self, Attempt, ReplayEntry};
+use super::verify::evaluate_answer;
 use super::SynthError;
 
 /// Ollama's `keep_alive` sent with every chat request.
@@ -52,7 +53,7 @@ pub struct ProposeOutcome {
     /// The proposal id; `null` for a no-op (no proposal exists).
     pub id: Option<String>,
     /// `proposed` (or the existing proposal's state) or `no_op`.
-    pub state: String,
+    pub state: State,
     pub digest: Option<String>,
     pub failure_reason_code: Option<String>,
     /// One sentence for people.
@@ -208,94 +209,6 @@ fn chat_cancellable(
     }
 }
 
-/// Turns the model's text into a checked intent against the base (pure but for reading the
-/// base through `files`).
-pub fn evaluate_answer(answer: &ChatAnswer, files: &dyn BaseFiles) -> Result<Intent, Fault> {
-    let value: Value = match serde_json::from_str(&answer.content) {
-        Ok(v) => v,
-        Err(e) => {
-            let cut = answer.done_reason.as_deref() == Some("length");
-            return Err(Fault::new(
-                reason::OUTPUT_NOT_JSON,
-                if cut {
-                    format!("the model stopped early (done_reason length; raise num_ctx) and its answer is not complete JSON: {e}")
-                } else {
-                    format!("the model's answer is not JSON: {e}")
-                },
-            ));
-        }
-    };
-    let problems = schema::check_intent(&value);
-    if !problems.is_empty() {
-        return Err(Fault::new(
-            reason::OUTPUT_SCHEMA,
-            summarize(
-                "the model's answer does not match the intent schema",
-                &problems,
-            ),
-        ));
-    }
-    let intent: Intent = serde_json::from_value(value).map_err(|e| {
-        Fault::new(
-            reason::OUTPUT_SCHEMA,
-            format!("the model's answer does not match the intent types: {e}"),
-        )
-    })?;
-    let limits = proposal::apply::check_limits(&intent);
-    if !limits.is_empty() {
-        return Err(Fault::new(
-            reason::OUTPUT_SCHEMA,
-            summarize(
-                "the model's answer is over the intent's size limits",
-                &limits,
-            ),
-        ));
-    }
-    let governance: Vec<_> = intent
-        .ops
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| proposal::paths::is_governance(op.path()))
-        .map(|(i, _)| {
-            proposal::Problem::new(
-                format!("/intent/ops/{i}/path"),
-                "PATH_GOVERNANCE",
-                "a governance file",
-            )
-        })
-        .collect();
-    if !governance.is_empty() {
-        return Err(Fault::new(
-            reason::GOVERNANCE_PATH,
-            summarize(
-                "the intent touches governance files, which O.X.I.D.E never proposes",
-                &governance,
-            ),
-        ));
-    }
-    if let Err(problems) = apply_ops(files, &intent.ops) {
-        return Err(Fault::new(
-            reason::INTENT_NOT_APPLICABLE,
-            summarize("the intent does not apply to the base commit", &problems),
-        ));
-    }
-    Ok(intent)
-}
-
-fn summarize(what: &str, problems: &[proposal::Problem]) -> String {
-    let mut s = format!("{what}: ");
-    for (i, p) in problems.iter().take(3).enumerate() {
-        if i > 0 {
-            s.push_str("; ");
-        }
-        s.push_str(&format!("{} {}", p.pointer, p.message));
-    }
-    if problems.len() > 3 {
-        s.push_str(&format!("; and {} more", problems.len() - 3));
-    }
-    s
-}
-
 /// A synthesis fault, with the fresh answer to store when there was one.
 struct CheckFail {
     fault: Fault,
@@ -312,19 +225,16 @@ fn base_commit<'r>(repo: &'r Repository, branch: &str) -> Result<git2::Commit<'r
     Ok(b.get().peel_to_commit().map_err(SynthError::git)?)
 }
 
-/// States from which a re-synthesis supersedes a proposal.
-const SUPERSEDABLE: &[&str] = &["proposed", "validated", "approved", "failed_validation"];
-
 /// Proposals of the same skill: one whose bundle is `bundle` (whatever it supersedes) —
 /// then nothing new is made — and else the newest still-open one, which a new bundle
-/// supersedes.
+/// supersedes (one the transition table lets `supersede` move).
 fn find_related(
     conn: &rusqlite::Connection,
     bundle: &Bundle,
-) -> Result<(Option<proposal::ProposalRow>, Option<String>), Error> {
+) -> Result<(Option<ProposalRow>, Option<String>), Error> {
     let want = bundle.digest()?;
     let mut predecessor = None;
-    for row in rows::list(conn, None).map_err(crate::store::StoreError::from)? {
+    for row in workflow::rows::list(conn, None)? {
         if row.bundle.skill_digest != bundle.skill_digest {
             continue;
         }
@@ -333,7 +243,7 @@ fn find_related(
         if plain.digest()? == want {
             return Ok((Some(row), None));
         }
-        if predecessor.is_none() && SUPERSEDABLE.contains(&row.state.as_str()) {
+        if predecessor.is_none() && workflow::can(row.state, Transition::Supersede) {
             predecessor = Some(row.id.clone());
         }
     }
@@ -376,6 +286,260 @@ fn ask(
     ))
 }
 
+/// Step 1: the model's answer — from the replay store, or asked of the server. `Ok(Err(fault))`
+/// is a synthesis fault (a no-op), `Err` a database error.
+fn answer(
+    ws: &Workspace,
+    prep: &Prepared,
+    synth: &crate::workspace::config::SynthSettings,
+    opts: &ProposeOptions,
+    replay: bool,
+    now: &str,
+) -> Result<Result<(ReplayEntry, bool), Fault>, Error> {
+    if cancelled(opts) {
+        return Ok(Err(Fault::new(
+            reason::CANCELLED,
+            "cancelled before asking the model",
+        )));
+    }
+    let stored = store::replay_get(ws.store().conn(), &prep.request_sha256)?;
+    if replay {
+        return Ok(match stored {
+            Some(e) => Ok((e, false)),
+            None => Err(Fault::new(
+                reason::REPLAY_MISS,
+                format!(
+                    "the replay store has no answer to request {}; run `oxide propose` without --replay against the pinned model first",
+                    prep.request_sha256
+                ),
+            )),
+        });
+    }
+    Ok(ask(prep, synth, opts, stored, now))
+}
+
+/// An answer that passed every check, with the fresh answer to store when there was one.
+struct Checked {
+    entry: ReplayEntry,
+    intent: Intent,
+    stored: Option<ReplayEntry>,
+}
+
+/// Step 2: the answer checked (cancellation, JSON, schema, governance paths, applicability
+/// at the base). A fresh answer is kept for storing even when it is unusable, so a replay
+/// reproduces the same no-op.
+fn check_answer(
+    answer: Result<(ReplayEntry, bool), Fault>,
+    opts: &ProposeOptions,
+    files: &TreeFiles<'_>,
+) -> Result<Checked, Box<CheckFail>> {
+    let (entry, fresh) = answer.map_err(|fault| {
+        Box::new(CheckFail {
+            fault,
+            stored: None,
+        })
+    })?;
+    let stored = fresh.then(|| entry.clone());
+    if cancelled(opts) {
+        return Err(Box::new(CheckFail {
+            fault: Fault::new(reason::CANCELLED, "cancelled after the model answered"),
+            stored,
+        }));
+    }
+    let ans = ChatAnswer {
+        content: entry.content.clone(),
+        done_reason: entry.done_reason.clone(),
+    };
+    match evaluate_answer(&ans, files) {
+        Ok(intent) => Ok(Checked {
+            entry,
+            intent,
+            stored,
+        }),
+        Err(fault) => Err(Box::new(CheckFail { fault, stored })),
+    }
+}
+
+/// What every record of one propose call shares.
+struct Recording<'a> {
+    skill: &'a Skill,
+    prep: &'a Prepared,
+    source: &'a str,
+    model: &'a str,
+    model_digest: &'a str,
+    stamp: Stamp<'a>,
+}
+
+impl Recording<'_> {
+    /// Stores a fresh answer, or marks a replayed one as used.
+    fn keep_answer(
+        &self,
+        tx: &rusqlite::Connection,
+        stored: Option<&ReplayEntry>,
+        used: Option<&ReplayEntry>,
+    ) -> Result<(), Error> {
+        if let Some(entry) = stored {
+            store::replay_put(
+                tx,
+                entry,
+                self.model,
+                self.model_digest,
+                &self.prep.request_canonical,
+                self.stamp.at,
+            )?;
+        } else if let Some(entry) = used {
+            store::replay_touch(tx, &entry.request_sha256, self.stamp.at)?;
+        }
+        Ok(())
+    }
+
+    /// Step 3a: a fault ends as a no-op: the answer kept, a `synth.no_op` event.
+    fn no_op(
+        &self,
+        tx: &rusqlite::Connection,
+        fail: CheckFail,
+        attempt: &mut Attempt,
+        out: &mut ProposeOutcome,
+    ) -> Result<(), Error> {
+        let CheckFail { fault, stored } = fail;
+        self.keep_answer(tx, stored.as_ref(), None)?;
+        let ev = audit::append(
+            tx,
+            NewEvent {
+                actor: self.stamp.actor,
+                kind: "synth.no_op",
+                subject: &self.skill.id,
+                payload: json!({
+                    "failure_reason_code": fault.code,
+                    "message": fault.message,
+                    "source": self.source,
+                    "model": self.model,
+                    "model_digest": self.model_digest,
+                    "request_sha256": self.prep.request_sha256,
+                    "base_commit": self.prep.base.commit,
+                }),
+            },
+            self.stamp.at,
+        )?;
+        attempt.outcome = State::NoOp.as_str().into();
+        attempt.failure_reason_code = Some(fault.code.into());
+        attempt.message = fault.message.clone();
+        attempt.audit_seq = ev.seq;
+        out.failure_reason_code = Some(fault.code.into());
+        out.message = fault.message;
+        Ok(())
+    }
+
+    /// The bundle an accepted answer makes.
+    fn bundle(&self, entry: &ReplayEntry, intent: Intent) -> Bundle {
+        Bundle {
+            schema_version: BUNDLE_SCHEMA_VERSION.into(),
+            skill_digest: self.skill.digest.clone(),
+            base: self.prep.base.clone(),
+            intent,
+            provenance: Provenance {
+                synthesizer: Synthesizer::Ollama,
+                model: Some(self.model.to_string()),
+                model_digest: Some(self.model_digest.to_string()),
+                options: Some(SynthOptions {
+                    seed: self.prep.request.options.seed,
+                    temperature: self.prep.request.options.temperature,
+                    num_ctx: self.prep.request.options.num_ctx,
+                }),
+                prompt_template_version: Some(PROMPT_TEMPLATE_VERSION.into()),
+                prompt_sha256: Some(self.prep.prompt_sha256.clone()),
+                response_sha256: Some(entry.response_sha256.clone()),
+            },
+            created_at: entry.created_at.clone(),
+            supersedes: None,
+        }
+    }
+
+    /// Step 3b: an accepted answer becomes a proposal (admitted, superseding the skill's
+    /// newest open one), or finds the proposal it already is.
+    fn proposal(
+        &self,
+        tx: &rusqlite::Connection,
+        checked: Checked,
+        attempt: &mut Attempt,
+        out: &mut ProposeOutcome,
+    ) -> Result<(), Error> {
+        let Checked {
+            entry,
+            intent,
+            stored,
+        } = checked;
+        self.keep_answer(tx, stored.as_ref(), Some(&entry))?;
+        let mut bundle = self.bundle(&entry, intent);
+        let (existing, predecessor) = find_related(tx, &bundle)?;
+        if existing.is_none() {
+            bundle.supersedes = predecessor.clone();
+        }
+        let (row, kind) = match existing {
+            Some(row) => (row, "synth.existing"),
+            None => {
+                let row = workflow::admit(tx, &bundle, &self.stamp)?;
+                if let Some(prev) = &predecessor {
+                    workflow::supersede(
+                        tx,
+                        prev,
+                        &SupersedeEvidence {
+                            failure_reason_code: workflow::reason::RESYNTHESIZED.into(),
+                            target_head: None,
+                            superseded_by: Some(row.id.clone()),
+                            problems: vec![],
+                        },
+                        &self.stamp,
+                    )?;
+                }
+                (row, "synth.proposed")
+            }
+        };
+        let ev = audit::append(
+            tx,
+            NewEvent {
+                actor: self.stamp.actor,
+                kind,
+                subject: &self.skill.id,
+                payload: json!({
+                    "proposal_id": row.id,
+                    "bundle_digest": row.digest,
+                    "source": self.source,
+                    "model": self.model,
+                    "model_digest": self.model_digest,
+                    "request_sha256": self.prep.request_sha256,
+                    "response_sha256": entry.response_sha256,
+                    "supersedes": bundle.supersedes,
+                }),
+            },
+            self.stamp.at,
+        )?;
+        out.existing = kind == "synth.existing";
+        attempt.outcome = if out.existing {
+            "existing"
+        } else {
+            State::Proposed.as_str()
+        }
+        .into();
+        attempt.proposal_id = Some(row.id.clone());
+        attempt.audit_seq = ev.seq;
+        attempt.message = if out.existing {
+            format!(
+                "the same bundle is already proposal {} ({})",
+                row.id, row.state
+            )
+        } else {
+            format!("proposal {} created from skill {}", row.id, self.skill.id)
+        };
+        out.message = attempt.message.clone();
+        out.id = Some(row.id.clone());
+        out.state = row.state;
+        out.digest = Some(row.digest.clone());
+        out.supersedes = row.bundle.supersedes.clone();
+        Ok(())
+    }
+}
+
 /// Proposes a change for `skill_id` (see the module docs). Input errors (unknown skill, no
 /// target branch, bad settings) are errors that write nothing; every synthesis fault is a
 /// `no_op` outcome that is recorded and audited.
@@ -399,60 +563,22 @@ pub fn propose(
     let files = TreeFiles::new(&repo, tree);
     let source = if replay { "replay" } else { "ollama" };
 
-    // Ask (or look up), then check.
+    // 1. Ask (or look up), 2. check.
     let now = ws.clock().now_rfc3339();
-    let answer: Result<(ReplayEntry, bool), Fault> = if cancelled(opts) {
-        Err(Fault::new(
-            reason::CANCELLED,
-            "cancelled before asking the model",
-        ))
-    } else if replay {
-        match store::replay_get(ws.store().conn(), &prep.request_sha256)? {
-            Some(e) => Ok((e, false)),
-            None => Err(Fault::new(
-                reason::REPLAY_MISS,
-                format!(
-                    "the replay store has no answer to request {}; run `oxide propose` without --replay against the pinned model first",
-                    prep.request_sha256
-                ),
-            )),
-        }
-    } else {
-        let prior = store::replay_get(ws.store().conn(), &prep.request_sha256)?;
-        ask(&prep, &synth, opts, prior, &now)
-    };
-    let checked: Result<(ReplayEntry, Intent, Option<ReplayEntry>), CheckFail> = match answer {
-        Err(fault) => Err(CheckFail {
-            fault,
-            stored: None,
-        }),
-        Ok((entry, fresh)) => {
-            // A fresh answer is stored even when it is unusable, so a replay reproduces the
-            // same no-op.
-            let stored = fresh.then(|| entry.clone());
-            if cancelled(opts) {
-                Err(CheckFail {
-                    fault: Fault::new(reason::CANCELLED, "cancelled after the model answered"),
-                    stored,
-                })
-            } else {
-                let ans = ChatAnswer {
-                    content: entry.content.clone(),
-                    done_reason: entry.done_reason.clone(),
-                };
-                match evaluate_answer(&ans, &files) {
-                    Ok(intent) => Ok((entry, intent, stored)),
-                    Err(fault) => Err(CheckFail { fault, stored }),
-                }
-            }
-        }
-    };
+    let checked = check_answer(answer(ws, &prep, &synth, opts, replay, &now)?, opts, &files);
     let duration_ms = started.elapsed().as_millis() as u64;
-    let model = synth.model.clone();
     let model_digest = super::ollama::normalize_digest(&synth.model_digest);
     let ts = ws.clock().now_rfc3339();
-    let base_commit_id = prep.base.commit.clone();
+    let rec = Recording {
+        skill: &skill,
+        prep: &prep,
+        source,
+        model: &synth.model,
+        model_digest: &model_digest,
+        stamp: Stamp::new(actor, &ts),
+    };
 
+    // 3. One transaction: the answer, the proposal or the no-op, the attempt.
     let outcome = ws
         .store_mut()
         .write(|tx| -> Result<ProposeOutcome, Error> {
@@ -464,161 +590,31 @@ pub fn propose(
                 failure_reason_code: None,
                 message: String::new(),
                 source: source.into(),
-                model: model.clone(),
+                model: synth.model.clone(),
                 model_digest: model_digest.clone(),
                 request_sha256: Some(prep.request_sha256.clone()),
-                base_commit: Some(base_commit_id.clone()),
+                base_commit: Some(prep.base.commit.clone()),
                 duration_ms: duration_ms as i64,
                 at: ts.clone(),
                 audit_seq: 0,
             };
             let mut out = ProposeOutcome {
                 id: None,
-                state: "no_op".into(),
+                state: State::NoOp,
                 digest: None,
                 failure_reason_code: None,
                 message: String::new(),
                 attempt: 0,
                 source: source.into(),
-                model: model.clone(),
+                model: synth.model.clone(),
                 request_sha256: Some(prep.request_sha256.clone()),
                 existing: false,
                 supersedes: None,
                 duration_ms,
             };
             match checked {
-                Err(CheckFail { fault, stored }) => {
-                    if let Some(entry) = &stored {
-                        store::replay_put(
-                            tx,
-                            entry,
-                            &model,
-                            &model_digest,
-                            &prep.request_canonical,
-                            &ts,
-                        )?;
-                    }
-                    let ev = audit::append(
-                        tx,
-                        NewEvent {
-                            actor,
-                            kind: "synth.no_op",
-                            subject: &skill.id,
-                            payload: json!({
-                                "failure_reason_code": fault.code,
-                                "message": fault.message,
-                                "source": source,
-                                "model": model,
-                                "model_digest": model_digest,
-                                "request_sha256": prep.request_sha256,
-                                "base_commit": base_commit_id,
-                            }),
-                        },
-                        &ts,
-                    )?;
-                    attempt.outcome = "no_op".into();
-                    attempt.failure_reason_code = Some(fault.code.into());
-                    attempt.message = fault.message.clone();
-                    attempt.audit_seq = ev.seq;
-                    out.failure_reason_code = Some(fault.code.into());
-                    out.message = fault.message;
-                }
-                Ok((entry, intent, stored)) => {
-                    if let Some(entry) = &stored {
-                        store::replay_put(
-                            tx,
-                            entry,
-                            &model,
-                            &model_digest,
-                            &prep.request_canonical,
-                            &ts,
-                        )?;
-                    } else {
-                        store::replay_touch(tx, &entry.request_sha256, &ts)?;
-                    }
-                    let mut bundle = Bundle {
-                        schema_version: BUNDLE_SCHEMA_VERSION.into(),
-                        skill_digest: skill.digest.clone(),
-                        base: prep.base.clone(),
-                        intent,
-                        provenance: Provenance {
-                            synthesizer: Synthesizer::Ollama,
-                            model: Some(model.clone()),
-                            model_digest: Some(model_digest.clone()),
-                            options: Some(SynthOptions {
-                                seed: prep.request.options.seed,
-                                temperature: prep.request.options.temperature,
-                                num_ctx: prep.request.options.num_ctx,
-                            }),
-                            prompt_template_version: Some(PROMPT_TEMPLATE_VERSION.into()),
-                            prompt_sha256: Some(prep.prompt_sha256.clone()),
-                            response_sha256: Some(entry.response_sha256.clone()),
-                        },
-                        created_at: entry.created_at.clone(),
-                        supersedes: None,
-                    };
-                    let (existing, predecessor) = find_related(tx, &bundle)?;
-                    if existing.is_none() {
-                        bundle.supersedes = predecessor.clone();
-                    }
-                    let (row, kind) = match existing {
-                        Some(row) => (row, "synth.existing"),
-                        None => {
-                            let row = workflow::admit(tx, &bundle, actor, &ts)?;
-                            if let Some(prev) = &predecessor {
-                                workflow::supersede(
-                                    tx,
-                                    prev,
-                                    &SupersedeEvidence {
-                                        failure_reason_code: "RESYNTHESIZED".into(),
-                                        target_head: None,
-                                        superseded_by: Some(row.id.clone()),
-                                        problems: vec![],
-                                    },
-                                    actor,
-                                    &ts,
-                                )?;
-                            }
-                            (row, "synth.proposed")
-                        }
-                    };
-                    let ev = audit::append(
-                        tx,
-                        NewEvent {
-                            actor,
-                            kind,
-                            subject: &skill.id,
-                            payload: json!({
-                                "proposal_id": row.id,
-                                "bundle_digest": row.digest,
-                                "source": source,
-                                "model": model,
-                                "model_digest": model_digest,
-                                "request_sha256": prep.request_sha256,
-                                "response_sha256": entry.response_sha256,
-                                "supersedes": bundle.supersedes,
-                            }),
-                        },
-                        &ts,
-                    )?;
-                    out.existing = kind == "synth.existing";
-                    attempt.outcome = if out.existing { "existing" } else { "proposed" }.into();
-                    attempt.proposal_id = Some(row.id.clone());
-                    attempt.audit_seq = ev.seq;
-                    attempt.message = if out.existing {
-                        format!(
-                            "the same bundle is already proposal {} ({})",
-                            row.id, row.state
-                        )
-                    } else {
-                        format!("proposal {} created from skill {}", row.id, skill.id)
-                    };
-                    out.message = attempt.message.clone();
-                    out.id = Some(row.id.clone());
-                    out.state = row.state.clone();
-                    out.digest = Some(row.digest.clone());
-                    out.supersedes = row.bundle.supersedes.clone();
-                }
+                Err(fail) => rec.no_op(tx, *fail, &mut attempt, &mut out)?,
+                Ok(checked) => rec.proposal(tx, checked, &mut attempt, &mut out)?,
             }
             out.attempt = store::attempt_insert(tx, &attempt)?;
             Ok(out)

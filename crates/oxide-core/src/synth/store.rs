@@ -37,7 +37,6 @@ pub fn replay_get(
 
 /// Stores (or refreshes) the answer to a request. An identical answer keeps its first
 /// `created_at`; a different answer replaces the entry (the newest answer is what replays).
-#[allow(clippy::too_many_arguments)]
 pub fn replay_put(
     conn: &Connection,
     entry: &ReplayEntry,

@@ -18,7 +18,7 @@ pub struct ImportReport {
     pub ok: bool,
     pub problems: Vec<Problem>,
     pub id: Option<String>,
-    pub state: Option<String>,
+    pub state: Option<super::State>,
     pub digest: Option<String>,
 }
 
@@ -60,7 +60,9 @@ pub fn import(ws: &mut Workspace, file: &Path, actor: &str) -> Result<ImportRepo
         return Ok(refused(vec![p], dry.digest));
     }
     let ts = ws.clock().now_rfc3339();
-    let row = ws.store_mut().write(|tx| admit(tx, &bundle, actor, &ts))?;
+    let row = ws
+        .store_mut()
+        .write(|tx| admit(tx, &bundle, &crate::clock::Stamp::new(actor, &ts)))?;
     Ok(ImportReport {
         ok: true,
         problems: Vec::new(),

@@ -10,11 +10,22 @@ use serde_json::{json, Value};
 
 use crate::audit::{self, NewEvent};
 use crate::canon;
-use crate::proposal::{rows, Bundle, ProposalRow, BUNDLE_SCHEMA_VERSION};
+use crate::clock::Stamp;
+use crate::proposal::{Bundle, BUNDLE_SCHEMA_VERSION};
 use crate::store::StoreError;
 
+mod guards;
 pub mod import;
+pub mod reason;
+pub mod rows;
+pub mod table;
+pub use guards::*;
 pub use import::{import, ImportReport};
+pub use rows::ProposalRow;
+pub use table::{can, sources, table_edges, target, State, TableEdge, Transition, TABLE};
+
+use State as S;
+use Transition as T;
 
 /// Errors of the `workflow` room.
 #[derive(Debug, thiserror::Error)]
@@ -24,18 +35,20 @@ pub enum WorkflowError {
     #[error("proposal {id} is {from}; `{transition}` is only allowed from {allowed}. Nothing was changed")]
     Illegal {
         id: String,
-        from: String,
+        from: State,
         transition: &'static str,
         allowed: String,
     },
     #[error("this bundle is already proposal {id} (state {state}); bundles are immutable, re-synthesise to supersede it")]
-    Duplicate { id: String, state: String },
+    Duplicate { id: String, state: State },
     #[error("the bundle cannot be admitted: {0}. Nothing was written")]
     BadBundle(String),
-    #[error("unknown state '{0}'; the states are {states}", states = crate::STATES.join(", "))]
+    #[error("unknown state '{0}'; the states are {states}", states = State::names())]
     UnknownState(String),
+    #[error("proposal {id} has state '{state}' in the database, which this build does not know (the states are {states}); the database was written by a newer or altered OXIDE: upgrade, or restore it from a backup", states = State::names())]
+    CorruptState { id: String, state: String },
     #[error("proposal {id} changed state concurrently (expected {from}); retry")]
-    Raced { id: String, from: String },
+    Raced { id: String, from: State },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -59,6 +72,7 @@ impl WorkflowError {
             WorkflowError::BadBundle(_) => "WORKFLOW_BAD_BUNDLE",
             WorkflowError::Raced { .. } => "WORKFLOW_RACED",
             WorkflowError::UnknownState(_) => "WORKFLOW_UNKNOWN_STATE",
+            WorkflowError::CorruptState { .. } => "WORKFLOW_CORRUPT_STATE",
             WorkflowError::Store(e) => e.code(),
             WorkflowError::Audit(e) => e.code(),
             WorkflowError::Canon(e) => e.code(),
@@ -72,171 +86,13 @@ impl WorkflowError {
             | WorkflowError::BadBundle(_)
             | WorkflowError::UnknownState(_) => crate::ErrorKind::Invalid,
             WorkflowError::Illegal { .. } => crate::ErrorKind::Refused,
-            WorkflowError::Raced { .. } | WorkflowError::Canon(_) => crate::ErrorKind::Internal,
+            WorkflowError::Raced { .. }
+            | WorkflowError::CorruptState { .. }
+            | WorkflowError::Canon(_) => crate::ErrorKind::Internal,
             WorkflowError::Store(e) => e.kind(),
             WorkflowError::Audit(e) => e.kind(),
         }
     }
-}
-
-/// A proposal state (`crate::STATES` spells them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub enum State {
-    Discovered,
-    Proposed,
-    Validated,
-    Approved,
-    Promoted,
-    NoOp,
-    Quarantined,
-    FailedValidation,
-    Denied,
-    Rejected,
-    Superseded,
-    RolledBack,
-}
-
-impl State {
-    pub const ALL: [State; 12] = [
-        State::Discovered,
-        State::Proposed,
-        State::Validated,
-        State::Approved,
-        State::Promoted,
-        State::NoOp,
-        State::Quarantined,
-        State::FailedValidation,
-        State::Denied,
-        State::Rejected,
-        State::Superseded,
-        State::RolledBack,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        crate::STATES[self as usize]
-    }
-
-    pub fn parse(s: &str) -> Option<State> {
-        State::ALL.iter().copied().find(|st| st.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A named move between states; each has exactly one guarded function below.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub enum Transition {
-    Admit,
-    PassValidation,
-    FailValidation,
-    Quarantine,
-    Supersede,
-    Approve,
-    Deny,
-    Reject,
-    Promote,
-    RollBack,
-}
-
-impl Transition {
-    pub const ALL: [Transition; 10] = [
-        Transition::Admit,
-        Transition::PassValidation,
-        Transition::FailValidation,
-        Transition::Quarantine,
-        Transition::Supersede,
-        Transition::Approve,
-        Transition::Deny,
-        Transition::Reject,
-        Transition::Promote,
-        Transition::RollBack,
-    ];
-
-    /// The guard's name as recorded (`transitions.guard`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Transition::Admit => "admit",
-            Transition::PassValidation => "pass_validation",
-            Transition::FailValidation => "fail_validation",
-            Transition::Quarantine => "quarantine",
-            Transition::Supersede => "supersede",
-            Transition::Approve => "approve",
-            Transition::Deny => "deny",
-            Transition::Reject => "reject",
-            Transition::Promote => "promote",
-            Transition::RollBack => "roll_back",
-        }
-    }
-}
-
-use State as S;
-use Transition as T;
-
-/// THE transition table: `(transition, from, to)`. Nothing else decides legality.
-/// `discovered → no_op` is not here: a synthesis that falls back creates no proposal row (the
-/// synth room records it as an audit event), so there is nothing for a guard to move.
-pub const TABLE: &[(Transition, State, State)] = &[
-    (T::Admit, S::Discovered, S::Proposed),
-    (T::PassValidation, S::Proposed, S::Validated),
-    (T::FailValidation, S::Proposed, S::FailedValidation),
-    (T::Quarantine, S::Proposed, S::Quarantined),
-    (T::Supersede, S::Proposed, S::Superseded),
-    (T::Supersede, S::Validated, S::Superseded),
-    (T::Supersede, S::Approved, S::Superseded),
-    (T::Supersede, S::FailedValidation, S::Superseded),
-    (T::Approve, S::Validated, S::Approved),
-    (T::Deny, S::Validated, S::Denied),
-    (T::Deny, S::Approved, S::Denied),
-    (T::Reject, S::Validated, S::Rejected),
-    (T::Reject, S::Approved, S::Rejected),
-    (T::Promote, S::Approved, S::Promoted),
-    (T::RollBack, S::Promoted, S::RolledBack),
-];
-
-/// Where `t` leads from `from`, or `None` when the table does not allow it.
-pub fn target(from: State, t: Transition) -> Option<State> {
-    TABLE
-        .iter()
-        .find(|(tt, f, _)| *tt == t && *f == from)
-        .map(|(_, _, to)| *to)
-}
-
-/// One row of `TABLE`, for drawing the state machine (the UI never restates the table).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct TableEdge {
-    pub transition: Transition,
-    pub from: State,
-    pub to: State,
-}
-
-/// `TABLE` as values.
-pub fn table_edges() -> Vec<TableEdge> {
-    TABLE
-        .iter()
-        .map(|(t, f, to)| TableEdge {
-            transition: *t,
-            from: *f,
-            to: *to,
-        })
-        .collect()
-}
-
-/// The states `t` may start from (for messages and docs).
-pub fn sources(t: Transition) -> Vec<State> {
-    TABLE
-        .iter()
-        .filter(|(tt, _, _)| *tt == t)
-        .map(|(_, f, _)| *f)
-        .collect()
 }
 
 /// A guard evaluation record, as stored in `transitions`.
@@ -245,8 +101,8 @@ pub fn sources(t: Transition) -> Vec<State> {
 pub struct GuardRecord {
     pub id: i64,
     pub proposal: String,
-    pub from: String,
-    pub to: String,
+    pub from: State,
+    pub to: State,
     pub guard: String,
     /// `passed` or `denied`.
     pub outcome: String,
@@ -295,19 +151,25 @@ impl Verdict {
 
 fn load(conn: &Connection, id: &str) -> Result<(ProposalRow, State), WorkflowError> {
     let row = rows::get(conn, id)?.ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;
-    let state = State::parse(&row.state).ok_or_else(|| {
-        WorkflowError::Store(StoreError::Migration {
-            path: "proposals".into(),
-            why: format!("unknown state {}", row.state),
-        })
-    })?;
+    let state = row.state;
     Ok((row, state))
+}
+
+/// A state word from a person or a shell (`--state`, IPC); unknown words are
+/// `WORKFLOW_UNKNOWN_STATE`, naming the states.
+pub fn parse_state(s: &str) -> Result<State, WorkflowError> {
+    State::parse(s).ok_or_else(|| WorkflowError::UnknownState(s.to_string()))
+}
+
+/// A proposal row by id or digest; unknown ids are `WORKFLOW_NOT_FOUND`.
+pub fn require(conn: &Connection, id: &str) -> Result<ProposalRow, WorkflowError> {
+    Ok(load(conn, id)?.0)
 }
 
 fn illegal(id: &str, from: State, t: Transition) -> WorkflowError {
     WorkflowError::Illegal {
         id: id.to_string(),
-        from: from.to_string(),
+        from,
         transition: t.name(),
         allowed: sources(t)
             .iter()
@@ -323,18 +185,20 @@ pub fn check_legal(conn: &Connection, id: &str, t: Transition) -> Result<State, 
     target(from, t).ok_or_else(|| illegal(&row.id, from, t))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the guard record of `edge` (passed or denied) and its audit event.
 fn write_record(
     conn: &Connection,
     proposal: &str,
-    from: State,
-    to: State,
-    t: Transition,
+    edge: &TableEdge,
     verdict: &Verdict,
     inputs: &Value,
-    actor: &str,
-    ts: &str,
+    stamp: &Stamp<'_>,
 ) -> Result<GuardRecord, WorkflowError> {
+    let TableEdge {
+        transition: t,
+        from,
+        to,
+    } = *edge;
     let inputs_digest = canon::digest(inputs)?;
     let (outcome, frc, prc, why) = match verdict {
         Verdict::Pass {
@@ -360,7 +224,7 @@ fn write_record(
     let ev = audit::append(
         conn,
         NewEvent {
-            actor,
+            actor: stamp.actor,
             kind: &kind,
             subject: proposal,
             payload: json!({
@@ -375,7 +239,7 @@ fn write_record(
                 "why": why,
             }),
         },
-        ts,
+        stamp.at,
     )?;
     conn.execute(
         "INSERT INTO transitions (proposal_id, from_state, to_state, guard, outcome,
@@ -390,21 +254,21 @@ fn write_record(
             frc,
             prc,
             inputs_digest,
-            ts,
+            stamp.at,
             ev.seq
         ],
     )?;
     Ok(GuardRecord {
         id: conn.last_insert_rowid(),
         proposal: proposal.to_string(),
-        from: from.as_str().into(),
-        to: to.as_str().into(),
+        from,
+        to,
         guard: t.name().into(),
         outcome: outcome.into(),
         failure_reason_code: frc.clone(),
         policy_reason_code: prc.clone(),
         inputs_digest,
-        at: ts.into(),
+        at: stamp.at.into(),
         audit_seq: ev.seq,
     })
 }
@@ -413,7 +277,6 @@ fn write_record(
 /// (illegal → error, nothing written), the guard over the row and its inputs, the record and
 /// audit event, and the state change when the guard passed — all on `conn` (the caller's
 /// transaction).
-#[allow(clippy::too_many_arguments)]
 fn run(
     conn: &Connection,
     id: &str,
@@ -421,33 +284,32 @@ fn run(
     inputs: Value,
     superseded_by: Option<&str>,
     guard: impl FnOnce(&ProposalRow) -> Verdict,
-    actor: &str,
-    ts: &str,
+    stamp: &Stamp<'_>,
 ) -> Result<GuardRecord, WorkflowError> {
     let (row, from) = load(conn, id)?;
     let to = target(from, t).ok_or_else(|| illegal(&row.id, from, t))?;
     let verdict = guard(&row);
-    let rec = write_record(conn, &row.id, from, to, t, &verdict, &inputs, actor, ts)?;
+    let edge = TableEdge {
+        transition: t,
+        from,
+        to,
+    };
+    let rec = write_record(conn, &row.id, &edge, &verdict, &inputs, stamp)?;
     if let Verdict::Pass {
         failure_reason_code,
         policy_reason_code,
     } = &verdict
     {
-        let n = rows::set_state(
-            conn,
-            &row.id,
-            from.as_str(),
-            to.as_str(),
-            failure_reason_code.as_deref(),
-            policy_reason_code.as_deref(),
+        let change = rows::StateChange {
+            from,
+            to,
+            failure_reason_code: failure_reason_code.as_deref(),
+            policy_reason_code: policy_reason_code.as_deref(),
             superseded_by,
-            ts,
-        )?;
+        };
+        let n = rows::set_state(conn, &row.id, &change, stamp.at)?;
         if n != 1 {
-            return Err(WorkflowError::Raced {
-                id: row.id,
-                from: from.to_string(),
-            });
+            return Err(WorkflowError::Raced { id: row.id, from });
         }
     }
     Ok(rec)
@@ -495,8 +357,7 @@ fn admit_guard(bundle: &Bundle) -> Result<(), String> {
 pub fn admit(
     conn: &Connection,
     bundle: &Bundle,
-    actor: &str,
-    ts: &str,
+    stamp: &Stamp<'_>,
 ) -> Result<ProposalRow, WorkflowError> {
     admit_guard(bundle).map_err(WorkflowError::BadBundle)?;
     let digest = bundle.digest()?;
@@ -515,374 +376,15 @@ pub fn admit(
         }
     }
     let canonical = canon::canonical_string(bundle)?;
-    rows::insert(
-        conn,
-        &id,
-        &digest,
-        None,
-        S::Proposed.as_str(),
-        &canonical,
-        ts,
-    )?;
+    rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp.at)?;
     let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer});
-    write_record(
-        conn,
-        &id,
-        S::Discovered,
-        S::Proposed,
-        T::Admit,
-        &Verdict::pass(),
-        &inputs,
-        actor,
-        ts,
-    )?;
+    let edge = TableEdge {
+        transition: T::Admit,
+        from: S::Discovered,
+        to: S::Proposed,
+    };
+    write_record(conn, &id, &edge, &Verdict::pass(), &inputs, stamp)?;
     rows::get(conn, &id)?.ok_or(WorkflowError::NotFound(id))
-}
-
-/// One check's outcome as the validation guards see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckOutcome {
-    pub name: String,
-    pub required: bool,
-    pub passed: bool,
-    pub failure_reason_code: Option<String>,
-}
-
-/// What validation produced: the run and every check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ValidationEvidence {
-    pub run_id: String,
-    pub branch_commit: String,
-    pub checks: Vec<CheckOutcome>,
-}
-
-impl ValidationEvidence {
-    fn first_required_failure(&self) -> Option<&CheckOutcome> {
-        self.checks.iter().find(|c| c.required && !c.passed)
-    }
-}
-
-/// `proposed → validated`. Guard: every required check passed.
-pub fn pass_validation(
-    conn: &Connection,
-    id: &str,
-    ev: &ValidationEvidence,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::PassValidation,
-        json!(ev),
-        None,
-        |_| match ev.first_required_failure() {
-            None => Verdict::pass(),
-            Some(c) => Verdict::Deny {
-                failure_reason_code: c.failure_reason_code.clone(),
-                policy_reason_code: None,
-                why: format!("required check '{}' did not pass", c.name),
-            },
-        },
-        actor,
-        ts,
-    )
-}
-
-/// `proposed → failed_validation`. Guard: some required check failed; the proposal takes the
-/// first failing check's `failure_reason_code`.
-pub fn fail_validation(
-    conn: &Connection,
-    id: &str,
-    ev: &ValidationEvidence,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::FailValidation,
-        json!(ev),
-        None,
-        |_| match ev.first_required_failure() {
-            Some(c) => Verdict::Pass {
-                failure_reason_code: Some(
-                    c.failure_reason_code
-                        .clone()
-                        .unwrap_or_else(|| "CHECK_FAILED".into()),
-                ),
-                policy_reason_code: None,
-            },
-            None => Verdict::Deny {
-                failure_reason_code: None,
-                policy_reason_code: None,
-                why: "every required check passed".into(),
-            },
-        },
-        actor,
-        ts,
-    )
-}
-
-/// `proposed → quarantined`: the bundle turned out malformed (e.g. its base commit is not in
-/// the repository). Guard: a reason code is given.
-pub fn quarantine(
-    conn: &Connection,
-    id: &str,
-    failure_reason_code: &str,
-    message: &str,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::Quarantine,
-        json!({"failure_reason_code": failure_reason_code, "message": message}),
-        None,
-        |_| reason_given(failure_reason_code, true),
-        actor,
-        ts,
-    )
-}
-
-fn reason_given(code: &str, failure: bool) -> Verdict {
-    if code.trim().is_empty() {
-        Verdict::Deny {
-            failure_reason_code: None,
-            policy_reason_code: None,
-            why: "no reason code given".into(),
-        }
-    } else if failure {
-        Verdict::Pass {
-            failure_reason_code: Some(code.into()),
-            policy_reason_code: None,
-        }
-    } else {
-        Verdict::Pass {
-            failure_reason_code: None,
-            policy_reason_code: Some(code.into()),
-        }
-    }
-}
-
-/// Why a proposal is superseded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SupersedeEvidence {
-    /// `TARGET_MOVED` (the target branch moved and the intent no longer applies to its head)
-    /// or `RESYNTHESIZED` (a newer bundle replaces it).
-    pub failure_reason_code: String,
-    pub target_head: Option<String>,
-    pub superseded_by: Option<String>,
-    pub problems: Vec<String>,
-}
-
-/// `proposed | validated | approved | failed_validation → superseded`. Guard: the target moved
-/// and the intent no longer applies (at least one problem), or a successor is named.
-pub fn supersede(
-    conn: &Connection,
-    id: &str,
-    ev: &SupersedeEvidence,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::Supersede,
-        json!(ev),
-        ev.superseded_by.as_deref(),
-        |_| {
-            if ev.superseded_by.is_some() || !ev.problems.is_empty() {
-                reason_given(&ev.failure_reason_code, true)
-            } else {
-                Verdict::Deny {
-                    failure_reason_code: None,
-                    policy_reason_code: None,
-                    why: "the intent still applies and no successor is named".into(),
-                }
-            }
-        },
-        actor,
-        ts,
-    )
-}
-
-/// What the approval gate established (computed by the policy and signing rooms).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalEvidence {
-    pub required_count: u32,
-    pub required_roles: Vec<String>,
-    /// Persons with a valid approval over this bundle digest.
-    pub valid_approvers: Vec<String>,
-    /// Roles those valid approvals cover.
-    pub roles_covered: Vec<String>,
-}
-
-/// `validated → approved`. Guard: enough valid approvals, every required role covered.
-pub fn approve(
-    conn: &Connection,
-    id: &str,
-    ev: &ApprovalEvidence,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::Approve,
-        json!(ev),
-        None,
-        |_| {
-            let missing: Vec<_> = ev
-                .required_roles
-                .iter()
-                .filter(|r| !ev.roles_covered.contains(r))
-                .collect();
-            if (ev.valid_approvers.len() as u32) < ev.required_count {
-                Verdict::deny_policy(
-                    "APPROVALS_INSUFFICIENT",
-                    format!(
-                        "{} valid approval(s), {} required",
-                        ev.valid_approvers.len(),
-                        ev.required_count
-                    ),
-                )
-            } else if !missing.is_empty() {
-                Verdict::deny_policy(
-                    "APPROVAL_ROLE_MISSING",
-                    format!("no valid approval from role(s) {missing:?}"),
-                )
-            } else {
-                Verdict::pass()
-            }
-        },
-        actor,
-        ts,
-    )
-}
-
-/// `validated | approved → denied`: a policy said no. Guard: a `policy_reason_code` is given
-/// (it never overwrites the proposal's `failure_reason_code`).
-pub fn deny(
-    conn: &Connection,
-    id: &str,
-    policy_reason_code: &str,
-    message: &str,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::Deny,
-        json!({"policy_reason_code": policy_reason_code, "message": message}),
-        None,
-        |_| reason_given(policy_reason_code, false),
-        actor,
-        ts,
-    )
-}
-
-/// `validated | approved → rejected`: a person said no. Guard: the person and a reason given.
-pub fn reject(
-    conn: &Connection,
-    id: &str,
-    person: &str,
-    reason: &str,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::Reject,
-        json!({"person": person, "reason": reason}),
-        None,
-        |_| {
-            if person.trim().is_empty() || reason.trim().is_empty() {
-                Verdict::Deny {
-                    failure_reason_code: None,
-                    policy_reason_code: None,
-                    why: "a rejection needs the person and a reason".into(),
-                }
-            } else {
-                Verdict::Pass {
-                    failure_reason_code: Some("REJECTED".into()),
-                    policy_reason_code: None,
-                }
-            }
-        },
-        actor,
-        ts,
-    )
-}
-
-/// What the promotion gates established (computed by the rollout/policy/signing rooms).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PromotionEvidence {
-    pub commit: String,
-    /// Gate name → passed.
-    pub gates: Vec<(String, bool)>,
-}
-
-/// `approved → promoted`. Guard: a commit and every gate passed.
-pub fn promote(
-    conn: &Connection,
-    id: &str,
-    ev: &PromotionEvidence,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::Promote,
-        json!(ev),
-        None,
-        |_| match ev.gates.iter().find(|(_, ok)| !ok) {
-            Some((g, _)) => {
-                Verdict::deny_policy("PROMOTION_GATE_FAILED", format!("gate '{g}' did not pass"))
-            }
-            None if ev.commit.is_empty() => {
-                Verdict::deny_policy("PROMOTION_NO_COMMIT", "no promotion commit")
-            }
-            None => Verdict::pass(),
-        },
-        actor,
-        ts,
-    )
-}
-
-/// `promoted → rolled_back`. Guard: a reason code and the revert commit are given.
-pub fn roll_back(
-    conn: &Connection,
-    id: &str,
-    failure_reason_code: &str,
-    revert_commit: &str,
-    actor: &str,
-    ts: &str,
-) -> Result<GuardRecord, WorkflowError> {
-    run(
-        conn,
-        id,
-        T::RollBack,
-        json!({"failure_reason_code": failure_reason_code, "revert_commit": revert_commit}),
-        None,
-        |_| {
-            if revert_commit.is_empty() {
-                Verdict::Deny {
-                    failure_reason_code: None,
-                    policy_reason_code: None,
-                    why: "no revert commit".into(),
-                }
-            } else {
-                reason_given(failure_reason_code, true)
-            }
-        },
-        actor,
-        ts,
-    )
 }
 
 /// A proposal's guard evaluation records, oldest first.
@@ -894,11 +396,12 @@ pub fn history(conn: &Connection, id: &str) -> Result<Vec<GuardRecord>, Workflow
          FROM transitions WHERE proposal_id = ?1 ORDER BY id",
     )?;
     let recs = stmt.query_map(params![row.id], |r| {
+        let proposal: String = r.get(1)?;
         Ok(GuardRecord {
             id: r.get(0)?,
-            proposal: r.get(1)?,
-            from: r.get(2)?,
-            to: r.get(3)?,
+            from: rows::stored_state(&proposal, r.get(2)?, 2)?,
+            to: rows::stored_state(&proposal, r.get(3)?, 3)?,
+            proposal,
             guard: r.get(4)?,
             outcome: r.get(5)?,
             failure_reason_code: r.get(6)?,
@@ -908,92 +411,7 @@ pub fn history(conn: &Connection, id: &str) -> Result<Vec<GuardRecord>, Workflow
             audit_seq: r.get(10)?,
         })
     })?;
-    Ok(recs.collect::<Result<_, _>>()?)
-}
-
-/// A proposal in a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct ProposalSummary {
-    pub id: String,
-    pub digest: String,
-    pub state: String,
-    pub rationale: String,
-    pub synthesizer: crate::proposal::Synthesizer,
-    pub base_branch: String,
-    pub failure_reason_code: Option<String>,
-    pub policy_reason_code: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// Proposals, newest first; `state` must be one of `crate::STATES`.
-pub fn list(conn: &Connection, state: Option<&str>) -> Result<Vec<ProposalSummary>, WorkflowError> {
-    if let Some(s) = state {
-        State::parse(s).ok_or_else(|| WorkflowError::UnknownState(s.to_string()))?;
-    }
-    Ok(rows::list(conn, state)?
-        .into_iter()
-        .map(|r| ProposalSummary {
-            rationale: r
-                .bundle
-                .intent
-                .rationale
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string(),
-            synthesizer: r.bundle.provenance.synthesizer,
-            base_branch: r.bundle.base.branch.clone(),
-            id: r.id,
-            digest: r.digest,
-            state: r.state,
-            failure_reason_code: r.failure_reason_code,
-            policy_reason_code: r.policy_reason_code,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect())
-}
-
-/// Everything about one proposal: the row and bundle, its branch, the latest validation's
-/// checks and its guard records.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct ProposalView {
-    pub id: String,
-    pub digest: String,
-    pub state: String,
-    pub bundle: Bundle,
-    pub failure_reason_code: Option<String>,
-    pub policy_reason_code: Option<String>,
-    pub superseded_by: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub branch: Option<crate::gitops::BranchInfo>,
-    pub checks: Vec<crate::checks::validate::StoredCheck>,
-    pub transitions: Vec<GuardRecord>,
-}
-
-pub fn view(conn: &Connection, id: &str) -> Result<ProposalView, crate::Error> {
-    let (row, _) = load(conn, id)?;
-    let branch = crate::gitops::stored_branch(conn, &row.id)?;
-    let checks = crate::checks::validate::latest_results(conn, &row.id)?;
-    let transitions = history(conn, &row.id)?;
-    Ok(ProposalView {
-        id: row.id,
-        digest: row.digest,
-        state: row.state,
-        bundle: row.bundle,
-        failure_reason_code: row.failure_reason_code,
-        policy_reason_code: row.policy_reason_code,
-        superseded_by: row.superseded_by,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        branch,
-        checks,
-        transitions,
-    })
+    recs.collect::<Result<_, _>>().map_err(rows::read_err)
 }
 
 #[cfg(test)]

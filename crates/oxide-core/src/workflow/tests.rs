@@ -4,6 +4,10 @@ use crate::store::Store;
 
 const TS: &str = "2026-11-21T05:00:00.000Z";
 
+fn stamp() -> Stamp<'static> {
+    Stamp::new("t", TS)
+}
+
 fn bundle(n: usize) -> Bundle {
     Bundle {
         schema_version: BUNDLE_SCHEMA_VERSION.into(),
@@ -55,15 +59,17 @@ fn counts(c: &Connection) -> (i64, i64) {
 fn proposal_in(store: &mut Store, n: usize, state: State) -> String {
     store
         .write(|tx| -> Result<String, WorkflowError> {
-            let row = admit(tx, &bundle(n), "t", TS)?;
+            let row = admit(tx, &bundle(n), &stamp())?;
             rows::set_state(
                 tx,
                 &row.id,
-                "proposed",
-                state.as_str(),
-                None,
-                None,
-                None,
+                &rows::StateChange {
+                    from: S::Proposed,
+                    to: state,
+                    failure_reason_code: None,
+                    policy_reason_code: None,
+                    superseded_by: None,
+                },
                 TS,
             )?;
             Ok(row.id)
@@ -94,9 +100,9 @@ fn fire(conn: &Connection, id: &str, t: Transition) -> Result<GuardRecord, Workf
     };
     match t {
         T::Admit => unreachable!("admit creates rows; tested separately"),
-        T::PassValidation => pass_validation(conn, id, &passing, "t", TS),
-        T::FailValidation => fail_validation(conn, id, &failing, "t", TS),
-        T::Quarantine => quarantine(conn, id, "BASE_MISSING", "gone", "t", TS),
+        T::PassValidation => pass_validation(conn, id, &passing, &stamp()),
+        T::FailValidation => fail_validation(conn, id, &failing, &stamp()),
+        T::Quarantine => quarantine(conn, id, "BASE_MISSING", "gone", &stamp()),
         T::Supersede => supersede(
             conn,
             id,
@@ -106,8 +112,7 @@ fn fire(conn: &Connection, id: &str, t: Transition) -> Result<GuardRecord, Workf
                 superseded_by: None,
                 problems: vec!["/intent/ops/0: no longer applies".into()],
             },
-            "t",
-            TS,
+            &stamp(),
         ),
         T::Approve => approve(
             conn,
@@ -118,11 +123,10 @@ fn fire(conn: &Connection, id: &str, t: Transition) -> Result<GuardRecord, Workf
                 valid_approvers: vec!["alice".into()],
                 roles_covered: vec!["approver".into()],
             },
-            "t",
-            TS,
+            &stamp(),
         ),
-        T::Deny => deny(conn, id, "POLICY_DENY", "no", "t", TS),
-        T::Reject => reject(conn, id, "alice", "not wanted", "t", TS),
+        T::Deny => deny(conn, id, "POLICY_DENY", "no", &stamp()),
+        T::Reject => reject(conn, id, "alice", "not wanted", &stamp()),
         T::Promote => promote(
             conn,
             id,
@@ -130,10 +134,9 @@ fn fire(conn: &Connection, id: &str, t: Transition) -> Result<GuardRecord, Workf
                 commit: "d".repeat(40),
                 gates: vec![("policy".into(), true)],
             },
-            "t",
-            TS,
+            &stamp(),
         ),
-        T::RollBack => roll_back(conn, id, "CANARY_FAILED", &"e".repeat(40), "t", TS),
+        T::RollBack => roll_back(conn, id, "CANARY_FAILED", &"e".repeat(40), &stamp()),
     }
 }
 
@@ -159,16 +162,16 @@ fn every_state_transition_pair_follows_the_table() {
                     let rec = res.unwrap_or_else(|e| panic!("{from} --{}--> {to}: {e}", t.name()));
                     assert!(rec.passed(), "{from} {t:?}");
                     assert_eq!(after, (before.0 + 1, before.1 + 1), "{from} {t:?}");
-                    assert_eq!(state, to.as_str());
-                    assert_eq!(rec.from, from.as_str());
-                    assert_eq!(rec.to, to.as_str());
+                    assert_eq!(state, to);
+                    assert_eq!(rec.from, from);
+                    assert_eq!(rec.to, to);
                 }
                 None => {
                     let err = res.expect_err(&format!("{from} {t:?} must be illegal"));
                     assert_eq!(err.code(), "WORKFLOW_ILLEGAL_TRANSITION");
                     assert_eq!(err.kind(), crate::ErrorKind::Refused);
                     assert_eq!(after, before, "{from} {t:?} wrote nothing");
-                    assert_eq!(state, from.as_str());
+                    assert_eq!(state, from);
                 }
             }
         }
@@ -184,9 +187,9 @@ fn every_state_transition_pair_follows_the_table() {
 fn admit_writes_row_record_and_event_once() {
     let (_d, mut store) = store();
     let row = store
-        .write(|tx| admit(tx, &bundle(1), "alice", TS))
+        .write(|tx| admit(tx, &bundle(1), &Stamp::new("alice", TS)))
         .unwrap();
-    assert_eq!(row.state, "proposed");
+    assert_eq!(row.state, S::Proposed);
     assert_eq!(row.id, canon::short_id(&bundle(1).digest().unwrap()));
     assert_eq!(counts(store.conn()), (1, 1));
     let h = history(store.conn(), &row.id).unwrap();
@@ -201,7 +204,7 @@ fn admit_writes_row_record_and_event_once() {
 
     // The same bundle again: refused, nothing written.
     let err = store
-        .write(|tx| admit(tx, &bundle(1), "alice", TS))
+        .write(|tx| admit(tx, &bundle(1), &Stamp::new("alice", TS)))
         .unwrap_err();
     assert_eq!(err.code(), "WORKFLOW_DUPLICATE");
     assert_eq!(counts(store.conn()), (1, 1));
@@ -227,7 +230,7 @@ fn malformed_bundles_are_refused_writing_nothing() {
     b.supersedes = Some("nope".into());
     cases.push(b);
     for b in cases {
-        let err = store.write(|tx| admit(tx, &b, "t", TS)).unwrap_err();
+        let err = store.write(|tx| admit(tx, &b, &stamp())).unwrap_err();
         assert_eq!(err.code(), "WORKFLOW_BAD_BUNDLE", "{err}");
         assert_eq!(err.kind(), crate::ErrorKind::Invalid);
     }
@@ -251,8 +254,7 @@ fn denied_guard_records_and_audits_without_moving() {
                     valid_approvers: vec!["alice".into()],
                     roles_covered: vec!["approver".into()],
                 },
-                "t",
-                TS,
+                &stamp(),
             )
         })
         .unwrap();
@@ -264,7 +266,7 @@ fn denied_guard_records_and_audits_without_moving() {
     assert_eq!(counts(store.conn()), (before.0 + 1, before.1 + 1));
     assert_eq!(
         rows::get(store.conn(), &id).unwrap().unwrap().state,
-        "validated"
+        S::Validated
     );
     let ev = crate::audit::list(store.conn(), None, None).unwrap();
     assert_eq!(ev.last().unwrap().kind, "workflow.approve.denied");
@@ -282,18 +284,20 @@ fn policy_denial_keeps_failure_reason_code() {
             rows::set_state(
                 tx,
                 &id,
-                "failed_validation",
-                "validated",
-                None,
-                None,
-                None,
+                &rows::StateChange {
+                    from: S::FailedValidation,
+                    to: S::Validated,
+                    failure_reason_code: None,
+                    policy_reason_code: None,
+                    superseded_by: None,
+                },
                 TS,
             )?;
-            deny(tx, &id, "POLICY_GOVERNANCE", "governance file", "t", TS)
+            deny(tx, &id, "POLICY_GOVERNANCE", "governance file", &stamp())
         })
         .unwrap();
     let row = rows::get(store.conn(), &id).unwrap().unwrap();
-    assert_eq!(row.state, "denied");
+    assert_eq!(row.state, S::Denied);
     assert_eq!(row.failure_reason_code.as_deref(), Some("CHECK_FAILED"));
     assert_eq!(row.policy_reason_code.as_deref(), Some("POLICY_GOVERNANCE"));
 }
@@ -309,7 +313,9 @@ fn unknown_proposal_is_not_found() {
 #[test]
 fn table_is_consistent_with_states() {
     for (i, s) in State::ALL.iter().enumerate() {
-        assert_eq!(s.as_str(), crate::STATES[i]);
+        assert_eq!(State::ALL[i], *s);
+        // The spelling in SQL and in JSON is serde's.
+        assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
         assert_eq!(State::parse(s.as_str()), Some(*s));
     }
     // No duplicate (transition, from) pairs: the table is a function.
@@ -333,6 +339,35 @@ fn table_is_consistent_with_states() {
     }
 }
 
+/// docs/workflow.md draws the state machine exactly as `TABLE` says (`state_diagram`);
+/// `OXIDE_BLESS=1` rewrites the block.
+#[test]
+fn docs_workflow_md_diagram_is_current() {
+    const START: &str = "<!-- state-diagram:start";
+    const END: &str = "<!-- state-diagram:end -->";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/workflow.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let a = text
+        .find(START)
+        .expect("docs/workflow.md has a state-diagram block");
+    let a = a + text[a..].find('\n').unwrap() + 1;
+    let b = text.find(END).expect("the block ends");
+    let want = table::state_diagram();
+    if text[a..b] != want && std::env::var("OXIDE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, format!("{}{want}{}", &text[..a], &text[b..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &text[a..b],
+        want,
+        "docs/workflow.md's diagram is stale; regenerate with OXIDE_BLESS=1 cargo test -p oxide-core workflow::tests::docs"
+    );
+    // Every row of the table is an arrow of the diagram.
+    for (t, from, to) in TABLE {
+        assert!(want.contains(&format!("{from} --> {to}: {}", t.name())));
+    }
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
@@ -350,7 +385,7 @@ mod prop {
         #[test]
         fn random_walks_follow_the_table(steps in proptest::collection::vec(any_transition(), 0..12)) {
             let (_d, mut store) = store();
-            let id = store.write(|tx| admit(tx, &bundle(0), "t", TS)).unwrap().id;
+            let id = store.write(|tx| admit(tx, &bundle(0), &stamp() )).unwrap().id;
             let mut expected = State::Proposed;
             let mut legal = 1i64;
             for t in steps {
@@ -368,7 +403,7 @@ mod prop {
                     }
                 }
             }
-            prop_assert_eq!(rows::get(store.conn(), &id).unwrap().unwrap().state, expected.as_str());
+            prop_assert_eq!(rows::get(store.conn(), &id).unwrap().unwrap().state, expected);
             prop_assert_eq!(counts(store.conn()), (legal, legal));
             let h = history(store.conn(), &id).unwrap();
             for w in h.windows(2) {

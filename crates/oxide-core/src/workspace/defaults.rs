@@ -1,4 +1,5 @@
-//! The governance files `oxide init` writes when they are absent, with commented defaults.
+//! The governance files `oxide init` writes when they are absent, with commented defaults
+//! (those of the foundation; rooms add their own, e.g. the default policy, in `crate::setup`).
 
 pub const OXIDE_TOML: &str = r#"# OXIDE Review settings for this repository. A change to any file under .oxide/ is a
 # governance change: always the highest risk, never proposable by O.X.I.D.E itself.
@@ -73,15 +74,10 @@ decision object denies every proposal with POLICY_ERROR (fail closed). See the p
 docs/policy.md for the input and output contracts.
 "#;
 
-/// `(path relative to the repository root, contents)` of every default file.
+/// `(path relative to the repository root, contents)` of the foundation's default files.
 pub const FILES: &[(&str, &str)] = &[
     (".oxide/oxide.toml", OXIDE_TOML),
     (".oxide/checks.toml", CHECKS_TOML),
     (".oxide/approvers.toml", APPROVERS_TOML),
     (".oxide/policy/README.md", POLICY_README),
-    (".oxide/policy/oxide.rego", crate::policy::DEFAULT_POLICY),
-    (
-        ".oxide/policy/oxide_test.rego",
-        crate::policy::DEFAULT_POLICY_TESTS,
-    ),
 ];

@@ -1,10 +1,11 @@
-//! A governed repository and its state database: locating both, `init`, status, and the
-//! handle (`Workspace`) through which the shells reach every room.
+//! A governed repository and its state database: locating both, writing the governance files
+//! and recording the workspace (`init_with`, given the files by the caller), and the handle
+//! (`Workspace`) through which the shells reach every room. Part of the foundation: it knows
+//! no room (the default policy, the status summary and `oxide init` itself live above).
 
 pub mod config;
 pub mod defaults;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -68,18 +69,8 @@ pub struct InitReport {
     pub created: Vec<String>,
 }
 
-/// `oxide status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct Status {
-    pub workspace: String,
-    pub db: String,
-    /// Count of proposals per state; every state is present, zero included.
-    pub proposals: BTreeMap<String, u64>,
-    pub audit_events: u64,
-    /// Whether `.oxide/oxide.toml` exists (false: run `oxide init`).
-    pub initialized: bool,
-}
+/// Where the workspace settings live (relative to the repository root).
+pub const SETTINGS_PATH: &str = ".oxide/oxide.toml";
 
 /// The root of the git working tree around `dir`.
 pub fn discover_root(dir: &Path) -> Result<PathBuf, WorkspaceError> {
@@ -167,15 +158,22 @@ fn write_new_file(path: &Path, contents: &str) -> Result<(), WorkspaceError> {
     })
 }
 
-/// `oxide init`: writes the default governance files that are absent, opens (creating) the
-/// database and records the workspace. Idempotent: a second run writes nothing.
+/// `oxide init` (the caller gives the files; `crate::setup::init` gives every room's
+/// defaults): writes the governance files that are absent, opens (creating) the database and
+/// records the workspace. Idempotent: a second run writes nothing.
 #[tracing::instrument(name = "workspace.init", skip_all, fields(dir = %dir.display()))]
-pub fn init(dir: &Path, db: Option<&Path>, actor: &str, clock: Clock) -> Result<InitReport, Error> {
+pub fn init_with(
+    dir: &Path,
+    db: Option<&Path>,
+    actor: &str,
+    clock: Clock,
+    files: &[(&str, &str)],
+) -> Result<InitReport, Error> {
     let root = discover_root(dir)?;
     let db_path = resolve_db(&root, db)?;
     let mut store = Store::open(&db_path)?;
     let mut created = Vec::new();
-    for (rel, contents) in defaults::FILES {
+    for (rel, contents) in files {
         let path = root.join(rel);
         if !path.exists() {
             write_new_file(&path, contents)?;
@@ -255,7 +253,7 @@ impl Workspace {
 
     /// `.oxide/oxide.toml`, or the defaults when it does not exist yet.
     pub fn settings(&self) -> Result<Settings, Error> {
-        let path = self.root.join(".oxide/oxide.toml");
+        let path = self.root.join(SETTINGS_PATH);
         match fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text).map_err(|e| {
                 WorkspaceError::BadConfig {
@@ -271,27 +269,6 @@ impl Workspace {
             }
             .into()),
         }
-    }
-
-    #[tracing::instrument(name = "workspace.status", skip_all)]
-    pub fn status(&self) -> Result<Status, Error> {
-        let conn = self.store.conn();
-        let mut proposals: BTreeMap<String, u64> =
-            crate::STATES.iter().map(|s| (s.to_string(), 0)).collect();
-        let mut stmt = conn.prepare("SELECT state, count(*) FROM proposals GROUP BY state")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (state, n) = row?;
-            proposals.insert(state, n as u64);
-        }
-        // No-op syntheses leave no proposal row; the synth room counts them.
-        *proposals.entry("no_op".to_string()).or_default() += crate::synth::no_op_count(conn)?;
-        Ok(Status {
-            workspace: self.root.display().to_string(),
-            db: self.store.path().display().to_string(),
-            proposals,
-            audit_events: audit::count(conn)?,
-            initialized: self.root.join(".oxide/oxide.toml").exists(),
-        })
     }
 
     pub fn audit_list(
@@ -312,11 +289,17 @@ impl Workspace {
 }
 
 /// Creates a small demo repository at `dir` (git init, a few files, one commit) and runs
-/// `init` on it. Used by the desktop app on first start. Refuses a non-empty `dir`.
-pub fn create_demo(dir: &Path, db: Option<&Path>, clock: Clock) -> Result<InitReport, Error> {
+/// `init_with(files)` on it. Used by the desktop app on first start (through
+/// `crate::setup::create_demo`). Refuses a non-empty `dir`.
+pub fn create_demo_with(
+    dir: &Path,
+    db: Option<&Path>,
+    clock: Clock,
+    files: &[(&str, &str)],
+) -> Result<InitReport, Error> {
     let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
     if dir.join(".git").exists() {
-        return init(dir, db, "oxide-demo", clock);
+        return init_with(dir, db, "oxide-demo", clock, files);
     }
     if dir.exists()
         && fs::read_dir(dir)
@@ -329,7 +312,7 @@ pub fn create_demo(dir: &Path, db: Option<&Path>, clock: Clock) -> Result<InitRe
         }
         .into());
     }
-    let files: &[(&str, &str)] = &[
+    let demo_files: &[(&str, &str)] = &[
         (
             "README.md",
             "# Demo service\n\nA small repository governed by OXIDE Review.\n",
@@ -340,7 +323,7 @@ pub fn create_demo(dir: &Path, db: Option<&Path>, clock: Clock) -> Result<InitRe
             "{\n  \"name\": \"demo\",\n  \"retries\": 3,\n  \"timeout_ms\": 2000\n}\n",
         ),
     ];
-    for (rel, text) in files {
+    for (rel, text) in demo_files {
         write_new_file(&dir.join(rel), text)?;
     }
     let mut opts = git2::RepositoryInitOptions::new();
@@ -357,7 +340,7 @@ pub fn create_demo(dir: &Path, db: Option<&Path>, clock: Clock) -> Result<InitRe
     let sig = git2::Signature::now("OXIDE Demo", "demo@oxide.invalid").map_err(git)?;
     repo.commit(Some("HEAD"), &sig, &sig, "Initial demo commit", &tree, &[])
         .map_err(git)?;
-    init(dir, db, "oxide-demo", clock)
+    init_with(dir, db, "oxide-demo", clock, files)
 }
 
 #[cfg(test)]
@@ -371,28 +354,11 @@ mod tests {
     }
 
     #[test]
-    fn init_writes_defaults_once_and_records_it() {
-        let r = repo();
-        let data = tempfile::tempdir().unwrap();
-        let db = data.path().join("s.sqlite3");
-        let rep = init(r.path(), Some(&db), "tester", Clock::system()).unwrap();
-        assert_eq!(rep.created.len(), defaults::FILES.len());
-        let again = init(r.path(), Some(&db), "tester", Clock::system()).unwrap();
-        assert!(again.created.is_empty());
-        let ws = Workspace::open(r.path(), Some(&db)).unwrap();
-        let st = ws.status().unwrap();
-        assert_eq!(st.audit_events, 1, "idempotent init records nothing new");
-        assert_eq!(st.proposals.len(), crate::STATES.len());
-        assert!(st.initialized);
-        assert_eq!(ws.settings().unwrap(), Settings::default());
-        assert!(ws.audit_verify().unwrap().ok);
-    }
-
-    #[test]
     fn init_refuses_non_git_dir_and_writes_nothing() {
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("db/s.sqlite3");
-        let err = init(d.path(), Some(&db), "t", Clock::system()).unwrap_err();
+        let err =
+            init_with(d.path(), Some(&db), "t", Clock::system(), defaults::FILES).unwrap_err();
         assert_eq!(err.code(), "WORKSPACE_NOT_GIT");
         assert_eq!(err.kind(), ErrorKind::Invalid);
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
@@ -401,11 +367,12 @@ mod tests {
     #[test]
     fn db_inside_the_worktree_is_refused() {
         let r = repo();
-        let err = init(
+        let err = init_with(
             r.path(),
             Some(&r.path().join("state.sqlite3")),
             "t",
             Clock::system(),
+            defaults::FILES,
         )
         .unwrap_err();
         assert_eq!(err.code(), "WORKSPACE_DB_IN_WORKTREE");
@@ -417,7 +384,7 @@ mod tests {
         let r = repo();
         let data = tempfile::tempdir().unwrap();
         let db = data.path().join("s.sqlite3");
-        init(r.path(), Some(&db), "t", Clock::system()).unwrap();
+        init_with(r.path(), Some(&db), "t", Clock::system(), defaults::FILES).unwrap();
         fs::write(
             r.path().join(".oxide/oxide.toml"),
             "[binder]\nrollout_mode = \"yolo\"\n",
@@ -436,10 +403,11 @@ mod tests {
     fn demo_workspace_is_a_committed_repo() {
         let d = tempfile::tempdir().unwrap();
         let data = tempfile::tempdir().unwrap();
-        let rep = create_demo(
+        let rep = create_demo_with(
             &d.path().join("demo"),
             Some(&data.path().join("s.sqlite3")),
             Clock::system(),
+            defaults::FILES,
         )
         .unwrap();
         let repo = git2::Repository::open(&rep.workspace).unwrap();

@@ -641,6 +641,23 @@ fn tree_of(r: &Repository, content: &str) -> Oid {
     upd.create_updated(r, &empty).unwrap()
 }
 
+#[test]
+fn word_spans_stop_at_the_per_file_budget() {
+    let line = |c: char, i: usize| format!("{i:04} {}\n", c.to_string().repeat(3000));
+    let old: String = (0..600).map(|i| line('a', i)).collect();
+    let new: String = (0..600).map(|i| line('b', i)).collect();
+    let (_d, r, _) = repo_with(&[]);
+    let (t1, t2) = (tree_of(&r, &old), tree_of(&r, &new));
+    let files = tree_diff(&r, &r.find_tree(t1).unwrap(), &r.find_tree(t2).unwrap()).unwrap();
+    let lines: Vec<&DiffLine> = files[0].hunks.iter().flat_map(|h| &h.lines).collect();
+    assert_eq!(lines.len(), 1200);
+    let with = lines.iter().filter(|l| !l.spans.is_empty()).count();
+    // 1 MiB of pairs at 2 × 3,005 bytes each: the first 174 pairs, then whole lines.
+    assert_eq!(with, 2 * (MAX_INLINE_BYTES_PER_FILE / (2 * 3005)), "{with}");
+    assert!(lines[0].spans.iter().any(|s| s.changed));
+    assert!(lines.last().unwrap().spans.is_empty());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     // Whatever the contents, the hunks, added and removed lines are git's.

@@ -6,7 +6,7 @@
 //! use oxide_core::proposal::apply::{apply_ops, BaseFiles, Change, FileChanges, Problem};
 //!
 //! // 1. Give it a way to read the base: implement `BaseFiles` (e.g. over a git2 tree, as
-//! //    `gitops::TreeFiles` does), or use `MapBase` in tests.
+//! //    `proposal::TreeFiles` does), or use `MapBase` in tests.
 //! // 2. Call it with the ops of a bundle's intent:
 //! match apply_ops(&base, &bundle.intent.ops) {
 //!     Ok(changes) => for (path, change) in &changes.files {
@@ -82,6 +82,7 @@ pub struct Problem {
 
 /// The stable `Problem::code` values.
 pub mod codes {
+    pub const BASE_MISSING: &str = "BASE_MISSING";
     pub const PATH_INVALID: &str = "PATH_INVALID";
     pub const PATH_ESCAPE: &str = "PATH_ESCAPE";
     pub const PATH_GIT_DIR: &str = "PATH_GIT_DIR";

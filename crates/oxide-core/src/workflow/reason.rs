@@ -1,0 +1,24 @@
+//! The reason codes the workflow's guards record (`failure_reason_code` /
+//! `policy_reason_code` of a proposal and of its guard records). Rooms that hand a reason to a
+//! transition name it from here; no decision code spells one as a literal.
+
+/// A required check failed without a code of its own (`fail_validation`'s default).
+pub const CHECK_FAILED: &str = "CHECK_FAILED";
+/// Quarantine: the bundle's base commit is not in the repository.
+pub const BASE_MISSING: &str = crate::proposal::apply::codes::BASE_MISSING;
+/// Quarantine: the intent does not apply at its own base commit.
+pub const INTENT_DOES_NOT_APPLY: &str = "INTENT_DOES_NOT_APPLY";
+/// Supersede: the target branch moved and the intent no longer applies to its head.
+pub const TARGET_MOVED: &str = "TARGET_MOVED";
+/// Supersede: a newer bundle for the same skill replaces the proposal.
+pub const RESYNTHESIZED: &str = "RESYNTHESIZED";
+/// Reject: a person said no.
+pub const REJECTED: &str = "REJECTED";
+/// Approve denied: fewer valid approvals than required.
+pub const APPROVALS_INSUFFICIENT: &str = "APPROVALS_INSUFFICIENT";
+/// Approve denied: a required role has no valid approval.
+pub const APPROVAL_ROLE_MISSING: &str = "APPROVAL_ROLE_MISSING";
+/// Promote denied: a promotion gate did not pass.
+pub const PROMOTION_GATE_FAILED: &str = "PROMOTION_GATE_FAILED";
+/// Promote denied: no promotion commit.
+pub const PROMOTION_NO_COMMIT: &str = "PROMOTION_NO_COMMIT";
