@@ -5,6 +5,7 @@ import type { Outcome } from "./Outcome";
 import type { PolicyInput } from "./PolicyInput";
 import type { Required } from "./Required";
 import type { Risk } from "./Risk";
+import type { State } from "./State";
 import type { Warning } from "./Warning";
 
 /**
@@ -14,7 +15,7 @@ export type ProposalEval = {
 /**
  * The proposal's state after the decision (`denied` when a denial applied to it).
  */
-state: string, 
+state: State, 
 /**
  * The input the policy saw (what `policy sim` replays).
  */

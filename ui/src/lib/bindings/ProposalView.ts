@@ -2,10 +2,11 @@
 import type { BranchInfo } from "./BranchInfo";
 import type { Bundle } from "./Bundle";
 import type { GuardRecord } from "./GuardRecord";
+import type { State } from "./State";
 import type { StoredCheck } from "./StoredCheck";
 
 /**
  * Everything about one proposal: the row and bundle, its branch, the latest validation's
  * checks and its guard records.
  */
-export type ProposalView = { id: string, digest: string, state: string, bundle: Bundle, failure_reason_code: string | null, policy_reason_code: string | null, superseded_by: string | null, created_at: string, updated_at: string, branch: BranchInfo | null, checks: Array<StoredCheck>, transitions: Array<GuardRecord>, };
+export type ProposalView = { id: string, digest: string, state: State, bundle: Bundle, failure_reason_code: string | null, policy_reason_code: string | null, superseded_by: string | null, created_at: string, updated_at: string, branch: BranchInfo | null, checks: Array<StoredCheck>, transitions: Array<GuardRecord>, };
