@@ -1,6 +1,6 @@
 //! The CI contract (`.oxide/checks.toml`) and `validate`: each check runs in a temporary
 //! worktree of the proposal branch with a cleared environment, a process-group timeout,
-//! capped output and streamed progress (optionally inside bubblewrap); each result becomes a
+//! capped output and streamed progress (inside a bubblewrap sandbox unless the contract says `sandbox = false`); each result becomes a
 //! wrapper envelope for the binder, and the proposal moves through `workflow`.
 //! See `docs/workflow.md`.
 
@@ -30,6 +30,8 @@ pub enum ChecksError {
         pid: i64,
         run: String,
     },
+    #[error("checks run sandboxed, but the sandbox cannot start on this machine: {why}. To fix: {fix}. Nothing was run or written")]
+    SandboxUnavailable { why: String, fix: String },
     #[error("{what}: {why}")]
     Io { what: String, why: String },
     #[error(transparent)]
@@ -48,6 +50,7 @@ impl ChecksError {
             ChecksError::BadConfig { .. } => "CHECKS_BAD_CONFIG",
             ChecksError::NoChecks { .. } => "CHECKS_NONE",
             ChecksError::Busy { .. } => "CHECKS_BUSY",
+            ChecksError::SandboxUnavailable { .. } => "CHECKS_SANDBOX_UNAVAILABLE",
             ChecksError::Io { .. } => "CHECKS_IO",
             ChecksError::Store(e) => e.code(),
         }
@@ -58,6 +61,8 @@ impl ChecksError {
             ChecksError::BadConfig { .. }
             | ChecksError::NoChecks { .. }
             | ChecksError::Busy { .. } => crate::ErrorKind::Invalid,
+            // The sandbox gate: no check is run unsandboxed in its place.
+            ChecksError::SandboxUnavailable { .. } => crate::ErrorKind::Refused,
             ChecksError::Io { .. } => crate::ErrorKind::Internal,
             ChecksError::Store(e) => e.kind(),
         }

@@ -411,6 +411,20 @@ pub fn validate(
     }
     let contract_at = git2::Oid::from_str(&target.head).map_err(git_err)?;
     let contract = load_contract(&repo, contract_at)?;
+    let opts = RunOptions {
+        protected_paths: vec![
+            ws.root().to_path_buf(),
+            repo.commondir().to_path_buf(),
+            ws.store()
+                .path()
+                .parent()
+                .unwrap_or(ws.store().path())
+                .to_path_buf(),
+        ],
+        ..RunOptions::default()
+    };
+    // Refused before anything is written when the sandbox cannot run here.
+    runner::preflight(&contract.checks, &opts)?;
 
     // 2. The proposal branch. A missing base or an intent that does not apply at its own base
     //    means the bundle is malformed: quarantined, with the reason.
@@ -511,10 +525,6 @@ pub fn validate(
         repo: &repo,
         name: wt_name.clone(),
         path: wt_path.clone(),
-    };
-    let opts = RunOptions {
-        sandbox_ro_paths: vec![repo.commondir().to_path_buf()],
-        ..RunOptions::default()
     };
 
     // 4. The checks, in contract order.
@@ -624,13 +634,16 @@ pub struct StoredCheck {
     pub failure_reason_code: Option<String>,
     pub output: String,
     pub output_truncated: bool,
+    /// The check ran inside the sandbox (from its stored envelope).
+    pub sandboxed: bool,
 }
 
 /// The latest finished run's check results for a proposal (empty when never validated).
 pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredCheck>, Error> {
     let mut stmt = conn.prepare(
         "SELECT c.run_id, c.seq, c.name, c.required, c.status, c.exit_code, c.duration_ms,
-                c.failure_reason_code, c.output, c.output_truncated
+                c.failure_reason_code, c.output, c.output_truncated,
+                coalesce(json_extract(c.envelope, '$.env.sandbox'), 0)
          FROM check_results c
          WHERE c.run_id = (SELECT id FROM validation_runs WHERE proposal_id = ?1
                            AND status = 'finished' ORDER BY finished_at DESC, id DESC LIMIT 1)
@@ -648,6 +661,7 @@ pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredChe
             failure_reason_code: r.get(7)?,
             output: r.get(8)?,
             output_truncated: r.get(9)?,
+            sandboxed: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
