@@ -243,9 +243,14 @@ fn bwrap_argv(
     }
     a.extend([s("--bind"), workdir.into(), workdir.into()]);
     a.extend([s("--chdir"), workdir.into(), s("--")]);
+    // bwrap exports PWD after --chdir; the check's environment stays the allow-list.
+    a.extend([s(ENV_BIN), s("-u"), s("PWD"), s("--")]);
     a.extend(argv.iter().map(OsString::from));
     a
 }
+
+/// coreutils' `env`, inside the sandbox's /usr.
+const ENV_BIN: &str = "/usr/bin/env";
 
 /// Where an `ro_paths` entry points on the host, if the entry is allowed: it must exist and
 /// must not expose the home directory as a whole, the main working tree, the git directory,
