@@ -132,7 +132,12 @@ fn nonce() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    format!("{}{:09}{}", t.as_secs() % 1000, t.subsec_nanos(), std::process::id())
+    format!(
+        "{}{:09}{}",
+        t.as_secs() % 1000,
+        t.subsec_nanos(),
+        std::process::id()
+    )
 }
 
 /// Every file under `dir` (with `.git` included) and its bytes, minus what `oxide validate`
@@ -143,9 +148,14 @@ fn tree_snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();
             let rel = p.strip_prefix(root).unwrap().display().to_string();
-            if [".git/objects", ".git/logs", ".git/worktrees", ".git/refs/heads/oxide"]
-                .iter()
-                .any(|skip| rel == *skip)
+            if [
+                ".git/objects",
+                ".git/logs",
+                ".git/worktrees",
+                ".git/refs/heads/oxide",
+            ]
+            .iter()
+            .any(|skip| rel == *skip)
                 || rel == ".git/index"
             {
                 continue;
@@ -252,7 +262,10 @@ fn sandboxed_check_cannot_read_home_or_write_the_checkout_git_or_database() {
     assert_eq!(v["state"], "validated", "{v:#}");
     let out = lab.output_of(&id, 0);
     assert!(out.contains("SECRET_MISSING"), "{out}");
-    assert!(!out.contains(&lab.secret), "the secret reached the stored output: {out}");
+    assert!(
+        !out.contains(&lab.secret),
+        "the secret reached the stored output: {out}"
+    );
     assert!(out.contains("HOME_ABSENT"), "{out}");
     assert!(out.contains("HOME_ENV /tmp/home"), "{out}");
     assert!(!out.contains("WROTE"), "{out}");
@@ -278,7 +291,10 @@ fn sandboxed_check_cannot_read_home_or_write_the_checkout_git_or_database() {
         .oxide(&["--json", "policy", "eval", &id])
         .expect(0)
         .json();
-    assert_eq!(d["input"]["validation"]["checks"][0]["sandboxed"], true, "{d:#}");
+    assert_eq!(
+        d["input"]["validation"]["checks"][0]["sandboxed"], true,
+        "{d:#}"
+    );
     assert_eq!(d["risk"], "low", "{d:#}");
 }
 
@@ -320,10 +336,9 @@ fn sandboxed_check_cannot_reach_host_sockets_or_the_network() {
     let sock = run_dir.join("bus");
     let unix = UnixListener::bind(&sock).unwrap();
     let abstract_name = format!("oxide-test-{}", nonce());
-    let abs = UnixListener::bind_addr(
-        &SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    let abs =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap())
+            .unwrap();
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = tcp.local_addr().unwrap().port().to_string();
     for l in [&unix, &abs] {
@@ -420,7 +435,11 @@ sandbox = false
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(processes_with(&sb), Vec::<i32>::new(), "sandboxed escapees");
-    assert_eq!(processes_with(&host), Vec::<i32>::new(), "unsandboxed escapees");
+    assert_eq!(
+        processes_with(&host),
+        Vec::<i32>::new(),
+        "unsandboxed escapees"
+    );
 
     // The policy input says which check ran where; the unsandboxed required one makes the
     // proposal high risk with the reason named.
@@ -440,7 +459,10 @@ sandbox = false
         .collect();
     assert_eq!(esc.len(), 1, "{d:#}");
     let msg = esc[0]["message"].as_str().unwrap();
-    assert!(msg.contains("on-host") && !msg.contains("contained"), "{msg}");
+    assert!(
+        msg.contains("on-host") && !msg.contains("contained"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -524,7 +546,10 @@ fn ro_paths_expose_only_what_the_contract_lists_and_never_the_repository() {
     let v = lab.oxide(&["--json", "validate", &id]).expect(0).json();
     assert_eq!(v["state"], "validated", "{v:#}");
     let out = lab.output_of(&id, 0);
-    assert!(out.contains("tool 1.2.3") && out.contains("NO_SSH"), "{out}");
+    assert!(
+        out.contains("tool 1.2.3") && out.contains("NO_SSH"),
+        "{out}"
+    );
     assert!(!out.contains(&lab.secret), "{out}");
 
     // Listing the repository's .git, the database's folder or the whole home is refused
