@@ -279,6 +279,14 @@ pub fn resolve_ro_path(p: &str, opts: &RunOptions) -> Result<PathBuf, String> {
             ));
         }
     }
+    // Where validation worktrees live: other proposals' runs must stay out of sight.
+    let tmp = canon_or(&std::env::temp_dir());
+    if canon.starts_with(&tmp) || tmp.starts_with(&canon) {
+        return Err(format!(
+            "ro_paths entry '{p}' would expose the temporary directory {} where validation worktrees live",
+            tmp.display()
+        ));
+    }
     if let Some(home) = opts.home.as_deref().map(canon_or) {
         if home.starts_with(&canon) {
             return Err(format!(
@@ -1316,6 +1324,8 @@ mod tests {
             ("/nonexistent/oxide".to_string(), "does not exist"),
             ("/run".to_string(), "under /run"),
             ("/proc/self".to_string(), "under /proc"),
+            // Under /tmp ("under /tmp") or a TMPDIR elsewhere ("temporary directory").
+            (std::env::temp_dir().display().to_string(), "tmp"),
         ] {
             let err = resolve_ro_path(&p, &opts).unwrap_err();
             assert!(err.contains(want), "{p}: {err}");
