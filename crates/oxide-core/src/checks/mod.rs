@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod runner;
+pub mod runs;
 pub mod validate;
 
 pub use config::{parse, CheckSpec, ChecksConfig};
@@ -32,6 +33,8 @@ pub enum ChecksError {
     },
     #[error("checks run sandboxed, but the sandbox cannot start on this machine: {why}. To fix: {fix}. Nothing was run or written")]
     SandboxUnavailable { why: String, fix: String },
+    #[error("validation run {run} of proposal {proposal} was taken over (marked abandoned) while it ran; its results were discarded — validate again")]
+    RunLost { run: String, proposal: String },
     #[error("{what}: {why}")]
     Io { what: String, why: String },
     #[error(transparent)]
@@ -51,6 +54,7 @@ impl ChecksError {
             ChecksError::NoChecks { .. } => "CHECKS_NONE",
             ChecksError::Busy { .. } => "CHECKS_BUSY",
             ChecksError::SandboxUnavailable { .. } => "CHECKS_SANDBOX_UNAVAILABLE",
+            ChecksError::RunLost { .. } => "CHECKS_RUN_LOST",
             ChecksError::Io { .. } => "CHECKS_IO",
             ChecksError::Store(e) => e.code(),
         }
@@ -63,7 +67,7 @@ impl ChecksError {
             | ChecksError::Busy { .. } => crate::ErrorKind::Invalid,
             // The sandbox gate: no check is run unsandboxed in its place.
             ChecksError::SandboxUnavailable { .. } => crate::ErrorKind::Refused,
-            ChecksError::Io { .. } => crate::ErrorKind::Internal,
+            ChecksError::Io { .. } | ChecksError::RunLost { .. } => crate::ErrorKind::Internal,
             ChecksError::Store(e) => e.kind(),
         }
     }
