@@ -374,233 +374,240 @@ pub fn preflight(checks: &[CheckSpec], opts: &RunOptions) -> Result<(), super::C
 // check's status (128 + signal when the check was killed). A SIGTERM (the timeout, or the
 // death of `oxide`'s thread through PR_SET_PDEATHSIG) ends the check the same way. Between
 // fork and exec only async-signal-safe system calls run: no allocation, no locks.
-
-/// The decimal pid in a `/proc` entry name, if it is one.
-fn parse_pid(name: &[u8]) -> Option<libc::pid_t> {
-    let mut pid: libc::pid_t = 0;
-    let mut any = false;
-    for &b in name {
-        if b == 0 {
-            break;
+// The code runs between fork and exec, where std offers nothing: raw system calls through
+// libc (prctl, clone, waitpid, sigtimedwait, getdents64, kill) are the only way.
+#[allow(unsafe_code)]
+mod supervisor {
+    /// The decimal pid in a `/proc` entry name, if it is one.
+    pub(super) fn parse_pid(name: &[u8]) -> Option<libc::pid_t> {
+        let mut pid: libc::pid_t = 0;
+        let mut any = false;
+        for &b in name {
+            if b == 0 {
+                break;
+            }
+            if !b.is_ascii_digit() || pid > (libc::pid_t::MAX - 9) / 10 {
+                return None;
+            }
+            pid = pid * 10 + (b - b'0') as libc::pid_t;
+            any = true;
         }
-        if !b.is_ascii_digit() || pid > (libc::pid_t::MAX - 9) / 10 {
+        (any && pid > 0).then_some(pid)
+    }
+
+    /// The parent pid in the text of `/proc/<pid>/stat` (the field after the state, which
+    /// follows the last ')').
+    pub(super) fn ppid_in_stat(stat: &[u8]) -> Option<libc::pid_t> {
+        let close = stat.iter().rposition(|&b| b == b')')?;
+        // ") S 1234 ..."
+        let rest = stat.get(close + 4..)?;
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        parse_pid(&rest[..end])
+    }
+
+    /// The parent of `pid`, read from `/proc` with plain system calls and stack buffers.
+    ///
+    /// # Safety
+    /// Only system calls; callable between fork and exec.
+    pub(super) unsafe fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+        let mut path = [0u8; 40];
+        let mut n = 0;
+        for &b in b"/proc/" {
+            path[n] = b;
+            n += 1;
+        }
+        let mut digits = [0u8; 12];
+        let mut d = 0;
+        let mut v = pid;
+        loop {
+            digits[d] = b'0' + (v % 10) as u8;
+            d += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        while d > 0 {
+            d -= 1;
+            path[n] = digits[d];
+            n += 1;
+        }
+        for &b in b"/stat\0" {
+            path[n] = b;
+            n += 1;
+        }
+        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
             return None;
         }
-        pid = pid * 10 + (b - b'0') as libc::pid_t;
-        any = true;
-    }
-    (any && pid > 0).then_some(pid)
-}
-
-/// The parent pid in the text of `/proc/<pid>/stat` (the field after the state, which
-/// follows the last ')').
-fn ppid_in_stat(stat: &[u8]) -> Option<libc::pid_t> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    // ") S 1234 ..."
-    let rest = stat.get(close + 4..)?;
-    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-    parse_pid(&rest[..end])
-}
-
-/// The parent of `pid`, read from `/proc` with plain system calls and stack buffers.
-///
-/// # Safety
-/// Only system calls; callable between fork and exec.
-unsafe fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
-    let mut path = [0u8; 40];
-    let mut n = 0;
-    for &b in b"/proc/" {
-        path[n] = b;
-        n += 1;
-    }
-    let mut digits = [0u8; 12];
-    let mut d = 0;
-    let mut v = pid;
-    loop {
-        digits[d] = b'0' + (v % 10) as u8;
-        d += 1;
-        v /= 10;
-        if v == 0 {
-            break;
+        let mut buf = [0u8; 1024];
+        let got = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        if got <= 0 {
+            return None;
         }
+        ppid_in_stat(&buf[..got as usize])
     }
-    while d > 0 {
-        d -= 1;
-        path[n] = digits[d];
-        n += 1;
-    }
-    for &b in b"/stat\0" {
-        path[n] = b;
-        n += 1;
-    }
-    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
-    if fd < 0 {
-        return None;
-    }
-    let mut buf = [0u8; 1024];
-    let got = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-    libc::close(fd);
-    if got <= 0 {
-        return None;
-    }
-    ppid_in_stat(&buf[..got as usize])
-}
 
-/// SIGKILLs every process whose parent is `me`.
-///
-/// # Safety
-/// Only system calls; callable between fork and exec.
-unsafe fn kill_children_of(me: libc::pid_t) {
-    let fd = libc::open(
-        c"/proc".as_ptr(),
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-    );
-    if fd < 0 {
-        return;
-    }
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len());
-        if n <= 0 {
-            break;
+    /// SIGKILLs every process whose parent is `me`.
+    ///
+    /// # Safety
+    /// Only system calls; callable between fork and exec.
+    unsafe fn kill_children_of(me: libc::pid_t) {
+        let fd = libc::open(
+            c"/proc".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return;
         }
-        let n = n as usize;
-        let mut off = 0;
-        // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
-        while off + 19 <= n {
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            if reclen == 0 {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len());
+            if n <= 0 {
                 break;
             }
-            let name = &buf[off + 19..(off + reclen).min(n)];
-            if let Some(pid) = parse_pid(name) {
-                if parent_of(pid) == Some(me) {
-                    libc::kill(pid, libc::SIGKILL);
+            let n = n as usize;
+            let mut off = 0;
+            // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+            while off + 19 <= n {
+                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                if reclen == 0 {
+                    break;
+                }
+                let name = &buf[off + 19..(off + reclen).min(n)];
+                if let Some(pid) = parse_pid(name) {
+                    if parent_of(pid) == Some(me) {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+                off += reclen;
+            }
+        }
+        libc::close(fd);
+    }
+
+    fn status_code(st: libc::c_int) -> libc::c_int {
+        if libc::WIFEXITED(st) {
+            libc::WEXITSTATUS(st)
+        } else if libc::WIFSIGNALED(st) {
+            128 + libc::WTERMSIG(st)
+        } else {
+            128 + libc::SIGKILL
+        }
+    }
+
+    /// The supervisor's life after the fork; never returns.
+    ///
+    /// # Safety
+    /// Only system calls; runs between fork and exec.
+    unsafe fn supervise(oxide: libc::pid_t, check: libc::pid_t) -> ! {
+        // Keep nothing of the parent's: the output pipes end when the check's processes are gone
+        // and std's exec-error pipe closes when the check execs.
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            for fd in 0..4096 {
+                libc::close(fd);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+        let me = libc::getpid();
+        let mut code = 128 + libc::SIGKILL;
+        let mut check_done = false;
+        'wait: loop {
+            loop {
+                let mut st = 0;
+                let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                if r <= 0 {
+                    break;
+                }
+                if r == check {
+                    check_done = true;
+                    code = status_code(st);
                 }
             }
-            off += reclen;
+            if check_done || libc::getppid() != oxide {
+                break 'wait;
+            }
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 100_000_000,
+            };
+            let sig = libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
+            if sig > 0 && sig != libc::SIGCHLD {
+                break 'wait;
+            }
         }
-    }
-    libc::close(fd);
-}
-
-fn status_code(st: libc::c_int) -> libc::c_int {
-    if libc::WIFEXITED(st) {
-        libc::WEXITSTATUS(st)
-    } else if libc::WIFSIGNALED(st) {
-        128 + libc::WTERMSIG(st)
-    } else {
-        128 + libc::SIGKILL
-    }
-}
-
-/// The supervisor's life after the fork; never returns.
-///
-/// # Safety
-/// Only system calls; runs between fork and exec.
-unsafe fn supervise(oxide: libc::pid_t, check: libc::pid_t) -> ! {
-    // Keep nothing of the parent's: the output pipes end when the check's processes are gone
-    // and std's exec-error pipe closes when the check execs.
-    if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-        for fd in 0..4096 {
-            libc::close(fd);
+        if !check_done {
+            libc::kill(check, libc::SIGKILL);
         }
-    }
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    libc::sigaddset(&mut set, libc::SIGCHLD);
-    libc::sigaddset(&mut set, libc::SIGTERM);
-    libc::sigaddset(&mut set, libc::SIGINT);
-    libc::sigaddset(&mut set, libc::SIGHUP);
-    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
-    let me = libc::getpid();
-    let mut code = 128 + libc::SIGKILL;
-    let mut check_done = false;
-    'wait: loop {
         loop {
+            kill_children_of(me);
             let mut st = 0;
-            let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
-            if r <= 0 {
-                break;
-            }
-            if r == check {
-                check_done = true;
-                code = status_code(st);
-            }
-        }
-        if check_done || libc::getppid() != oxide {
-            break 'wait;
-        }
-        let ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        let sig = libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
-        if sig > 0 && sig != libc::SIGCHLD {
-            break 'wait;
-        }
-    }
-    if !check_done {
-        libc::kill(check, libc::SIGKILL);
-    }
-    loop {
-        kill_children_of(me);
-        let mut st = 0;
-        loop {
-            let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
-            if r <= 0 {
-                if r < 0 {
-                    // ECHILD: nothing is left below us.
-                    libc::_exit(code);
+            loop {
+                let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                if r <= 0 {
+                    if r < 0 {
+                        // ECHILD: nothing is left below us.
+                        libc::_exit(code);
+                    }
+                    break;
                 }
-                break;
+                if r == check && !check_done {
+                    check_done = true;
+                }
             }
-            if r == check && !check_done {
-                check_done = true;
-            }
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 5_000_000,
+            };
+            libc::nanosleep(&ts, std::ptr::null_mut());
         }
-        let ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 5_000_000,
-        };
-        libc::nanosleep(&ts, std::ptr::null_mut());
     }
-}
 
-/// `pre_exec` hook: splits the spawned process into the supervisor (which never returns) and
-/// the check (which returns and is exec'd by std).
-///
-/// # Safety
-/// Runs between fork and exec; only system calls.
-unsafe fn split_supervisor() -> std::io::Result<()> {
-    let oxide = libc::getppid();
-    if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let me = libc::getpid();
-    // A raw clone: glibc's fork handlers (malloc locks) must not run in a forked child.
-    let pid = libc::syscall(
-        libc::SYS_clone,
-        libc::SIGCHLD as libc::c_ulong,
-        0usize,
-        0usize,
-        0usize,
-        0usize,
-    );
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        // The check: killed if the supervisor goes; gone at once if it already went.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-        if libc::getppid() != me {
-            libc::_exit(127);
+    /// `pre_exec` hook: splits the spawned process into the supervisor (which never returns) and
+    /// the check (which returns and is exec'd by std).
+    ///
+    /// # Safety
+    /// Runs between fork and exec; only system calls.
+    pub(super) unsafe fn split_supervisor() -> std::io::Result<()> {
+        let oxide = libc::getppid();
+        if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
         }
-        return Ok(());
+        let me = libc::getpid();
+        // A raw clone: glibc's fork handlers (malloc locks) must not run in a forked child.
+        let pid = libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        );
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // The check: killed if the supervisor goes; gone at once if it already went.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != me {
+                libc::_exit(127);
+            }
+            return Ok(());
+        }
+        supervise(oxide, pid as libc::pid_t)
     }
-    supervise(oxide, pid as libc::pid_t)
 }
+use supervisor::split_supervisor;
+#[cfg(test)]
+use supervisor::{parent_of, parse_pid, ppid_in_stat};
 
 /// Sends SIGKILL to every process of group `pgid` (the check and anything it started that
 /// stayed in its group). ESRCH (nothing left) is fine.
@@ -617,6 +624,7 @@ pub fn kill_group(pgid: u32) {
 /// Ends a running check: SIGTERM to its supervisor, which kills everything below it; if the
 /// supervisor is not gone within 5 s (a process stuck in the kernel), SIGKILL to the group.
 fn end_supervised(child: &mut std::process::Child, pgid: u32) -> Option<std::process::ExitStatus> {
+    #[allow(unsafe_code)] // libc::kill: std signals only its own children, and only SIGKILL
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
         libc::kill(pgid as libc::pid_t, libc::SIGTERM);
@@ -1142,9 +1150,15 @@ mod tests {
         assert_eq!(parse_pid(b"99999999999999\0"), None);
         assert_eq!(ppid_in_stat(b"42 (a) b) c) S 7 42 42 0"), Some(7));
         assert_eq!(ppid_in_stat(b"42 (x"), None);
-        // SAFETY: only system calls.
-        let parent = unsafe { parent_of(std::process::id() as libc::pid_t) };
-        assert_eq!(parent, Some(unsafe { libc::getppid() }));
+        #[allow(unsafe_code)] // the helpers under test are the supervisor's raw system calls
+        // SAFETY: parent_of only makes system calls; getppid has no preconditions.
+        let (parent, ppid) = unsafe {
+            (
+                parent_of(std::process::id() as libc::pid_t),
+                libc::getppid(),
+            )
+        };
+        assert_eq!(parent, Some(ppid));
     }
 
     #[test]
