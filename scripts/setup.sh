@@ -20,6 +20,8 @@ APT_PACKAGES=(
   gnome-keyring libsecret-tools keyutils
   # sqlite3 for inspecting the state database; ssh-keygen for git SSH signatures
   sqlite3 openssh-client
+  # the sandbox checks run in (docs/checks.md)
+  bubblewrap
 )
 
 missing=()
@@ -42,6 +44,13 @@ if ((${#missing[@]})); then
 else
   say "apt packages: all ${#APT_PACKAGES[@]} present"
 fi
+
+# --- the check sandbox: bubblewrap must be able to create namespaces here ------------------
+if ! bwrap --unshare-all --new-session --die-with-parent --ro-bind /usr /usr \
+    --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 -- /usr/bin/true 2>/dev/null; then
+  die "bubblewrap cannot create a sandbox here, so 'oxide validate' will refuse to run checks: allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04+ sysctl kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap) — see docs/checks.md"
+fi
+say "bubblewrap: sandbox works"
 
 # --- toolchains (not installed here: say how) -----------------------------------------
 command -v cargo >/dev/null || die "cargo not found: install Rust with https://rustup.rs (rust-toolchain.toml pins 1.95.0)"

@@ -24,8 +24,8 @@ fn base_input() -> Value {
         "skill": {"digest": format!("sha256:{}", "b".repeat(64)), "source": "host", "submitted_by": "alice"},
         "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
         "validation": {"ran": true, "checks": [
-            {"name": "unit", "status": "passed", "required": true},
-            {"name": "lint", "status": "passed", "required": false}
+            {"name": "unit", "status": "passed", "required": true, "sandboxed": true},
+            {"name": "lint", "status": "passed", "required": false, "sandboxed": true}
         ]},
         "capsules": [],
         "actor": "tester",
@@ -1079,7 +1079,7 @@ mod after_validate {
         assert_eq!(d["input"]["validation"]["ran"], true, "{d:#}");
         assert_eq!(
             d["input"]["validation"]["checks"],
-            json!([{"name": "unit", "status": "passed", "required": true}])
+            json!([{"name": "unit", "status": "passed", "required": true, "sandboxed": true}])
         );
         assert!(d["warnings"].as_array().unwrap().is_empty(), "{d:#}");
         assert_eq!(d["input"]["provenance"]["synthesizer"], "manual");

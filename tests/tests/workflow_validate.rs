@@ -281,6 +281,8 @@ name = "hangs"
 run = "sleep 300 & echo $! > {}; sleep 300"
 shell = true
 env = ["PATH"]
+# Talks to the test through files and pids on the host: explicitly unsandboxed.
+sandbox = false
 timeout_s = 1
 "#,
         pidfile.display()
@@ -344,6 +346,8 @@ name = "slow-once"
 run = "if [ -e {s} ]; then exit 0; fi; sleep 120 & echo $! > {p}; touch {s}; wait"
 shell = true
 env = ["PATH"]
+# Talks to the test through files and pids on the host: explicitly unsandboxed.
+sandbox = false
 timeout_s = 300
 "#,
         s = started.display(),
@@ -572,6 +576,8 @@ name = "waits"
 run = "touch {s}; while [ ! -e {r} ]; do sleep 0.05; done"
 shell = true
 env = ["PATH"]
+# Talks to the test through files and pids on the host: explicitly unsandboxed.
+sandbox = false
 timeout_s = 60
 "#,
         s = started.display(),

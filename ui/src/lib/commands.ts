@@ -13,14 +13,13 @@ import type { CapsuleList } from './bindings/CapsuleList';
 import type { CheckRunStatus } from './bindings/CheckRunStatus';
 import type { Discovered } from './bindings/Discovered';
 import type { ErrorDto } from './bindings/ErrorDto';
-import type { GuardRecord as GeneratedGuardRecord } from './bindings/GuardRecord';
 import type { OllamaStatus } from './bindings/OllamaStatus';
 import type { PinStatus } from './bindings/PinStatus';
 import type { ProgressPage } from './bindings/ProgressPage';
 import type { ProposalDetail } from './bindings/ProposalDetail';
 import type { ProposalEval } from './bindings/ProposalEval';
 import type { ProposalGate } from './bindings/ProposalGate';
-import type { ProposalSummary as GeneratedProposalSummary } from './bindings/ProposalSummary';
+import type { ProposalSummary } from './bindings/ProposalSummary';
 import type { ProposalView as GeneratedProposalView } from './bindings/ProposalView';
 import type { ProposeOutcome } from './bindings/ProposeOutcome';
 import type { QuarantineItem } from './bindings/QuarantineItem';
@@ -33,20 +32,11 @@ import type { StoredCheck as GeneratedStoredCheck } from './bindings/StoredCheck
 import type { TableEdge } from './bindings/TableEdge';
 import type { TestReport } from './bindings/TestReport';
 
-// Some generated types still say `string` for a field that only ever holds one of the
-// generated unions (a proposal state, until the Rust structs carry `workflow::State`; a
-// stored check's status, the runner's `CheckStatus` as text). They are narrowed here, at the
-// one IPC entry point, so the views are typed; once the bindings carry the unions, each line
-// below is the generated type itself and can go.
+// A stored check's status is the runner's `CheckRunStatus` as text in the generated type; it is
+// narrowed here, at the one IPC entry point, so the views are typed.
 type Narrow<T, K extends keyof T, V> = Omit<T, K> & { [P in K]: V };
-export type GuardRecord = Narrow<GeneratedGuardRecord, 'from' | 'to', State>;
 export type StoredCheck = Narrow<GeneratedStoredCheck, 'status', CheckRunStatus>;
-export type ProposalSummary = Narrow<GeneratedProposalSummary, 'state', State>;
-export type ProposalView = Omit<GeneratedProposalView, 'state' | 'transitions' | 'checks'> & {
-  state: State;
-  transitions: GuardRecord[];
-  checks: StoredCheck[];
-};
+export type ProposalView = Omit<GeneratedProposalView, 'checks'> & { checks: StoredCheck[] };
 
 /** No arguments. */
 type None = Record<never, never>;

@@ -1,7 +1,9 @@
 // Typed adapters over the Proposals view's commands (src-tauri/src/validation.rs) and the
 // validation progress events, through the one typed `call` (commands.ts). Types come from
 // Rust (lib/bindings).
-import { call, type GuardRecord, type ProposalSummary, type ProposalView, type StoredCheck } from './commands';
+import { call, type ProposalView, type StoredCheck } from './commands';
+import type { GuardRecord } from './bindings/GuardRecord';
+import type { ProposalSummary } from './bindings/ProposalSummary';
 import type { TableEdge } from './bindings/TableEdge';
 import type { ValidateReport } from './bindings/ValidateReport';
 import type { ValidationProgress } from './bindings/ValidationProgress';

@@ -38,9 +38,16 @@ struct RawCheck {
     env: Vec<String>,
     /// Required checks must pass (default true); advisory ones only report.
     required: Option<bool>,
-    /// Run under bubblewrap: no network, read-only outside the worktree.
+    /// Run inside the bubblewrap sandbox (default true): a minimal read-only system root, the
+    /// worktree writable, a private /tmp, no home, no /run, no network, own session and
+    /// namespaces. Only an explicit `sandbox = false` runs the check on the host.
+    sandbox: Option<bool>,
+    /// Extra host paths made visible read-only inside the sandbox at the same place (e.g. a
+    /// toolchain under the home directory: `["/home/me/.cargo", "/home/me/.rustup"]`).
+    /// Absolute and normalised; checked again before every run (must exist, must not expose
+    /// the home directory itself, the state database or the repository's `.git`/`.oxide`).
     #[serde(default)]
-    sandbox: bool,
+    ro_paths: Vec<String>,
 }
 
 /// `.oxide/checks.toml`, the CI contract.
@@ -67,7 +74,10 @@ pub struct CheckSpec {
     pub env: Vec<String>,
     /// Required checks must pass; advisory ones (`required = false`) only report.
     pub required: bool,
+    /// Runs inside the sandbox (the default; `false` only when the contract says so).
     pub sandbox: bool,
+    /// Host paths bound read-only into the sandbox (absolute, normalised).
+    pub ro_paths: Vec<String>,
 }
 
 /// The whole contract.
@@ -88,6 +98,27 @@ fn valid_env_name(s: &str) -> bool {
     !s.is_empty()
         && !s.as_bytes()[0].is_ascii_digit()
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Why `p` cannot be an `ro_paths` entry (the rules that need no file system), if it cannot.
+fn bad_ro_path(p: &str) -> Option<&'static str> {
+    if p.contains('\0') {
+        return Some("contains a NUL byte");
+    }
+    if !p.starts_with('/') {
+        return Some("is not an absolute path");
+    }
+    if p == "/" {
+        return Some("is the whole file system; list the directories the check needs");
+    }
+    if p.ends_with('/')
+        || p.split('/')
+            .skip(1)
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Some("is not normalised (no trailing '/', '//', '.' or '..' segments)");
+    }
+    None
 }
 
 fn check_one(
@@ -150,6 +181,21 @@ fn check_one(
             "env entry '{e}' is not a variable name (letters, digits, '_')"
         )));
     }
+    let sandbox = raw.sandbox.unwrap_or(true);
+    if !sandbox && !raw.ro_paths.is_empty() {
+        return Err(bad(
+            "ro_paths only applies to sandboxed checks; remove it or drop sandbox = false".into(),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for p in &raw.ro_paths {
+        if let Some(why) = bad_ro_path(p) {
+            return Err(bad(format!("ro_paths entry '{p}' {why}")));
+        }
+        if !seen.insert(p.as_str()) {
+            return Err(bad(format!("ro_paths entry '{p}' is listed twice")));
+        }
+    }
     Ok(CheckSpec {
         name: raw.name,
         argv,
@@ -157,7 +203,8 @@ fn check_one(
         timeout_s,
         env: raw.env,
         required: raw.required.unwrap_or(true),
-        sandbox: raw.sandbox,
+        sandbox,
+        ro_paths: raw.ro_paths,
     })
 }
 
@@ -307,6 +354,52 @@ timeout_s = 120
                 msg.contains(want) || (*want == "TOML" && msg.contains("line")),
                 "{text:?}: {msg}"
             );
+            assert!(msg.contains(".oxide/checks.toml"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn checks_are_sandboxed_unless_the_contract_says_false() {
+        let cfg = parse(
+            "c",
+            "[[check]]\nname = \"a\"\nrun = [\"x\"]\n[[check]]\nname = \"b\"\nrun = [\"x\"]\nsandbox = false\n[[check]]\nname = \"c\"\nrun = [\"x\"]\nsandbox = true\nro_paths = [\"/opt/tool\"]\n[[canary]]\nname = \"d\"\nrun = [\"x\"]\n",
+        )
+        .unwrap();
+        let sb: Vec<bool> = cfg.checks.iter().map(|c| c.sandbox).collect();
+        assert_eq!(sb, [true, false, true]);
+        assert!(
+            cfg.canaries[0].sandbox,
+            "canaries are sandboxed by default too"
+        );
+        assert_eq!(cfg.checks[2].ro_paths, ["/opt/tool"]);
+        assert!(cfg.checks[0].ro_paths.is_empty());
+    }
+
+    #[test]
+    fn sandbox_and_ro_paths_values_are_strict() {
+        let one = |extra: &str| format!("[[check]]\nname = \"a\"\nrun = [\"x\"]\n{extra}\n");
+        let cases: &[(&str, &str)] = &[
+            ("sandbox = \"no\"", "expected a boolean"),
+            ("sandbox = 0", "expected a boolean"),
+            ("sandbox = \"false\"", "expected a boolean"),
+            ("ro_paths = \"/opt\"", "expected a sequence"),
+            ("ro_paths = [\"opt/tool\"]", "not an absolute path"),
+            ("ro_paths = [\"/\"]", "whole file system"),
+            ("ro_paths = [\"/opt/../root\"]", "not normalised"),
+            ("ro_paths = [\"/opt//x\"]", "not normalised"),
+            ("ro_paths = [\"/opt/\"]", "not normalised"),
+            ("ro_paths = [\"/opt/./x\"]", "not normalised"),
+            ("ro_paths = [\"/opt\", \"/opt\"]", "listed twice"),
+            (
+                "sandbox = false\nro_paths = [\"/opt\"]",
+                "only applies to sandboxed checks",
+            ),
+        ];
+        for (extra, want) in cases {
+            let err = parse(".oxide/checks.toml", &one(extra)).unwrap_err();
+            assert_eq!(err.code(), "CHECKS_BAD_CONFIG", "{extra}");
+            let msg = err.to_string();
+            assert!(msg.contains(want), "{extra}: {msg}");
             assert!(msg.contains(".oxide/checks.toml"), "{msg}");
         }
     }

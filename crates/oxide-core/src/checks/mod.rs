@@ -1,12 +1,13 @@
 //! The CI contract (`.oxide/checks.toml`) and `validate`: each check runs in a temporary
 //! worktree of the proposal branch with a cleared environment, a process-group timeout,
-//! capped output and streamed progress (optionally inside bubblewrap); each result becomes a
+//! capped output and streamed progress (inside a bubblewrap sandbox unless the contract says `sandbox = false`); each result becomes a
 //! wrapper envelope for the binder, and the proposal moves through `workflow`.
 //! See `docs/workflow.md`.
 
 pub mod config;
 pub mod recover;
 pub mod runner;
+pub mod runs;
 pub mod validate;
 
 pub use config::{parse, CheckSpec, ChecksConfig};
@@ -31,6 +32,10 @@ pub enum ChecksError {
         pid: i64,
         run: String,
     },
+    #[error("checks run sandboxed, but the sandbox cannot start on this machine: {why}. To fix: {fix}. Nothing was run or written")]
+    SandboxUnavailable { why: String, fix: String },
+    #[error("validation run {run} of proposal {proposal} was taken over (marked abandoned) while it ran; its results were discarded — validate again")]
+    RunLost { run: String, proposal: String },
     #[error("{what}: {why}")]
     Io { what: String, why: String },
     #[error(transparent)]
@@ -49,6 +54,8 @@ impl ChecksError {
             ChecksError::BadConfig { .. } => "CHECKS_BAD_CONFIG",
             ChecksError::NoChecks { .. } => "CHECKS_NONE",
             ChecksError::Busy { .. } => "CHECKS_BUSY",
+            ChecksError::SandboxUnavailable { .. } => "CHECKS_SANDBOX_UNAVAILABLE",
+            ChecksError::RunLost { .. } => "CHECKS_RUN_LOST",
             ChecksError::Io { .. } => "CHECKS_IO",
             ChecksError::Store(e) => e.code(),
         }
@@ -59,7 +66,9 @@ impl ChecksError {
             ChecksError::BadConfig { .. }
             | ChecksError::NoChecks { .. }
             | ChecksError::Busy { .. } => crate::ErrorKind::Invalid,
-            ChecksError::Io { .. } => crate::ErrorKind::Internal,
+            // The sandbox gate: no check is run unsandboxed in its place.
+            ChecksError::SandboxUnavailable { .. } => crate::ErrorKind::Refused,
+            ChecksError::Io { .. } | ChecksError::RunLost { .. } => crate::ErrorKind::Internal,
             ChecksError::Store(e) => e.kind(),
         }
     }

@@ -2,32 +2,16 @@
 //! its worktree), the worktrees, the `running` run rows (`abandoned`, audited), stray
 //! `oxide-validate-*` worktrees, and envelopes stored but not yet handed to the binder.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::Repository;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
-use super::ChecksError;
+use super::{runs, ChecksError};
 use crate::audit::{self, NewEvent};
 use crate::gitops;
 use crate::{Error, Workspace};
-
-fn pid_is_oxide(pid: i64) -> bool {
-    if pid <= 0 || pid == std::process::id() as i64 {
-        return false;
-    }
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(c) => {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
-            !zombie && String::from_utf8_lossy(&c).contains("oxide")
-        }
-        Err(_) => false,
-    }
-}
 
 /// SIGKILLs every process whose working directory is inside `dir` (what a killed run's checks
 /// left behind; with `PR_SET_PDEATHSIG` only grandchildren can remain).
@@ -58,12 +42,16 @@ struct StaleRun {
     pid: i64,
     wt_name: String,
     wt_path: String,
+    owner_start: Option<i64>,
+    owner_token: Option<String>,
 }
 
-/// Cleans up after killed runs: processes left in their worktrees, the worktrees (files and
-/// registration), the run rows (`abandoned`, audited), stray `oxide-validate-*` worktrees, and
-/// envelopes stored but not yet ingested. Refuses when `proposal` is being validated by a live
-/// process. Returns the abandoned run ids.
+/// Cleans up after killed runs: the run rows (`abandoned`, audited), then — only for the runs
+/// this call marked abandoned, and only at `<temp dir>/<worktree name>` — processes left in
+/// their worktrees and the worktrees (files and registration); registrations of finished or
+/// abandoned runs left behind; envelopes stored but not yet ingested. A run is live while its
+/// owner is (see [`super::runs`]); refuses when `proposal` is being validated by a live run.
+/// Returns the abandoned run ids.
 #[tracing::instrument(name = "checks.recover", skip_all)]
 pub fn recover(
     ws: &mut Workspace,
@@ -73,8 +61,8 @@ pub fn recover(
 ) -> Result<Vec<String>, Error> {
     let stale: Vec<StaleRun> = {
         let mut stmt = ws.store().conn().prepare(
-            "SELECT id, proposal_id, pid, worktree_name, worktree_path FROM validation_runs
-             WHERE status = 'running' ORDER BY started_at",
+            "SELECT id, proposal_id, pid, worktree_name, worktree_path, owner_start, owner_token
+             FROM validation_runs WHERE status = 'running' ORDER BY started_at",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(StaleRun {
@@ -83,14 +71,15 @@ pub fn recover(
                 pid: r.get(2)?,
                 wt_name: r.get(3)?,
                 wt_path: r.get(4)?,
+                owner_start: r.get(5)?,
+                owner_token: r.get(6)?,
             })
         })?;
         rows.collect::<Result<_, _>>()?
     };
-    let mut live_worktrees = Vec::new();
     let mut abandoned = Vec::new();
     for run in stale {
-        if pid_is_oxide(run.pid) {
+        if runs::is_live(run.pid, run.owner_start, run.owner_token.as_deref()) {
             if Some(run.proposal.as_str()) == proposal {
                 return Err(ChecksError::Busy {
                     proposal: run.proposal,
@@ -99,36 +88,65 @@ pub fn recover(
                 }
                 .into());
             }
-            live_worktrees.push(run.wt_name);
             continue;
         }
-        let path = PathBuf::from(&run.wt_path);
-        kill_processes_in(&path);
-        gitops::remove_worktree(repo, &run.wt_name, Some(&path))?;
+        // Mark it first: only the process whose UPDATE took the row cleans up after it.
         let ts = ws.clock().now_rfc3339();
-        ws.store_mut().write(|tx| -> Result<(), Error> {
-            tx.execute(
+        let took = ws.store_mut().write(|tx| -> Result<bool, Error> {
+            let n = tx.execute(
                 "UPDATE validation_runs SET status = 'abandoned', finished_at = ?2
                  WHERE id = ?1 AND status = 'running'",
                 params![run.id, ts],
             )?;
-            audit::append(
-                tx,
-                NewEvent {
-                    actor,
-                    kind: "checks.run_abandoned",
-                    subject: &run.proposal,
-                    payload: json!({"run_id": run.id, "pid": run.pid, "worktree": run.wt_name}),
-                },
-                &ts,
-            )?;
-            Ok(())
+            if n == 1 {
+                audit::append(
+                    tx,
+                    NewEvent {
+                        actor,
+                        kind: "checks.run_abandoned",
+                        subject: &run.proposal,
+                        payload: json!({"run_id": run.id, "pid": run.pid, "worktree": run.wt_name}),
+                    },
+                    &ts,
+                )?;
+            }
+            Ok(n == 1)
         })?;
+        if !took {
+            continue;
+        }
+        match runs::removable_worktree(&run.wt_name, &run.wt_path) {
+            Some(path) => {
+                kill_processes_in(&path);
+                gitops::remove_worktree(repo, &run.wt_name, Some(&path))?;
+            }
+            None => {
+                tracing::warn!(run = %run.id, path = %run.wt_path, "the abandoned run's worktree path is not <temp dir>/<its name>; its files are left alone");
+                if run.wt_name.starts_with(gitops::WORKTREE_PREFIX) {
+                    gitops::remove_worktree(repo, &run.wt_name, None)?;
+                }
+            }
+        }
         abandoned.push(run.id);
     }
+    // Registrations whose run is over (its guard could not remove them). A worktree without a
+    // run row, or of a run still running, is not ours to judge: left alone.
     for name in gitops::validation_worktrees(repo)? {
-        if !live_worktrees.contains(&name) {
-            gitops::remove_worktree(repo, &name, None)?;
+        let over: Option<String> = ws
+            .store()
+            .conn()
+            .query_row(
+                "SELECT worktree_path FROM validation_runs
+                 WHERE worktree_name = ?1 AND status IN ('finished', 'abandoned')
+                   AND NOT EXISTS (SELECT 1 FROM validation_runs r2
+                                   WHERE r2.worktree_name = ?1 AND r2.status = 'running')",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(recorded) = over {
+            let path = runs::removable_worktree(&name, &recorded);
+            gitops::remove_worktree(repo, &name, path.as_deref())?;
         }
     }
     ingest_pending(ws, actor)?;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::config::{self, ChecksConfig};
 use super::recover::{ingest_pending, kill_processes_in, recover};
 use super::runner::{self, CheckResult, CheckRunStatus, RunOptions, ValidationProgress};
-use super::{ChecksError, CHECKS_PATH};
+use super::{runs, ChecksError, CHECKS_PATH};
 use crate::audit::{self, NewEvent};
 use crate::binder::envelope::{
     Action, Envelope, Gate, GateStatus, Signal, Target, TaskSpec, WrapperPolicy,
@@ -265,6 +265,20 @@ pub fn validate(
     }
     let contract_at = git2::Oid::from_str(&target.head).map_err(git_err)?;
     let contract = load_contract(&repo, contract_at)?;
+    let opts = RunOptions {
+        protected_paths: vec![
+            ws.root().to_path_buf(),
+            repo.commondir().to_path_buf(),
+            ws.store()
+                .path()
+                .parent()
+                .unwrap_or(ws.store().path())
+                .to_path_buf(),
+        ],
+        ..RunOptions::default()
+    };
+    // Refused before anything is written when the sandbox cannot run here.
+    runner::preflight(&contract.checks, &opts)?;
 
     // 2. The proposal branch. A missing base or an intent that does not apply at its own base
     //    means the bundle is malformed: quarantined, with the reason.
@@ -300,6 +314,10 @@ pub fn validate(
     let wt_name = format!("{}{id}-{run_id}", gitops::WORKTREE_PREFIX);
     let wt_parent = std::env::temp_dir();
     let wt_path = wt_parent.join(&wt_name);
+    let (owner, _registration) = runs::claim().map_err(|e| ChecksError::Io {
+        what: "recording the owner of the validation run".into(),
+        why: e.to_string(),
+    })?;
     ws.store_mut().write(|tx| -> Result<(), Error> {
         // Serialised by BEGIN IMMEDIATE: two processes racing past `recover` cannot both claim.
         let other: Option<(String, i64)> = tx
@@ -318,9 +336,11 @@ pub fn validate(
             .into());
         }
         tx.execute(
-            "INSERT INTO validation_runs (id, proposal_id, status, pid, worktree_name, worktree_path, started_at)
-             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
-            params![run_id, id, std::process::id() as i64, wt_name, wt_path.display().to_string(), ts],
+            "INSERT INTO validation_runs (id, proposal_id, status, pid, worktree_name, worktree_path,
+                                          started_at, owner_start, owner_token)
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![run_id, id, owner.pid, wt_name, wt_path.display().to_string(), ts,
+                    owner.start, owner.token],
         )?;
         audit::append(
             tx,
@@ -346,10 +366,6 @@ pub fn validate(
         repo: &repo,
         name: wt_name.clone(),
         path: wt_path.clone(),
-    };
-    let opts = RunOptions {
-        sandbox_ro_paths: vec![repo.commondir().to_path_buf()],
-        ..RunOptions::default()
     };
 
     // 4. The checks, in contract order.
@@ -407,10 +423,20 @@ pub fn validate(
                 ],
             )?;
         }
-        tx.execute(
-            "UPDATE validation_runs SET status = 'finished', finished_at = ?2 WHERE id = ?1",
-            params![run_id, ts],
+        // Only a run that is still ours and still running finishes; otherwise (recovery took it
+        // as abandoned) nothing of this run is recorded.
+        let n = tx.execute(
+            "UPDATE validation_runs SET status = 'finished', finished_at = ?2
+             WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
+            params![run_id, ts, owner.token],
         )?;
+        if n != 1 {
+            return Err(ChecksError::RunLost {
+                run: run_id.clone(),
+                proposal: id.clone(),
+            }
+            .into());
+        }
         if any_required_failed {
             workflow::fail_validation(tx, &id, &evidence, &stamp)?;
         } else {
@@ -458,13 +484,16 @@ pub struct StoredCheck {
     pub failure_reason_code: Option<String>,
     pub output: String,
     pub output_truncated: bool,
+    /// The check ran inside the sandbox (from its stored envelope).
+    pub sandboxed: bool,
 }
 
 /// The latest finished run's check results for a proposal (empty when never validated).
 pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredCheck>, Error> {
     let mut stmt = conn.prepare(
         "SELECT c.run_id, c.seq, c.name, c.required, c.status, c.exit_code, c.duration_ms,
-                c.failure_reason_code, c.output, c.output_truncated
+                c.failure_reason_code, c.output, c.output_truncated,
+                coalesce(json_extract(c.envelope, '$.env.sandbox'), 0)
          FROM check_results c
          WHERE c.run_id = (SELECT id FROM validation_runs WHERE proposal_id = ?1
                            AND status = 'finished' ORDER BY finished_at DESC, id DESC LIMIT 1)
@@ -482,6 +511,7 @@ pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredChe
             failure_reason_code: r.get(7)?,
             output: r.get(8)?,
             output_truncated: r.get(9)?,
+            sandboxed: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

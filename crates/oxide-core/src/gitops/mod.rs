@@ -333,11 +333,10 @@ pub fn remove_worktree(
         }
     }
     if let Ok(wt) = repo.find_worktree(name) {
-        if let Ok(p) = wt.path().canonicalize() {
-            let _ = std::fs::remove_dir_all(p);
-        }
+        // Only the registration: the path in git's metadata can be edited by anyone who can
+        // write the git directory, so it is never deleted (the caller removed `path`).
         let mut o = git2::WorktreePruneOptions::new();
-        o.valid(true).locked(true).working_tree(true);
+        o.valid(true).locked(true).working_tree(false);
         wt.prune(Some(&mut o))?;
     }
     Ok(())

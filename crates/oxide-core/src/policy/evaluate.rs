@@ -206,6 +206,7 @@ fn validation_facts(ws: &crate::Workspace, id: &str) -> Result<ValidationFacts, 
                 },
                 name: c.name,
                 required: c.required,
+                sandboxed: c.sandboxed,
             })
             .collect(),
     })

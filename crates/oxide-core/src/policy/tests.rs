@@ -38,7 +38,7 @@ pub(crate) fn base_input() -> Value {
         },
         "skill": {"digest": "sha256:1", "source": "manual", "submitted_by": "alice"},
         "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-        "validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true}]},
+        "validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
         "capsules": [],
         "actor": "alice",
         "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"}

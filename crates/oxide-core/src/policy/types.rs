@@ -142,6 +142,11 @@ pub struct CheckFacts {
     pub name: String,
     pub status: CheckStatus,
     pub required: bool,
+    /// The check ran inside the sandbox (false: the committed contract said `sandbox = false`
+    /// and proposal code ran on the host). Absent in inputs recorded before this fact existed:
+    /// read as false, and the default policy treats a missing fact as unsandboxed.
+    #[serde(default)]
+    pub sandboxed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -31,14 +31,17 @@ timeout_s = 120
 pub const CHECKS_TOML: &str = r#"# The CI contract: checks run against every proposal in a temporary worktree.
 # run = argv (a shell only with shell = true and run = "a string"); env = allow-list, all
 # other variables are cleared; required checks must pass, advisory ones only report.
+# Checks run sandboxed (bubblewrap: system directories read-only, the worktree writable, no
+# home, no network); a toolchain under your home is listed in ro_paths; sandbox = false runs a
+# check on the host and makes every proposal it validates high risk (docs/checks.md).
 #
 # [[check]]
 # name = "unit"
-# run = ["cargo", "test"]
+# run = ["cargo", "test", "--offline"]
 # timeout_s = 600
-# env = ["PATH", "HOME"]
+# env = ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME"]
+# ro_paths = ["/home/me/.cargo", "/home/me/.rustup"]
 # required = true
-# sandbox = false
 #
 # Canary checks run after promotion; a failure triggers an automatic rollback.
 # [[canary]]

@@ -15,4 +15,12 @@ env: Array<string>,
 /**
  * Required checks must pass; advisory ones (`required = false`) only report.
  */
-required: boolean, sandbox: boolean, };
+required: boolean, 
+/**
+ * Runs inside the sandbox (the default; `false` only when the contract says so).
+ */
+sandbox: boolean, 
+/**
+ * Host paths bound read-only into the sandbox (absolute, normalised).
+ */
+ro_paths: Array<string>, };

@@ -3,4 +3,8 @@
 /**
  * A stored check result with its output, for `proposal show` and the desktop log view.
  */
-export type StoredCheck = { run_id: string, seq: number, name: string, required: boolean, status: string, exit_code: number | null, duration_ms: number, failure_reason_code: string | null, output: string, output_truncated: boolean, };
+export type StoredCheck = { run_id: string, seq: number, name: string, required: boolean, status: string, exit_code: number | null, duration_ms: number, failure_reason_code: string | null, output: string, output_truncated: boolean, 
+/**
+ * The check ran inside the sandbox (from its stored envelope).
+ */
+sandboxed: boolean, };

@@ -95,6 +95,15 @@ deleted contains op.path if {
 	op.op == "delete_file"
 }
 
+# Required checks that ran on the host: the committed contract says `sandbox = false`, so the
+# proposal's code ran with the user's files, sockets and network. A missing `sandboxed` fact
+# (an input recorded before the fact existed) counts as unsandboxed.
+unsandboxed_required contains c.name if {
+	some c in input.validation.checks
+	c.required
+	not c.sandboxed
+}
+
 capsule_matches(t, p) if {
 	t.kind in {"path", "file"}
 	t.id == p
@@ -138,6 +147,18 @@ escalations contains e if {
 		"rule": "oxide.protected_path",
 		"risk": "high",
 		"message": sprintf("touches protected paths: %s", [explain(protected_facts)]),
+	}
+}
+
+escalations contains e if {
+	count(unsandboxed_required) > 0
+	e := {
+		"rule": "oxide.unsandboxed_check",
+		"risk": "high",
+		"message": sprintf(
+			"required checks ran without the sandbox (sandbox = false in the contract), with the user's files, sockets and network: %s",
+			[concat(", ", sort(unsandboxed_required))],
+		),
 	}
 }
 

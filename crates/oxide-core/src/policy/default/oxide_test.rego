@@ -18,7 +18,7 @@ base := {
 	},
 	"skill": {"digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111", "source": "manual", "submitted_by": "alice"},
 	"provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-	"validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true}]},
+	"validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
 	"capsules": [],
 	"actor": "alice",
 	"settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"},
@@ -206,6 +206,48 @@ test_similar_names_are_not_protected if {
 		d := oxide.decision with input as with_paths([p], "text_edit")
 		d.risk == "low"
 	}
+}
+
+# Checks that ran on the host (`sandbox = false` in the contract).
+
+with_checks(cs) := object.union(base, {"validation": {"ran": true, "checks": cs}})
+
+test_unsandboxed_required_check_is_high if {
+	d := oxide.decision with input as with_checks([
+		{"name": "unit", "status": "passed", "required": true, "sandboxed": false},
+		{"name": "lint", "status": "passed", "required": true, "sandboxed": true},
+	])
+	d.risk == "high"
+	d.required.roles == ["lead", "approver"]
+	some e in d.escalations
+	e.rule == "oxide.unsandboxed_check"
+	contains(e.message, "unit")
+	not contains(e.message, "lint")
+	count(d.denials) == 0
+}
+
+test_missing_sandboxed_fact_counts_as_unsandboxed if {
+	d := oxide.decision with input as with_checks([{"name": "unit", "status": "passed", "required": true}])
+	d.risk == "high"
+	some e in d.escalations
+	e.rule == "oxide.unsandboxed_check"
+}
+
+test_unsandboxed_advisory_check_stays_low if {
+	d := oxide.decision with input as with_checks([
+		{"name": "unit", "status": "passed", "required": true, "sandboxed": true},
+		{"name": "bench", "status": "passed", "required": false, "sandboxed": false},
+	])
+	d.risk == "low"
+	every e in d.escalations {
+		e.rule != "oxide.unsandboxed_check"
+	}
+}
+
+test_unsandboxed_check_does_not_lower_a_critical_risk if {
+	inp := object.union(with_paths([".oxide/checks.toml"], "text_edit"), {"validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": false}]}})
+	d := oxide.decision with input as inp
+	d.risk == "critical"
 }
 
 # ---------------------------------------------------------------- generated
