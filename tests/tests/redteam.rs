@@ -473,7 +473,7 @@ fn run_case(id: &str) {
     }
     let left = processes_with(&marker);
     for pid in &left {
-        unsafe_kill(*pid);
+        kill_left_behind(*pid);
     }
     assert!(
         left.is_empty(),
@@ -506,7 +506,7 @@ fn run_case(id: &str) {
 }
 
 /// Kills a process left behind by a failing case so it does not outlive the test run.
-fn unsafe_kill(pid: i32) {
+fn kill_left_behind(pid: i32) {
     let _ = std::process::Command::new("kill")
         .arg("-9")
         .arg(pid.to_string())
