@@ -258,6 +258,7 @@ fn run_case(id: &str) {
     let before = snapshot(&root);
 
     let mut id_of_proposal: Option<String> = None;
+    let mut proposal_digest: Option<String> = None;
     let mut chat_sent = String::new();
     match case["flow"].as_str().unwrap_or("propose") {
         "propose" => {
@@ -297,6 +298,7 @@ fn run_case(id: &str) {
             }
             if p["state"] != "no_op" {
                 id_of_proposal = p["id"].as_str().map(str::to_string);
+                proposal_digest = p["digest"].as_str().map(str::to_string);
             }
         }
         "import" => {
@@ -351,20 +353,26 @@ fn run_case(id: &str) {
         assert_eq!(show["state"], state, "{id}\n{show:#}");
     }
 
-    // Item 4: a ref writer points the proposal branch at a forged tree before validation.
+    // Item 4: before validation, a ref writer creates the proposal branch itself: the right
+    // parent (the base) and trailer, but a tree that is not the bundle's (here: the base's
+    // own tree, so the proposal's change is missing and anything else could be added).
     if case["forge_branch"].as_bool().unwrap_or(false) {
         let pid = id_of_proposal.as_deref().expect("a proposal to forge");
-        let branch = format!("refs/heads/oxide/proposals/{pid}");
-        let tip = git(&root, &["rev-parse", &branch]).trim().to_string();
-        let parent = git(&root, &["rev-parse", &format!("{tip}^")])
+        let digest = proposal_digest.as_deref().expect("the proposal's digest");
+        let base = git(&root, &["rev-parse", "main"]).trim().to_string();
+        let tree = git(&root, &["rev-parse", "main^{tree}"]).trim().to_string();
+        let msg = format!("oxide: forged\n\nforged\n\nOxide-Proposal: {digest}\n");
+        let forged = git(&root, &["commit-tree", &tree, "-p", &base, "-m", &msg])
             .trim()
             .to_string();
-        let msg = git(&root, &["log", "-1", "--format=%B", &tip]);
-        let tree = git(&root, &["rev-parse", "HEAD^{tree}"]).trim().to_string();
-        let forged = git(&root, &["commit-tree", &tree, "-p", &parent, "-m", &msg])
-            .trim()
-            .to_string();
-        git(&root, &["update-ref", &branch, &forged]);
+        git(
+            &root,
+            &[
+                "update-ref",
+                &format!("refs/heads/oxide/proposals/{pid}"),
+                &forged,
+            ],
+        );
     }
 
     let mut check_output = String::new();
