@@ -218,6 +218,7 @@ fn run_case(id: &str) {
     vars.insert("SECRET", secret.clone());
     vars.insert("MARKER", marker.clone());
     vars.insert("GIANT", "A".repeat(2 * 1024 * 1024));
+    vars.insert("LONGLINE", "A".repeat(900 * 1024));
     let case = load_case(id, &vars);
     let expect = &case["expect"];
 
@@ -575,8 +576,8 @@ fn corpus_lists_every_case() {
     let pending = pending_items();
     for p in &pending {
         assert!(
-            p.starts_with("item-"),
-            "tests/redteam/PENDING lists issue items (`item-N`), not {p}"
+            p.starts_with("item-") || p.starts_with("finding-"),
+            "tests/redteam/PENDING lists issue items (`item-N`) or open findings (`finding-*`), not {p}"
         );
     }
     let not_pending = DECLARED
@@ -639,5 +640,9 @@ cases! {
     pending_c36_mass_deletion => "36-mass-deletion",
     pending_c37_unvalidated_allow => "37-unvalidated-allow",
     pending_c38_all_optional_contract => "38-all-optional-contract",
-    pending_c39_review_diff_hides_change => "39-review-diff-hides-change",
+    pending_c39_harness_package_json_script => "39-harness-package-json-script",
+    pending_c40_zero_width_secrets_folder => "40-zero-width-secrets-folder",
+    c41_gitmodules_points_elsewhere => "41-gitmodules-points-elsewhere",
+    pending_c42_long_line_under_cap => "42-long-line-under-cap",
+    pending_c43_harness_cargo_build_rs => "43-harness-cargo-build-rs",
 }
