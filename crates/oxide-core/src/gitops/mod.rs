@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
+pub mod diffstat;
+
 /// Prefix of every proposal branch.
 pub const BRANCH_PREFIX: &str = "oxide/proposals/";
 /// Prefix of the names of temporary worktrees made by validation.
