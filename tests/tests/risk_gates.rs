@@ -13,27 +13,9 @@ fn commit_all(repo: &TestRepo, msg: &str) -> String {
     git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string()
 }
 
-/// Imports a manual bundle with `ops` on `head` from skill `skill` (a digest's hex byte);
-/// returns the proposal id.
+/// [`import_with_digest`] from a skill digest made of one repeated hex byte.
 fn import(repo: &TestRepo, head: &str, skill: &str, ops: Value, n: usize) -> String {
-    let bundle = json!({
-        "schema_version": "oxide.proposal/v1",
-        "skill_digest": format!("sha256:{}", skill.repeat(32)),
-        "base": {"branch": "main", "commit": head},
-        "intent": {"rationale": format!("change {n}"), "risk_hints": [], "ops": ops},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
-                       "options": null, "prompt_template_version": null,
-                       "prompt_sha256": null, "response_sha256": null},
-        "created_at": format!("2026-01-01T00:00:{n:02}Z")
-    });
-    let f = repo.data.path().join(format!("bundle-{n}.json"));
-    std::fs::write(&f, bundle.to_string()).unwrap();
-    let imported = repo
-        .oxide(&["--json", "proposal", "import", f.to_str().unwrap()])
-        .expect(0)
-        .json();
-    assert_eq!(imported["state"], "proposed", "{imported:#}");
-    imported["id"].as_str().expect("an id").to_string()
+    import_with_digest(repo, head, &skill.repeat(32), ops, n)
 }
 
 /// Refs, HEAD and the checkout's status: what evaluating must leave as it was.
@@ -250,4 +232,88 @@ fn a_change_split_into_proposals_is_judged_as_a_whole() {
     );
     assert!(msg.contains(&ids[0]), "{msg}");
     assert!(msg.contains("225 lines changed, more than 200"), "{msg}");
+}
+
+/// Adds a host skill submitted by `who`; returns its digest's hex.
+fn add_skill(repo: &TestRepo, title: &str, who: &str) -> String {
+    let f = repo.data.path().join(format!("{title}.json"));
+    std::fs::write(
+        &f,
+        json!({
+            "title": title,
+            "description": "Keep things tidy.",
+            "source": "host",
+            "submitted_by": who,
+            "evidence_refs": [],
+            "targets": ["src/*"]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let added = repo
+        .oxide(&["--json", "skill", "add", f.to_str().unwrap()])
+        .expect(0)
+        .json();
+    let digest = added["digest"].as_str().expect("a digest").to_string();
+    digest.strip_prefix("sha256:").unwrap().to_string()
+}
+
+#[test]
+fn a_change_split_over_one_submitters_skills_is_judged_as_a_whole() {
+    let repo = TestRepo::new();
+    repo.init();
+    let head = commit_all(&repo, "governance");
+    let skills = [
+        add_skill(&repo, "one", "mallory"),
+        add_skill(&repo, "two", "mallory"),
+        add_skill(&repo, "three", "mallory"),
+    ];
+    let other = add_skill(&repo, "else", "ana");
+    let piece = |n: usize| {
+        let content: String = (0..30).map(|l| format!("piece {n} line {l}\n")).collect();
+        json!([{"op": "create_file", "path": format!("src/piece{n}.txt"), "content": content}])
+    };
+    // Another submitter's proposal counts in neither of mallory's windows.
+    import_with_digest(&repo, &head, &other, piece(9), 9);
+    let mut ids = Vec::new();
+    for (n, s) in skills.iter().enumerate() {
+        ids.push(import_with_digest(&repo, &head, s, piece(n), n));
+    }
+    let last = ids.last().unwrap().clone();
+    let d = eval(&repo, &last);
+    // 30 lines each: the skill's own window is empty, the submitter's holds the other two.
+    assert_eq!(d["input"]["window"]["skill"]["proposals"], 0, "{d:#}");
+    let w = &d["input"]["window"]["submitter"];
+    assert_eq!(w["key"], "mallory");
+    assert_eq!(w["proposals"], 2, "{w:#}");
+    assert_eq!(d["risk"], "medium", "{d:#}");
+    let s = escalation(&d, "oxide.split_change");
+    assert_eq!(s["risk"], "medium");
+    let msg = s["message"].as_str().unwrap();
+    assert!(msg.contains("of the same submitter mallory"), "{msg}");
+    assert!(msg.contains("90 lines changed, more than 50"), "{msg}");
+}
+
+/// Imports a manual bundle with `ops` on `head` from the skill whose digest's hex is `hex`;
+/// returns the proposal id.
+fn import_with_digest(repo: &TestRepo, head: &str, hex: &str, ops: Value, n: usize) -> String {
+    assert_eq!(hex.len(), 64);
+    let bundle = json!({
+        "schema_version": "oxide.proposal/v1",
+        "skill_digest": format!("sha256:{hex}"),
+        "base": {"branch": "main", "commit": head},
+        "intent": {"rationale": format!("change {n}"), "risk_hints": [], "ops": ops},
+        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
+                       "options": null, "prompt_template_version": null,
+                       "prompt_sha256": null, "response_sha256": null},
+        "created_at": format!("2026-01-01T00:00:{n:02}Z")
+    });
+    let f = repo.data.path().join(format!("bundle-{n}.json"));
+    std::fs::write(&f, bundle.to_string()).unwrap();
+    let imported = repo
+        .oxide(&["--json", "proposal", "import", f.to_str().unwrap()])
+        .expect(0)
+        .json();
+    assert_eq!(imported["state"], "proposed", "{imported:#}");
+    imported["id"].as_str().expect("an id").to_string()
 }
