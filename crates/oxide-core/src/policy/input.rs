@@ -477,6 +477,69 @@ mod tests {
         assert_eq!(input.version, INPUT_VERSION);
     }
 
+    #[test]
+    fn size_replaces_the_intents_count_and_windows_add_up() {
+        use crate::gitops::diffstat::{DiffStat, FileChange, FileStat};
+        let b = bundle(
+            vec![Op::CreateFile {
+                path: "src/one.txt".into(),
+                content: "x".repeat(1 << 20),
+            }],
+            Synthesizer::Manual,
+        );
+        let mut input = assemble(
+            &b,
+            "sha256:x",
+            &ProposalMeta::default(),
+            &|_| None,
+            SkillFacts {
+                digest: "d".into(),
+                source: SkillSource::Manual,
+                submitted_by: None,
+            },
+            ValidationFacts {
+                ran: true,
+                checks: vec![],
+            },
+            vec![],
+            "bob",
+            &Settings::default(),
+        );
+        // The intent's count: one line.
+        assert_eq!(input.proposal.lines_added, 1);
+        let stat = DiffStat {
+            files: vec![FileStat {
+                path: "src/one.txt".into(),
+                change: FileChange::Added,
+                lines_added: 5243,
+                lines_removed: 0,
+                bytes_added: 1 << 20,
+                bytes_removed: 0,
+                binary: false,
+            }],
+            lines_added: 5243,
+            bytes_added: 1 << 20,
+            base_files: 3,
+            base_bytes: 90,
+            ..Default::default()
+        };
+        with_size(&mut input, size_facts(&stat));
+        assert_eq!(input.proposal.lines_added, 5243);
+        let size = input.proposal.size.as_ref().unwrap();
+        assert_eq!(size.files[0].change, FileChangeKind::Added);
+        assert_eq!(size.max_line_bytes, crate::gitops::diffstat::MAX_LINE_BYTES);
+
+        let mut w = WindowTotals::default();
+        add_to_window(&mut w, "a", &["src/b".into(), "src/a".into()], Some(size));
+        add_to_window(&mut w, "b", &["src/a".into()], None);
+        assert_eq!(w.proposals, 2);
+        assert_eq!(w.ids, ["a", "b"]);
+        assert_eq!(w.lines_added, 5243);
+        assert_eq!(w.bytes_added, 1 << 20);
+        assert_eq!(w.not_sized, 1);
+        assert_eq!(w.touched_paths, ["src/a", "src/b"]);
+    }
+
     /// Every path the default policy's tests (`oxide_test.rego`) use, with the case and
     /// depth samples of each class.
     const REGO_TEST_PATHS: &[&str] = &[
