@@ -8,20 +8,20 @@ export type SizeFacts = {
 /**
  * Changed files, sorted by path.
  */
-files: Array<FileSizeFacts>, lines_added: bigint, lines_removed: bigint, bytes_added: bigint, bytes_removed: bigint, 
+files: Array<FileSizeFacts>, lines_added: number, lines_removed: number, bytes_added: number, bytes_removed: number, 
 /**
  * Changed files git detects as binary.
  */
-binary_files: bigint, files_deleted: bigint, 
+binary_files: number, files_deleted: number, 
 /**
  * Files in the base tree (to weigh deletions by the share they remove).
  */
-base_files: bigint, 
+base_files: number, 
 /**
  * Bytes of the files in the base tree.
  */
-base_bytes: bigint, 
+base_bytes: number, 
 /**
  * A line longer than this counts as `ceil(bytes / max_line_bytes)` lines.
  */
-max_line_bytes: bigint, };
+max_line_bytes: number, };

@@ -7,11 +7,11 @@ export type WindowTotals = {
 /**
  * The skill digest or submitter the window is about.
  */
-key: string, proposals: bigint, 
+key: string, proposals: number, 
 /**
  * Their ids, newest first.
  */
-ids: Array<string>, lines_added: bigint, lines_removed: bigint, bytes_added: bigint, bytes_removed: bigint, files_deleted: bigint, 
+ids: Array<string>, lines_added: number, lines_removed: number, bytes_added: number, bytes_removed: number, files_deleted: number, 
 /**
  * Every path they touch, sorted, without duplicates.
  */
@@ -19,4 +19,4 @@ touched_paths: Array<string>,
 /**
  * Proposals whose diff could not be computed (e.g. their base is gone): counted, not sized.
  */
-not_sized: bigint, };
+not_sized: number, };
