@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
+pub mod diffstat;
 pub mod review_diff;
 
 /// Prefix of every proposal branch.
