@@ -439,80 +439,82 @@ pub fn validate(
         policy,
         observed_at: &ts,
     };
-    let forged = ws.store_mut().write(|tx| -> Result<Option<GitopsError>, Error> {
-        // The branch must still be the bundle's commit the checks ran on; checked in the
-        // transaction that records the results (a check with access to the git directory could
-        // have moved it). Otherwise nothing of this run counts: the run is dropped, the
-        // proposal quarantined.
-        match gitops::verify_branch(&repo, &id, &bundle, &bot) {
-            Ok(at) if at == head => {}
-            Ok(at) => {
-                return Err(GitopsError::Git(format!(
-                    "the bundle now makes {at}, the checks ran on {head}"
-                ))
-                .into())
-            }
-            Err(e @ GitopsError::BranchForged { .. }) => {
-                let n = tx.execute(
-                    "UPDATE validation_runs SET status = 'abandoned', finished_at = ?2
-                     WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
-                    params![run_id, ts, owner.token],
-                )?;
-                if n != 1 {
-                    return Err(ChecksError::RunLost {
-                        run: run_id.clone(),
-                        proposal: id.clone(),
-                    }
-                    .into());
+    let forged = ws
+        .store_mut()
+        .write(|tx| -> Result<Option<GitopsError>, Error> {
+            // The branch must still be the bundle's commit the checks ran on; checked in the
+            // transaction that records the results (a check with access to the git directory
+            // could have moved it). Otherwise nothing of this run counts: the run is dropped,
+            // the proposal quarantined.
+            match gitops::verify_branch(&repo, &id, &bundle, &bot) {
+                Ok(at) if at == head => {}
+                Ok(at) => {
+                    return Err(GitopsError::Git(format!(
+                        "the bundle now makes {at}, the checks ran on {head}"
+                    ))
+                    .into())
                 }
-                forged_in_tx(tx, &id, &e, &format!("after_checks:{run_id}"), &stamp)?;
-                return Ok(Some(e));
+                Err(e @ GitopsError::BranchForged { .. }) => {
+                    let n = tx.execute(
+                        "UPDATE validation_runs SET status = 'abandoned', finished_at = ?2
+                     WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
+                        params![run_id, ts, owner.token],
+                    )?;
+                    if n != 1 {
+                        return Err(ChecksError::RunLost {
+                            run: run_id.clone(),
+                            proposal: id.clone(),
+                        }
+                        .into());
+                    }
+                    forged_in_tx(tx, &id, &e, &format!("after_checks:{run_id}"), &stamp)?;
+                    return Ok(Some(e));
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        }
-        for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
-            let seq = i as u64 + 1;
-            let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
-            tx.execute(
-                "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
+            for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
+                let seq = i as u64 + 1;
+                let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
+                tx.execute(
+                    "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
                      duration_ms, failure_reason_code, output, output_truncated, envelope)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    run_id,
-                    seq as i64,
-                    r.name,
-                    r.required,
-                    r.status.as_str(),
-                    r.exit_code,
-                    r.duration_ms as i64,
-                    r.failure_reason_code,
-                    r.output,
-                    r.output_truncated,
-                    canon::canonical_string(&env)?
-                ],
-            )?;
-        }
-        // Only a run that is still ours and still running finishes; otherwise (recovery took it
-        // as abandoned) nothing of this run is recorded.
-        let n = tx.execute(
-            "UPDATE validation_runs SET status = 'finished', finished_at = ?2
-             WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
-            params![run_id, ts, owner.token],
-        )?;
-        if n != 1 {
-            return Err(ChecksError::RunLost {
-                run: run_id.clone(),
-                proposal: id.clone(),
+                    params![
+                        run_id,
+                        seq as i64,
+                        r.name,
+                        r.required,
+                        r.status.as_str(),
+                        r.exit_code,
+                        r.duration_ms as i64,
+                        r.failure_reason_code,
+                        r.output,
+                        r.output_truncated,
+                        canon::canonical_string(&env)?
+                    ],
+                )?;
             }
-            .into());
-        }
-        if any_required_failed {
-            workflow::fail_validation(tx, &id, &evidence, &stamp)?;
-        } else {
-            workflow::pass_validation(tx, &id, &evidence, &stamp)?;
-        }
-        Ok(None)
-    })?;
+            // Only a run that is still ours and still running finishes; otherwise (recovery took it
+            // as abandoned) nothing of this run is recorded.
+            let n = tx.execute(
+                "UPDATE validation_runs SET status = 'finished', finished_at = ?2
+             WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
+                params![run_id, ts, owner.token],
+            )?;
+            if n != 1 {
+                return Err(ChecksError::RunLost {
+                    run: run_id.clone(),
+                    proposal: id.clone(),
+                }
+                .into());
+            }
+            if any_required_failed {
+                workflow::fail_validation(tx, &id, &evidence, &stamp)?;
+            } else {
+                workflow::pass_validation(tx, &id, &evidence, &stamp)?;
+            }
+            Ok(None)
+        })?;
     if forged.is_some() {
         let mut rep = report(ws.store().conn(), &id, recovered)?;
         rep.run_id = Some(run_id);

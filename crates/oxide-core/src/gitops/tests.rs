@@ -348,7 +348,10 @@ fn a_forged_branch_with_the_right_parent_and_trailer_is_detected() {
             expected, found, ..
         } => {
             assert_eq!(found, &forged.to_string());
-            assert_eq!(expected, &expected_commit(&r, &b, &bot).unwrap().to_string());
+            assert_eq!(
+                expected,
+                &expected_commit(&r, &b, &bot).unwrap().to_string()
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -361,7 +364,12 @@ fn a_forged_branch_with_the_right_parent_and_trailer_is_detected() {
         }],
     );
     prepare_branch(&r, "p2", &b2, &bot).unwrap();
-    let moved = forge(&r, &base, &commit_message(&b2, &b2.digest().unwrap()), &[("c", "x")]);
+    let moved = forge(
+        &r,
+        &base,
+        &commit_message(&b2, &b2.digest().unwrap()),
+        &[("c", "x")],
+    );
     r.reference("refs/heads/oxide/proposals/p2", moved, true, "move")
         .unwrap();
     assert_eq!(
