@@ -10,7 +10,6 @@ import type { AuditVerify } from './bindings/AuditVerify';
 import type { CapsuleDetail } from './bindings/CapsuleDetail';
 import type { CapsuleFilter } from './bindings/CapsuleFilter';
 import type { CapsuleList } from './bindings/CapsuleList';
-import type { CheckRunStatus } from './bindings/CheckRunStatus';
 import type { Discovered } from './bindings/Discovered';
 import type { ErrorDto } from './bindings/ErrorDto';
 import type { OllamaStatus } from './bindings/OllamaStatus';
@@ -20,7 +19,7 @@ import type { ProposalDetail } from './bindings/ProposalDetail';
 import type { ProposalEval } from './bindings/ProposalEval';
 import type { ProposalGate } from './bindings/ProposalGate';
 import type { ProposalSummary } from './bindings/ProposalSummary';
-import type { ProposalView as GeneratedProposalView } from './bindings/ProposalView';
+import type { ProposalView } from './bindings/ProposalView';
 import type { ProposeOutcome } from './bindings/ProposeOutcome';
 import type { QuarantineItem } from './bindings/QuarantineItem';
 import type { RecentWorkspace } from './bindings/RecentWorkspace';
@@ -28,15 +27,8 @@ import type { SimReport } from './bindings/SimReport';
 import type { Skill } from './bindings/Skill';
 import type { State } from './bindings/State';
 import type { Status } from './bindings/Status';
-import type { StoredCheck as GeneratedStoredCheck } from './bindings/StoredCheck';
 import type { TableEdge } from './bindings/TableEdge';
 import type { TestReport } from './bindings/TestReport';
-
-// A stored check's status is the runner's `CheckRunStatus` as text in the generated type; it is
-// narrowed here, at the one IPC entry point, so the views are typed.
-type Narrow<T, K extends keyof T, V> = Omit<T, K> & { [P in K]: V };
-export type StoredCheck = Narrow<GeneratedStoredCheck, 'status', CheckRunStatus>;
-export type ProposalView = Omit<GeneratedProposalView, 'checks'> & { checks: StoredCheck[] };
 
 /** No arguments. */
 type None = Record<never, never>;

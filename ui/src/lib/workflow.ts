@@ -1,7 +1,9 @@
 // Typed adapters over the Proposals view's commands (src-tauri/src/validation.rs) and the
 // validation progress events, through the one typed `call` (commands.ts). Types come from
 // Rust (lib/bindings).
-import { call, type ProposalView, type StoredCheck } from './commands';
+import { call } from './commands';
+import type { ProposalView } from './bindings/ProposalView';
+import type { StoredCheck } from './bindings/StoredCheck';
 import type { GuardRecord } from './bindings/GuardRecord';
 import type { ProposalSummary } from './bindings/ProposalSummary';
 import type { TableEdge } from './bindings/TableEdge';

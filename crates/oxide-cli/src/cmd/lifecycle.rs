@@ -65,7 +65,7 @@ pub fn show(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
         if !v.checks.is_empty() {
             s.push_str("checks (latest run):\n");
             for c in &v.checks {
-                s.push_str(&format!("  {:<20} {}\n", c.name, c.status));
+                s.push_str(&format!("  {:<20} {}\n", c.name, c.status.as_str()));
             }
         }
         s

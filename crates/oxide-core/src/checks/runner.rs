@@ -114,7 +114,7 @@ pub enum ValidationProgress {
     },
     RunFinished {
         proposal: String,
-        state: String,
+        state: crate::workflow::State,
     },
 }
 

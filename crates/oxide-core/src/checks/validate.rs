@@ -522,7 +522,7 @@ pub fn validate(
         rep.commit = Some(branch.head_commit);
         progress(ValidationProgress::RunFinished {
             proposal: id,
-            state: rep.state.to_string(),
+            state: rep.state,
         });
         return Ok(rep);
     }
@@ -534,7 +534,7 @@ pub fn validate(
     rep.checks = results.iter().map(CheckRow::from).collect();
     progress(ValidationProgress::RunFinished {
         proposal: id,
-        state: rep.state.to_string(),
+        state: rep.state,
     });
     Ok(rep)
 }
@@ -560,7 +560,7 @@ pub struct StoredCheck {
     pub seq: i64,
     pub name: String,
     pub required: bool,
-    pub status: String,
+    pub status: CheckRunStatus,
     pub exit_code: Option<i32>,
     pub duration_ms: i64,
     pub failure_reason_code: Option<String>,
@@ -587,7 +587,16 @@ pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredChe
             seq: r.get(1)?,
             name: r.get(2)?,
             required: r.get(3)?,
-            status: r.get(4)?,
+            status: {
+                let text: String = r.get(4)?;
+                CheckRunStatus::parse(&text).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        4,
+                        rusqlite::types::Type::Text,
+                        format!("check_results.status holds `{text}`, which is no check status of this build").into(),
+                    )
+                })?
+            },
             exit_code: r.get(5)?,
             duration_ms: r.get(6)?,
             failure_reason_code: r.get(7)?,

@@ -199,13 +199,11 @@ fn validation_facts(ws: &crate::Workspace, id: &str) -> Result<ValidationFacts, 
         checks: results
             .into_iter()
             .map(|c| CheckFacts {
-                status: match c.status.as_str() {
-                    "passed" => CheckStatus::Passed,
-                    "failed" => CheckStatus::Failed,
-                    "timed_out" => CheckStatus::TimedOut,
-                    "skipped" => CheckStatus::Skipped,
-                    // Anything else (a status this build does not know included) is an error.
-                    _ => CheckStatus::Error,
+                status: match c.status {
+                    crate::checks::CheckRunStatus::Passed => CheckStatus::Passed,
+                    crate::checks::CheckRunStatus::Failed => CheckStatus::Failed,
+                    crate::checks::CheckRunStatus::TimedOut => CheckStatus::TimedOut,
+                    crate::checks::CheckRunStatus::Error => CheckStatus::Error,
                 },
                 name: c.name,
                 required: c.required,
