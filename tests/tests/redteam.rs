@@ -641,7 +641,7 @@ cases! {
     pending_c37_unvalidated_allow => "37-unvalidated-allow",
     pending_c38_all_optional_contract => "38-all-optional-contract",
     pending_c39_harness_package_json_script => "39-harness-package-json-script",
-    pending_c40_zero_width_secrets_folder => "40-zero-width-secrets-folder",
+    c40_zero_width_secrets_folder => "40-zero-width-secrets-folder",
     c41_gitmodules_points_elsewhere => "41-gitmodules-points-elsewhere",
     c42_long_line_under_cap => "42-long-line-under-cap",
     pending_c43_harness_cargo_build_rs => "43-harness-cargo-build-rs",

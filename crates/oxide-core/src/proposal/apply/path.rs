@@ -33,6 +33,17 @@ pub fn check_path(path: &str) -> Result<(), (&'static str, String)> {
             "the path contains a control character".into(),
         ));
     }
+    if let Some(c) = path.chars().find(|&c| is_invisible(c)) {
+        return Err((
+            codes::PATH_INVALID,
+            format!(
+                "the path contains the invisible character U+{:04X}; a path that looks like \
+                 another one is refused (write it without invisible or look-alike spacing \
+                 characters)",
+                c as u32
+            ),
+        ));
+    }
     if path.contains('\\') {
         return Err((
             codes::PATH_INVALID,
@@ -87,4 +98,17 @@ pub fn check_path(path: &str) -> Result<(), (&'static str, String)> {
         }
     }
     Ok(())
+}
+
+/// A character a reviewer cannot see, or that looks like a plain space: Unicode format
+/// characters (zero-width spaces and joiners, bidi controls, the BOM, tag characters), line and
+/// paragraph separators, and every space separator but U+0020. Such a path can pass for
+/// another (`Secrets\u{200B}/token` reads as `Secrets/token` but matches no path rule).
+fn is_invisible(c: char) -> bool {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    match get_general_category(c) {
+        G::Format | G::LineSeparator | G::ParagraphSeparator => true,
+        G::SpaceSeparator => c != ' ',
+        _ => false,
+    }
 }

@@ -349,3 +349,23 @@ proptest! {
         prop_assert_eq!(&err[0].pointer, "/intent/ops/0/patch/0");
     }
 }
+
+#[test]
+fn invisible_and_look_alike_space_characters_are_refused_in_paths() {
+    for p in [
+        "Secrets\u{200B}/token",
+        "a\u{200D}b.txt",
+        "\u{FEFF}src/lib.rs",
+        "src/\u{202E}txt.exe",
+        "docs/a\u{00A0}b.md",
+        "x\u{2028}y",
+        "tag\u{E0041}.txt",
+    ] {
+        let (code, message) = check_path(p).expect_err(p);
+        assert_eq!(code, codes::PATH_INVALID, "{p}");
+        assert!(message.contains("invisible character U+"), "{p}: {message}");
+    }
+    for p in ["docs/a b.md", "données/é.txt", "日本語/ファイル.rs"] {
+        assert_eq!(check_path(p), Ok(()), "{p}");
+    }
+}
