@@ -50,6 +50,12 @@ fn set_binder(repo: &TestRepo, body: &str) {
         .unwrap_or(text.len());
     let new = format!("{}[binder]\n{body}\n\n{}", &text[..start], &text[end..]);
     std::fs::write(&p, new).unwrap();
+    // Settings take effect once committed on the target branch (working-tree edits are drafts).
+    oxide_journeys::git(repo.path(), &["add", ".oxide"]);
+    oxide_journeys::git(
+        repo.path(),
+        &["commit", "-q", "--allow-empty", "-m", "governance"],
+    );
 }
 
 fn snapshot() -> Vec<String> {

@@ -20,6 +20,9 @@ fn desktop_policy_risk_gate_and_simulator_show_the_flips() {
         ),
     )
     .unwrap();
+    // Settings take effect once committed on the target branch (working-tree edits are drafts).
+    oxide_journeys::git(repo.path(), &["add", ".oxide"]);
+    oxide_journeys::git(repo.path(), &["commit", "-q", "-m", "governance"]);
     let skill = repo.data.path().join("skill.json");
     std::fs::write(
         &skill,

@@ -22,6 +22,9 @@ fn desktop_skills_propose_diff_cancel_and_pin_banner() {
         format!("[synth]\nmodel = \"{MODEL}\"\nmodel_digest = \"{DIGEST}\"\nseed = 42\nnum_ctx = 8192\ntimeout_s = 5\n"),
     )
     .unwrap();
+    // Settings take effect once committed on the target branch (working-tree edits are drafts).
+    oxide_journeys::git(repo.path(), &["add", ".oxide"]);
+    oxide_journeys::git(repo.path(), &["commit", "-q", "-m", "governance"]);
     let skill_file = repo.data.path().join("skill.json");
     std::fs::write(
         &skill_file,

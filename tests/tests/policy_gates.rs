@@ -461,6 +461,16 @@ fn write_policy(repo: &TestRepo, text: &str) {
     std::fs::write(dir.join("oxide.rego"), text).unwrap();
 }
 
+/// Governance takes effect once committed on the target branch (the working tree's copy is a
+/// draft, never used).
+fn commit_governance(repo: &TestRepo) {
+    oxide_journeys::git(repo.path(), &["add", ".oxide"]);
+    oxide_journeys::git(
+        repo.path(),
+        &["commit", "-q", "--allow-empty", "-m", "governance"],
+    );
+}
+
 const OK_DECISION: &str = "{\"risk\": \"low\", \"required\": {\"count\": 1, \"roles\": [\"approver\"]}, \"denials\": [], \"warnings\": [], \"escalations\": []}";
 
 #[test]
@@ -537,7 +547,13 @@ fn policy_fail_closed_cases_each_deny_with_policy_error() {
         let repo = TestRepo::new();
         repo.init();
         if !policy.is_empty() {
+            // The faulty policy is committed (it decides); the working tree then holds the
+            // default policy again: a draft that would fix it but is not in force.
+            let default =
+                std::fs::read_to_string(repo.path().join(".oxide/policy/oxide.rego")).unwrap();
             write_policy(&repo, &policy);
+            commit_governance(&repo);
+            write_policy(&repo, &default);
         }
         let input = input.unwrap_or_else(base_input);
         let (code, d) = eval_input(&repo, &input);
@@ -551,7 +567,7 @@ fn policy_fail_closed_cases_each_deny_with_policy_error() {
             msg.contains(needle),
             "{name}: message {msg:?} mentions {needle:?}"
         );
-        // The policy in the working tree was never committed: the decision says so.
+        // The policy in the working tree is not the committed one: the decision says so.
         assert!(
             d["warnings"]
                 .as_array()
@@ -585,6 +601,7 @@ fn policy_test_runs_test_rules() {
         "package extra_test\n\nimport data.oxide\n\ntest_everything_is_low if {\n\td := oxide.decision with input as data.oxide_test.base\n\td.risk == \"critical\"\n}\n",
     )
     .unwrap();
+    commit_governance(&repo);
     let rep = repo.oxide(&["--json", "policy", "test"]).expect(3).json();
     assert_eq!(rep["failed"], 1);
     let failing: Vec<&Value> = rep["tests"]
@@ -751,8 +768,17 @@ fn policy_eval_bad_usage_is_refused() {
         .expect(2);
     assert_eq!(e.error_code(), "POLICY_UNKNOWN_PROPOSAL");
     // No policy folder at all: a clear error, not an evaluation.
-    std::fs::remove_dir_all(repo.path().join(".oxide/policy")).unwrap();
-    let e = repo.oxide(&["--json", "policy", "test"]).expect(2);
+    let dir = repo.path().join(".oxide/policy");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = repo
+        .oxide(&[
+            "--json",
+            "policy",
+            "test",
+            "--policy",
+            dir.to_str().unwrap(),
+        ])
+        .expect(2);
     assert_eq!(e.error_code(), "POLICY_NOT_FOUND");
 }
 
@@ -776,6 +802,7 @@ mod by_id {
             ),
         )
         .unwrap();
+        commit_governance(&repo);
         let skill = repo.data.path().join("skill.json");
         std::fs::write(
             &skill,
@@ -924,6 +951,7 @@ mod by_id {
             &text[re_end..]
         );
         std::fs::write(&path, text).unwrap();
+        commit_governance(repo);
     }
 
     #[test]
@@ -1093,6 +1121,7 @@ mod after_validate {
             "package oxide\n\ndecision := {\n",
         )
         .unwrap();
+        commit_governance(&repo);
         let d = repo
             .oxide(&["--json", "policy", "eval", &id])
             .expect(3)

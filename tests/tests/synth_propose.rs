@@ -21,6 +21,16 @@ fn write_settings(repo: &TestRepo, model: &str, digest: &str, timeout_s: u64) {
         ),
     )
     .unwrap();
+    commit_governance(repo);
+}
+
+/// Settings take effect once committed on the target branch (the working tree's are drafts).
+fn commit_governance(repo: &TestRepo) {
+    git(repo.path(), &["add", ".oxide"]);
+    git(
+        repo.path(),
+        &["commit", "-q", "--allow-empty", "-m", "governance"],
+    );
 }
 
 /// A repository with `oxide init`, the fake model pinned, and one skill; returns the skill id.
@@ -624,6 +634,7 @@ fn skill_discover_turns_eligible_capsules_into_skills() {
         format!("{settings}\n[binder]\nrollout_mode = \"guided\"\n"),
     )
     .unwrap();
+    commit_governance(&repo);
 
     let found = repo
         .oxide(&["--json", "skill", "discover"])

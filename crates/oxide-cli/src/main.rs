@@ -39,8 +39,12 @@ pub struct Cli {
 pub enum Command {
     /// Write .oxide/ defaults (if absent) and create the state database. Idempotent.
     Init,
-    /// Proposal counts per state and the number of audit events.
+    /// Proposal counts per state, the number of audit events, the target branch and the
+    /// governance drafts (working-tree edits of .oxide/ not in force until committed).
     Status,
+    /// The target branch (fixed at init): `target set BRANCH --reason TEXT` changes it, audited.
+    #[command(subcommand)]
+    Target(cmd::target::TargetCmd),
     /// The tamper-evident audit timeline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
@@ -86,6 +90,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     match &cli.command {
         Command::Init => cmd::init::run(cli, out),
         Command::Status => cmd::status::run(cli, out),
+        Command::Target(c) => cmd::target::run(cli, c, out),
         Command::Audit(c) => cmd::audit::run(cli, c, out),
         Command::Skill(c) => cmd::skill::run(cli, c, out),
         Command::Propose(a) => cmd::propose::run(cli, a, out),

@@ -143,8 +143,12 @@ describe('StatusPanel', () => {
         audit_events: 3,
         proposals: { proposed: 2, promoted: 0 },
         initialized: false,
+        target_branch: 'main',
+        drafts: ['.oxide/oxide.toml'],
       },
     });
+    expect(screen.getByTestId('status-target-branch').textContent).toBe('main');
+    expect(screen.getByTestId('status-drafts').textContent).toContain('.oxide/oxide.toml');
     expect(screen.getByTestId('status-audit-events').textContent).toBe('3');
     expect(screen.getAllByTestId('status-proposal-count').map((c) => c.textContent)).toEqual(['proposed: 2']);
     expect(screen.getByTestId('status-not-initialized').textContent).toContain('oxide init');

@@ -8,4 +8,5 @@ pub mod proposal;
 pub mod propose;
 pub mod skill;
 pub mod status;
+pub mod target;
 pub mod validate;

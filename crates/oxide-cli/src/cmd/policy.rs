@@ -59,11 +59,11 @@ struct InputEval<'a> {
 }
 
 fn load(cli: &Cli, dir: &Option<PathBuf>) -> Result<PolicySet, CliError> {
-    let dir = match dir {
-        Some(d) => d.clone(),
-        None => policy::policy_dir(&cli.open()?, None),
-    };
-    Ok(PolicySet::load(&dir).map_err(oxide_core::Error::from)?)
+    // No --policy: the policy in force (committed on the target branch), never the drafts.
+    match dir {
+        Some(d) => Ok(PolicySet::load(d).map_err(oxide_core::Error::from)?),
+        None => Ok(policy::workspace_policy(&cli.open()?, None)?),
+    }
 }
 
 fn human_decision(d: &Decision, extra: &str) -> String {

@@ -14,6 +14,16 @@ pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
             s.push_str(&format!("  {state:<18} {n}\n"));
         }
         s.push_str(&format!("audit events: {}\n", st.audit_events));
+        s.push_str(&format!("target branch: {}\n", st.target_branch));
+        if !st.drafts.is_empty() {
+            s.push_str(&format!(
+                "governance drafts (not in force until committed on {}):\n",
+                st.target_branch
+            ));
+            for d in &st.drafts {
+                s.push_str(&format!("  {d}\n"));
+            }
+        }
         s
     });
     Ok(())

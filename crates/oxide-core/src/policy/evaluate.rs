@@ -1,8 +1,9 @@
 //! A decision in a workspace: the input assembled from the other rooms (proposal row,
 //! settings, validation results, capsules), evaluated with the workspace policy, recorded;
 //! a denial moves the proposal through `workflow` when the transition table allows it. Also a
-//! bare input document's decision, and the warning when the deciding policy is not the one
-//! committed on the target branch.
+//! bare input document's decision. The policy that decides is always the one committed on the
+//! workspace's target branch (the built-in default when none is committed there); the working
+//! tree's copy is a draft, named in a warning, never used.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -37,11 +38,70 @@ pub fn input_subject(input: &Value) -> Result<String, PolicyError> {
     Ok(format!("input:{}", canon::short_id(&canon::digest(input)?)))
 }
 
-/// The policy folder of a workspace, or `dir` when given.
+/// The policy folder of a workspace's working tree (drafts), or `dir` when given.
 pub fn policy_dir(ws: &crate::Workspace, dir: Option<&Path>) -> PathBuf {
     match dir {
         Some(d) => d.to_path_buf(),
         None => ws.root().join(POLICY_DIR),
+    }
+}
+
+/// The policy in force: every `*.rego` under `.oxide/policy/` as committed on the target
+/// branch's tip, or (`false`) the built-in default policy when none is committed there.
+pub fn committed_policy(ws: &crate::Workspace) -> Result<(PolicySet, bool), crate::Error> {
+    let prefix = format!("{POLICY_DIR}/");
+    let mut files = std::collections::BTreeMap::new();
+    for (path, bytes) in ws.committed_governance()? {
+        let Some(rel) = path.strip_prefix(&prefix) else {
+            continue;
+        };
+        if !rel.ends_with(".rego") {
+            continue;
+        }
+        let origin = format!("{path} (committed on {})", ws.target_branch()?);
+        if bytes.len() > engine::MAX_FILE_BYTES {
+            return Err(PolicyError::TooLarge {
+                path: origin,
+                why: format!(
+                    "{} bytes, the limit is {}",
+                    bytes.len(),
+                    engine::MAX_FILE_BYTES
+                ),
+            }
+            .into());
+        }
+        let text = String::from_utf8(bytes).map_err(|_| PolicyError::Read {
+            path: origin,
+            why: "it is not UTF-8".into(),
+        })?;
+        files.insert(rel.to_string(), text);
+        if files.len() > engine::MAX_FILES {
+            return Err(PolicyError::TooLarge {
+                path: POLICY_DIR.into(),
+                why: format!("more than {} .rego files", engine::MAX_FILES),
+            }
+            .into());
+        }
+    }
+    if files.is_empty() {
+        let builtin = DEFAULT_FILES
+            .iter()
+            .filter_map(|(p, t)| Some((p.strip_prefix(&prefix)?.to_string(), t.to_string())))
+            .collect();
+        return Ok((PolicySet::from_files(builtin)?, false));
+    }
+    Ok((PolicySet::from_files(files)?, true))
+}
+
+/// The policy `policy test`/`policy sim` run: the one in `dir` when given (a what-if: it
+/// decides nothing that is recorded), else the policy in force (`committed_policy`).
+pub fn workspace_policy(
+    ws: &crate::Workspace,
+    dir: Option<&Path>,
+) -> Result<PolicySet, crate::Error> {
+    match dir {
+        Some(d) => Ok(PolicySet::load(d)?),
+        None => Ok(committed_policy(ws)?.0),
     }
 }
 
@@ -54,14 +114,14 @@ pub fn decide(
     input: &Value,
     actor: &str,
 ) -> Result<RecordedDecision, crate::Error> {
-    let policy = PolicySet::load(&policy_dir(ws, None))?;
+    let (policy, committed) = committed_policy(ws)?;
     let subject = match proposal_id {
         Some(id) => id.to_string(),
         None => input_subject(input)?,
     };
     let decision = with_warning(
         policy.evaluate(&subject, input),
-        provenance_warning(ws, &policy),
+        provenance_warning(ws, &policy, committed)?,
     );
     let ts = ws.clock().now_rfc3339();
     ws.store_mut()
@@ -150,10 +210,10 @@ pub fn eval_proposal(
     let capsules = capsule_facts(ws, &row)?;
     let input = serde_json::to_value(proposal_input(ws, &row, validation, capsules, actor)?)
         .map_err(|e| PolicyError::Canon(canon::CanonError::Canonicalize(e.to_string())))?;
-    let policy = PolicySet::load(&policy_dir(ws, None))?;
+    let (policy, committed) = committed_policy(ws)?;
     let decision = with_warning(
         policy.evaluate(&row.id, &input),
-        provenance_warning(ws, &policy),
+        provenance_warning(ws, &policy, committed)?,
     );
     let ts = ws.clock().now_rfc3339();
     let row_id = row.id.clone();
@@ -266,27 +326,38 @@ pub fn committed_policy_digest(root: &Path, branch: &str) -> Option<String> {
     engine::policy_digest(&files).ok()
 }
 
-/// A warning when the policy that decided is not the one committed on the target branch: a
-/// local edit must not quietly change gates, and a decision should be reproducible from the
-/// repository.
-fn provenance_warning(ws: &crate::Workspace, policy: &PolicySet) -> Option<Warning> {
-    let branch = ws
-        .settings()
-        .map(|s| s.workflow.target_branch)
-        .unwrap_or_else(|_| "main".into());
-    let committed = committed_policy_digest(ws.root(), &branch);
-    if committed.as_deref() == Some(policy.digest()) {
-        return None;
-    }
-    Some(Warning {
-        code: POLICY_NOT_COMMITTED.into(),
-        message: format!(
-            "decided with the working tree's policy {}, which is not the policy committed on {branch} ({}); commit .oxide/policy (a governance change) so decisions follow the repository",
+/// The drafts notice of a decision: none is committed on the target branch (the built-in
+/// default decided), or the working tree's policy differs from the committed one that decided.
+/// A local edit never changes a gate; it is named so that nobody mistakes it for one.
+fn provenance_warning(
+    ws: &crate::Workspace,
+    policy: &PolicySet,
+    committed: bool,
+) -> Result<Option<Warning>, crate::Error> {
+    let branch = ws.target_branch()?;
+    let message = if !committed {
+        format!(
+            "no policy is committed on {branch}: decided with the built-in default policy {}; commit .oxide/policy (a governance change) so decisions follow the repository",
+            policy.digest()
+        )
+    } else {
+        let local = PolicySet::load(&policy_dir(ws, None))
+            .ok()
+            .map(|p| p.digest().to_string());
+        if local.as_deref() == Some(policy.digest()) {
+            return Ok(None);
+        }
+        format!(
+            "decided with the policy committed on {branch} ({}); the working tree's .oxide/policy ({}) is a draft, not in force until committed",
             policy.digest(),
-            committed.as_deref().unwrap_or("none")
-        ),
+            local.as_deref().unwrap_or("absent or unreadable")
+        )
+    };
+    Ok(Some(Warning {
+        code: POLICY_NOT_COMMITTED.into(),
+        message,
         rule: "oxide.evaluator".into(),
-    })
+    }))
 }
 
 fn with_warning(mut d: Decision, w: Option<Warning>) -> Decision {

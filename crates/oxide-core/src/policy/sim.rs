@@ -4,9 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    policy_dir, recorded_entries, Decision, Outcome, PolicySet, Required, Risk, SnapshotEntry,
-};
+use super::{recorded_entries, Decision, Outcome, PolicySet, Required, Risk, SnapshotEntry};
 
 /// The comparable core of a decision (messages left out: they may embed timings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,7 +167,7 @@ pub fn simulate_recorded(
     ws: &crate::Workspace,
     dir: Option<&Path>,
 ) -> Result<SimReport, crate::Error> {
-    let policy = PolicySet::load(&policy_dir(ws, dir))?;
+    let policy = super::workspace_policy(ws, dir)?;
     let entries = recorded_entries(ws.store().conn())?;
     Ok(simulate(&policy, &entries))
 }

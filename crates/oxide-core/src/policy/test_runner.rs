@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{policy_dir, PolicySet};
+use super::PolicySet;
 
 /// One `test_*` rule's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,5 +98,5 @@ pub fn test_workspace(
     ws: &crate::Workspace,
     dir: Option<&Path>,
 ) -> Result<TestReport, crate::Error> {
-    Ok(run_tests(&PolicySet::load(&policy_dir(ws, dir))?))
+    Ok(run_tests(&super::workspace_policy(ws, dir)?))
 }

@@ -18,6 +18,11 @@ pub struct Status {
     pub audit_events: u64,
     /// Whether `.oxide/oxide.toml` exists (false: run `oxide init`).
     pub initialized: bool,
+    /// The target branch fixed for the workspace (its committed tip is the governance in force).
+    pub target_branch: String,
+    /// Governance files whose working-tree content differs from the committed target's: drafts,
+    /// not in force until committed on the target branch.
+    pub drafts: Vec<String>,
 }
 
 /// The status of `ws`: proposals per state from the workflow room (no-op syntheses, which
@@ -41,5 +46,7 @@ pub fn status(ws: &Workspace) -> Result<Status, crate::Error> {
         proposals,
         audit_events: crate::audit::count(conn)?,
         initialized: ws.root().join(crate::workspace::SETTINGS_PATH).exists(),
+        target_branch: ws.target_branch()?,
+        drafts: ws.drafts()?,
     })
 }

@@ -36,6 +36,10 @@ pub enum WorkspaceError {
     Io { path: String, why: String },
     #[error("git: {0}")]
     Git(String),
+    #[error("the branch '{0}' does not exist in the repository; create it (git branch) and commit its governance first; nothing was changed")]
+    NoSuchBranch(String),
+    #[error("changing the target branch needs --reason TEXT (it is recorded in the audit log); nothing was changed")]
+    ReasonRequired,
 }
 
 impl WorkspaceError {
@@ -48,6 +52,8 @@ impl WorkspaceError {
             WorkspaceError::BadConfig { .. } => "WORKSPACE_BAD_CONFIG",
             WorkspaceError::Io { .. } => "WORKSPACE_IO",
             WorkspaceError::Git(_) => "WORKSPACE_GIT",
+            WorkspaceError::NoSuchBranch(_) => "WORKSPACE_NO_SUCH_BRANCH",
+            WorkspaceError::ReasonRequired => "WORKSPACE_REASON_REQUIRED",
         }
     }
 
@@ -67,10 +73,124 @@ pub struct InitReport {
     pub db: String,
     /// Files written (relative to the repository root); empty when all were present.
     pub created: Vec<String>,
+    /// The target branch fixed for the workspace (set at the first `init`; changed only by
+    /// `oxide target set`).
+    pub target_branch: String,
+}
+
+/// What `oxide target set` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TargetChange {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
 }
 
 /// Where the workspace settings live (relative to the repository root).
 pub const SETTINGS_PATH: &str = ".oxide/oxide.toml";
+/// The folder of every governance file (settings, checks, approvers, policy).
+pub const GOVERNANCE_DIR: &str = ".oxide";
+/// The target branch when none was recorded (databases from before it was fixed at init).
+pub const DEFAULT_TARGET_BRANCH: &str = "main";
+
+fn parse_settings(origin: &str, text: &str) -> Result<Settings, WorkspaceError> {
+    toml::from_str(text).map_err(|e| WorkspaceError::BadConfig {
+        path: origin.to_string(),
+        why: e.message().to_string(),
+    })
+}
+
+/// The tree at the tip of local branch `branch` (`None`: no such branch or no commit yet).
+fn branch_tree<'r>(repo: &'r git2::Repository, branch: &str) -> Option<git2::Tree<'r>> {
+    repo.find_branch(branch, git2::BranchType::Local)
+        .ok()?
+        .get()
+        .peel_to_tree()
+        .ok()
+}
+
+/// Every file under `dir` of `tree`, by path relative to the repository root.
+fn tree_files(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    dir: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, WorkspaceError> {
+    let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(entry) = tree.get_path(Path::new(dir)) else {
+        return Ok(out);
+    };
+    let Ok(sub) = repo.find_tree(entry.id()) else {
+        return Ok(out);
+    };
+    let mut failed = None;
+    sub.walk(git2::TreeWalkMode::PreOrder, |prefix, e| {
+        if e.kind() == Some(git2::ObjectType::Blob) {
+            let name = format!("{dir}/{prefix}{}", e.name().unwrap_or_default());
+            match repo.find_blob(e.id()) {
+                Ok(b) => {
+                    out.insert(name, b.content().to_vec());
+                }
+                Err(err) => {
+                    failed = Some(err);
+                    return git2::TreeWalkResult::Abort;
+                }
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(git)?;
+    if let Some(e) = failed {
+        return Err(git(e));
+    }
+    Ok(out)
+}
+
+/// Every file under `dir` of the working tree at `root`, by path relative to the root (a
+/// symbolic link counts with its target path as content: it is never followed).
+fn worktree_files(
+    root: &Path,
+    dir: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, WorkspaceError> {
+    fn walk(
+        root: &Path,
+        at: &Path,
+        out: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> std::io::Result<()> {
+        for e in fs::read_dir(at)? {
+            let e = e?;
+            let ft = e.file_type()?;
+            let path = e.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            if ft.is_dir() {
+                walk(root, &path, out)?;
+            } else if ft.is_symlink() {
+                let target = fs::read_link(&path)?;
+                out.insert(rel, target.as_os_str().as_encoded_bytes().to_vec());
+            } else if ft.is_file() {
+                out.insert(rel, fs::read(&path)?);
+            }
+        }
+        Ok(())
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let start = root.join(dir);
+    if !start.is_dir() {
+        return Ok(out);
+    }
+    walk(root, &start, &mut out).map_err(|e| WorkspaceError::Io {
+        path: start.display().to_string(),
+        why: e.to_string(),
+    })?;
+    Ok(out)
+}
 
 /// The root of the git working tree around `dir`.
 pub fn discover_root(dir: &Path) -> Result<PathBuf, WorkspaceError> {
@@ -171,6 +291,27 @@ pub fn init_with(
 ) -> Result<InitReport, Error> {
     let root = discover_root(dir)?;
     let db_path = resolve_db(&root, db)?;
+    // The target branch is fixed now, from the settings in the working tree at this moment
+    // (or the defaults about to be written); read before anything is written.
+    let settings_file = root.join(SETTINGS_PATH);
+    let initial_target = match fs::read_to_string(&settings_file) {
+        Ok(text) => parse_settings(&settings_file.display().to_string(), &text)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => files
+            .iter()
+            .find(|(rel, _)| *rel == SETTINGS_PATH)
+            .map(|(_, text)| parse_settings(SETTINGS_PATH, text))
+            .transpose()?
+            .unwrap_or_default(),
+        Err(e) => {
+            return Err(WorkspaceError::Io {
+                path: settings_file.display().to_string(),
+                why: e.to_string(),
+            }
+            .into())
+        }
+    }
+    .workflow
+    .target_branch;
     let mut store = Store::open(&db_path)?;
     let mut created = Vec::new();
     for (rel, contents) in files {
@@ -182,10 +323,21 @@ pub fn init_with(
     }
     let root_text = root.display().to_string();
     let ts = clock.now_rfc3339();
-    store.write(|tx| -> Result<(), Error> {
+    let target_branch = store.write(|tx| -> Result<String, Error> {
         let inserted = tx.execute(
-            "INSERT INTO workspaces (path, created_at) VALUES (?1, ?2) ON CONFLICT(path) DO NOTHING",
-            rusqlite::params![root_text, ts],
+            "INSERT INTO workspaces (path, created_at, target_branch) VALUES (?1, ?2, ?3)
+             ON CONFLICT(path) DO NOTHING",
+            rusqlite::params![root_text, ts, initial_target],
+        )?;
+        // A workspace initialised before the target was recorded gets it now, once.
+        tx.execute(
+            "UPDATE workspaces SET target_branch = ?2 WHERE path = ?1 AND target_branch IS NULL",
+            rusqlite::params![root_text, initial_target],
+        )?;
+        let target: String = tx.query_row(
+            "SELECT target_branch FROM workspaces WHERE path = ?1",
+            [&root_text],
+            |r| r.get(0),
         )?;
         if inserted > 0 || !created.is_empty() {
             audit::append(
@@ -194,17 +346,19 @@ pub fn init_with(
                     actor,
                     kind: "workspace.init",
                     subject: &root_text,
-                    payload: json!({ "created": created, "db": db_path.display().to_string() }),
+                    payload: json!({ "created": created, "db": db_path.display().to_string(),
+                                     "target_branch": target }),
                 },
                 &ts,
             )?;
         }
-        Ok(())
+        Ok(target)
     })?;
     Ok(InitReport {
         workspace: root_text,
         db: db_path.display().to_string(),
         created,
+        target_branch,
     })
 }
 
@@ -251,24 +405,138 @@ impl Workspace {
         &mut self.store
     }
 
-    /// `.oxide/oxide.toml`, or the defaults when it does not exist yet.
+    /// The target branch fixed for this workspace (`oxide init`, `oxide target set`): the
+    /// branch promotions land on and whose committed tip holds the governance in force.
+    pub fn target_branch(&self) -> Result<String, Error> {
+        use rusqlite::OptionalExtension;
+        let root = self.root.display().to_string();
+        let t: Option<Option<String>> = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT target_branch FROM workspaces WHERE path = ?1",
+                [&root],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(t.flatten()
+            .unwrap_or_else(|| DEFAULT_TARGET_BRANCH.to_string()))
+    }
+
+    /// The governance files (everything under `.oxide/`) as committed on the target branch's
+    /// tip, by path relative to the repository root (empty: no branch, commit or folder yet).
+    pub fn committed_governance(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, Error> {
+        let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
+        let repo = git2::Repository::open(&self.root).map_err(git)?;
+        let target = self.target_branch()?;
+        let files = match branch_tree(&repo, &target) {
+            Some(tree) => tree_files(&repo, &tree, GOVERNANCE_DIR)?,
+            None => Default::default(),
+        };
+        Ok(files)
+    }
+
+    /// One file as committed on the target branch's tip (`None`: not committed there).
+    pub fn committed_file(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
+        let repo = git2::Repository::open(&self.root).map_err(git)?;
+        let target = self.target_branch()?;
+        let Some(tree) = branch_tree(&repo, &target) else {
+            return Ok(None);
+        };
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        let bytes = repo
+            .find_blob(entry.id())
+            .ok()
+            .map(|b| b.content().to_vec());
+        Ok(bytes)
+    }
+
+    /// Governance files whose working-tree content differs from the committed target's
+    /// (changed, added or deleted): drafts, not in force until committed on the target branch.
+    pub fn drafts(&self) -> Result<Vec<String>, Error> {
+        let committed = self.committed_governance()?;
+        let local = worktree_files(&self.root, GOVERNANCE_DIR)?;
+        let mut out: Vec<String> = committed
+            .keys()
+            .chain(local.keys())
+            .filter(|p| committed.get(*p) != local.get(*p))
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The settings in force: `.oxide/oxide.toml` as committed on the target branch's tip (the
+    /// defaults when it is not committed there), with the workspace's fixed target branch. The
+    /// working tree's copy is a draft and is never read here.
     pub fn settings(&self) -> Result<Settings, Error> {
-        let path = self.root.join(SETTINGS_PATH);
-        match fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| {
-                WorkspaceError::BadConfig {
-                    path: path.display().to_string(),
-                    why: e.message().to_string(),
-                }
-                .into()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(WorkspaceError::Io {
-                path: path.display().to_string(),
-                why: e.to_string(),
+        let target = self.target_branch()?;
+        let mut settings = match self.committed_file(SETTINGS_PATH)? {
+            Some(bytes) => {
+                let origin = format!("{SETTINGS_PATH} (committed on {target})");
+                let text = String::from_utf8(bytes).map_err(|_| WorkspaceError::BadConfig {
+                    path: origin.clone(),
+                    why: "it is not UTF-8".into(),
+                })?;
+                parse_settings(&origin, &text)?
             }
-            .into()),
+            None => Settings::default(),
+        };
+        settings.workflow.target_branch = target;
+        Ok(settings)
+    }
+
+    /// `oxide target set`: changes the workspace's target branch to `branch` (which must exist
+    /// locally), audited with `reason` (required) in one transaction.
+    #[tracing::instrument(name = "workspace.target_set", skip_all, fields(branch = branch))]
+    pub fn set_target_branch(
+        &mut self,
+        branch: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<TargetChange, Error> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(WorkspaceError::ReasonRequired.into());
         }
+        let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
+        let repo = git2::Repository::open(&self.root).map_err(git)?;
+        if branch_tree(&repo, branch).is_none() {
+            return Err(WorkspaceError::NoSuchBranch(branch.to_string()).into());
+        }
+        let from = self.target_branch()?;
+        let root = self.root.display().to_string();
+        let ts = self.clock.now_rfc3339();
+        let change = TargetChange {
+            from,
+            to: branch.to_string(),
+            reason: reason.to_string(),
+        };
+        self.store.write(|tx| -> Result<(), Error> {
+            tx.execute(
+                "INSERT INTO workspaces (path, created_at, target_branch) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(path) DO UPDATE SET target_branch = excluded.target_branch",
+                rusqlite::params![root, ts, change.to],
+            )?;
+            audit::append(
+                tx,
+                NewEvent {
+                    actor,
+                    kind: "workspace.target_set",
+                    subject: &root,
+                    payload: json!({ "from": change.from, "to": change.to, "reason": change.reason }),
+                },
+                &ts,
+            )?;
+            Ok(())
+        })?;
+        Ok(change)
     }
 
     pub fn audit_list(
@@ -323,7 +591,8 @@ pub fn create_demo_with(
             "{\n  \"name\": \"demo\",\n  \"retries\": 3,\n  \"timeout_ms\": 2000\n}\n",
         ),
     ];
-    for (rel, text) in demo_files {
+    // The governance files are committed with the demo: what governs is what is committed.
+    for (rel, text) in demo_files.iter().chain(files.iter()) {
         write_new_file(&dir.join(rel), text)?;
     }
     let mut opts = git2::RepositoryInitOptions::new();
@@ -351,6 +620,84 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         git2::Repository::init(d.path()).unwrap();
         d
+    }
+
+    /// Commits every file of the working tree on `main`.
+    fn commit_all(dir: &Path) {
+        let repo = git2::Repository::open(dir).unwrap();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*", ".oxide"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+        let parent = repo
+            .find_reference("refs/heads/main")
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        repo.commit(Some("refs/heads/main"), &sig, &sig, "c", &tree, &parents)
+            .unwrap();
+    }
+
+    #[test]
+    fn settings_come_from_the_committed_target_and_drafts_are_listed() {
+        let r = repo();
+        let data = tempfile::tempdir().unwrap();
+        let db = data.path().join("s.sqlite3");
+        let rep = init_with(r.path(), Some(&db), "t", Clock::system(), defaults::FILES).unwrap();
+        assert_eq!(rep.target_branch, "main");
+        commit_all(r.path());
+        let ws = Workspace::open(r.path(), Some(&db)).unwrap();
+        assert!(ws.drafts().unwrap().is_empty());
+        // A working-tree edit (even an unparsable one) is a draft, never read.
+        fs::write(
+            r.path().join(".oxide/oxide.toml"),
+            "[workflow]\ntarget_branch = \"lax\"\n[binder]\nrollout_mode = \"yolo\"\n",
+        )
+        .unwrap();
+        fs::write(r.path().join(".oxide/extra.toml"), "x = 1\n").unwrap();
+        assert_eq!(ws.settings().unwrap(), Settings::default());
+        assert_eq!(
+            ws.drafts().unwrap(),
+            vec![
+                ".oxide/extra.toml".to_string(),
+                ".oxide/oxide.toml".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn target_set_needs_a_reason_and_an_existing_branch() {
+        let r = repo();
+        let data = tempfile::tempdir().unwrap();
+        let db = data.path().join("s.sqlite3");
+        init_with(r.path(), Some(&db), "t", Clock::system(), defaults::FILES).unwrap();
+        commit_all(r.path());
+        let mut ws = Workspace::open(r.path(), Some(&db)).unwrap();
+        let events = ws.audit_list(None, None).unwrap().len();
+        let e = ws.set_target_branch("main", "  ", "t").unwrap_err();
+        assert_eq!(e.code(), "WORKSPACE_REASON_REQUIRED");
+        let e = ws.set_target_branch("nope", "why", "t").unwrap_err();
+        assert_eq!(e.code(), "WORKSPACE_NO_SUCH_BRANCH");
+        assert_eq!(ws.audit_list(None, None).unwrap().len(), events);
+        let repo = git2::Repository::open(r.path()).unwrap();
+        let head = repo
+            .find_reference("refs/heads/main")
+            .unwrap()
+            .peel_to_commit()
+            .unwrap();
+        repo.branch("release", &head, false).unwrap();
+        let c = ws.set_target_branch("release", "cut 1.0", "t").unwrap();
+        assert_eq!((c.from.as_str(), c.to.as_str()), ("main", "release"));
+        assert_eq!(ws.target_branch().unwrap(), "release");
+        assert_eq!(ws.settings().unwrap().workflow.target_branch, "release");
+        let last = ws.audit_list(None, None).unwrap().pop().unwrap();
+        assert_eq!(last.kind, "workspace.target_set");
+        // A second init keeps the fixed target.
+        let rep = init_with(r.path(), Some(&db), "t", Clock::system(), defaults::FILES).unwrap();
+        assert_eq!(rep.target_branch, "release");
     }
 
     #[test]
@@ -390,6 +737,7 @@ mod tests {
             "[binder]\nrollout_mode = \"yolo\"\n",
         )
         .unwrap();
+        commit_all(r.path());
         let ws = Workspace::open(r.path(), Some(&db)).unwrap();
         let err = ws.settings().unwrap_err();
         assert_eq!(err.code(), "WORKSPACE_BAD_CONFIG");

@@ -7,4 +7,9 @@ export type InitReport = { workspace: string, db: string,
 /**
  * Files written (relative to the repository root); empty when all were present.
  */
-created: Array<string>, };
+created: Array<string>, 
+/**
+ * The target branch fixed for the workspace (set at the first `init`; changed only by
+ * `oxide target set`).
+ */
+target_branch: string, };

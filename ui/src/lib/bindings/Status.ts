@@ -11,4 +11,13 @@ proposals: { [key in string]: number }, audit_events: number,
 /**
  * Whether `.oxide/oxide.toml` exists (false: run `oxide init`).
  */
-initialized: boolean, };
+initialized: boolean, 
+/**
+ * The target branch fixed for the workspace (its committed tip is the governance in force).
+ */
+target_branch: string, 
+/**
+ * Governance files whose working-tree content differs from the committed target's: drafts,
+ * not in force until committed on the target branch.
+ */
+drafts: Array<string>, };
