@@ -635,7 +635,7 @@ cases! {
     c31_giant_single_line => "31-giant-single-line",
     pending_c32_harness_script_always_passes => "32-harness-script-always-passes",
     pending_c33_harness_makefile => "33-harness-makefile",
-    pending_c34_working_tree_lax_policy => "34-working-tree-lax-policy",
+    c34_working_tree_lax_policy => "34-working-tree-lax-policy",
     c35_forged_proposal_branch => "35-forged-proposal-branch",
     c36_mass_deletion => "36-mass-deletion",
     pending_c37_unvalidated_allow => "37-unvalidated-allow",
