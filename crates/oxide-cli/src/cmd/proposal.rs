@@ -96,7 +96,7 @@ pub fn run(cli: &Cli, cmd: &ProposalCmd, out: &mut Out) -> Result<(), CliError> 
 /// `oxide proposal diff ID`: the review diff; humans get it as a unified diff, with the
 /// characters a terminal would hide written visibly (`\r` as `␍`, invisible ones as `<U+…>`).
 fn diff(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
-    use oxide_core::proposal::diff::{FileChange, LineKind};
+    use oxide_core::gitops::review_diff::{FileChange, LineKind};
     let ws = cli.open()?;
     let view = oxide_core::views::diff(&ws, id)?;
     out.result(&view, || {
@@ -159,7 +159,7 @@ fn diff(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
                     s.push_str(&visible(&l.text));
                     s.push('\n');
                     if l.flags
-                        .contains(&oxide_core::proposal::diff::LineFlag::NoNewlineAtEnd)
+                        .contains(&oxide_core::gitops::review_diff::LineFlag::NoNewlineAtEnd)
                     {
                         s.push_str("\\ No newline at end of file\n");
                     }

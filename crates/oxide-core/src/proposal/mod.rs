@@ -1,9 +1,8 @@
 //! Proposal bundles: types, JSON Schema, dry-run applicability over a `BaseFiles` reader (a
-//! map, or a git tree through `TreeFiles`), digest, diff. Pure values and git reads; no
+//! map, or a git tree through `TreeFiles`), digest. Pure values and git reads; no
 //! tables (a bundle becomes a stored proposal in `workflow`, which owns `proposals`).
 
 pub mod apply;
-pub mod diff;
 pub mod paths;
 pub mod schema;
 pub mod tree;

@@ -5,8 +5,8 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::validate::StoredCheck;
+use crate::gitops::review_diff::{review_diff, DiffView};
 use crate::gitops::BranchInfo;
-use crate::proposal::diff::{diff_in_repo, DiffView};
 use crate::proposal::{Bundle, Synthesizer};
 use crate::workflow::{self, GuardRecord, ProposalRow, State};
 
@@ -110,7 +110,7 @@ pub struct ProposalDetail {
 pub fn detail(ws: &crate::Workspace, id: &str) -> Result<ProposalDetail, crate::Error> {
     let row = workflow::rows::get(ws.store().conn(), id)?
         .ok_or_else(|| crate::proposal::ProposalError::NotFound(id.to_string()))?;
-    let diff = diff_in_repo(ws.root(), &row.id, &row.bundle)?;
+    let diff = review_diff(ws.root(), &row.id, &row.bundle)?;
     Ok(ProposalDetail {
         proposal: row,
         diff,
@@ -122,5 +122,5 @@ pub fn detail(ws: &crate::Workspace, id: &str) -> Result<ProposalDetail, crate::
 pub fn diff(ws: &crate::Workspace, id: &str) -> Result<DiffView, crate::Error> {
     let row = workflow::rows::get(ws.store().conn(), id)?
         .ok_or_else(|| crate::proposal::ProposalError::NotFound(id.to_string()))?;
-    Ok(diff_in_repo(ws.root(), &row.id, &row.bundle)?)
+    Ok(review_diff(ws.root(), &row.id, &row.bundle)?)
 }
