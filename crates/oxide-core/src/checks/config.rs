@@ -228,6 +228,13 @@ pub fn parse(path: &str, text: &str) -> Result<ChecksConfig, ChecksError> {
         .enumerate()
         .map(|(i, c)| check_one(path, "check", i, c, &mut names))
         .collect::<Result<Vec<_>, _>>()?;
+    // A contract whose checks are all advisory validates anything: refuse it. (No check at
+    // all is `NoChecks`, reported where the contract is loaded.)
+    if !checks.is_empty() && !checks.iter().any(|c| c.required) {
+        return Err(ChecksError::NoRequiredCheck {
+            path: path.to_string(),
+        });
+    }
     let mut canary_names = BTreeSet::new();
     let canaries = raw
         .canary
@@ -241,6 +248,26 @@ pub fn parse(path: &str, text: &str) -> Result<ChecksConfig, ChecksError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_optional_checks_are_refused() {
+        let err = parse(
+            "checks.toml",
+            "[[check]]\nname = \"lint\"\nrun = [\"true\"]\nrequired = false\n[[check]]\nname = \"unit\"\nrun = [\"true\"]\nrequired = false\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "CHECKS_NONE_REQUIRED");
+        assert!(
+            err.to_string().contains("at least one check required"),
+            "{err}"
+        );
+        let ok = parse(
+            "checks.toml",
+            "[[check]]\nname = \"lint\"\nrun = [\"true\"]\nrequired = false\n[[check]]\nname = \"unit\"\nrun = [\"true\"]\n",
+        )
+        .unwrap();
+        assert_eq!(ok.checks.iter().filter(|c| c.required).count(), 1);
+    }
 
     #[test]
     fn contract_example_parses() {

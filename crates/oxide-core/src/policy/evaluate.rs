@@ -157,7 +157,14 @@ pub fn eval_proposal(
     let (recorded, state) = ws.store_mut().write(|tx| -> Result<_, crate::Error> {
         let recorded = record(tx, Some(&row_id), &input, &decision, actor, &ts)?;
         let mut state = row.state;
+        // Missing validation is no allow, but it is no denial of the change either: a
+        // proposal denied only for `NOT_VALIDATED` keeps its state (validate, then ask again).
+        let only_not_validated = decision
+            .denials
+            .iter()
+            .all(|d| d.policy_reason_code == NOT_VALIDATED);
         if decision.outcome == Outcome::Denied
+            && !only_not_validated
             && crate::workflow::can(state, crate::workflow::Transition::Deny)
         {
             let code = decision
@@ -190,9 +197,19 @@ pub fn eval_proposal(
 
 /// Validation results of a proposal's latest finished run, from the checks room.
 fn validation_facts(ws: &crate::Workspace, id: &str) -> Result<ValidationFacts, crate::Error> {
-    let results = crate::checks::validate::latest_results(ws.store().conn(), id)?;
+    let conn = ws.store().conn();
+    let results = crate::checks::validate::latest_results(conn, id)?;
+    let run_id = results.first().map(|c| c.run_id.clone());
+    let branch_commit = match &run_id {
+        Some(run) => crate::checks::validate::run_commit(conn, run)?,
+        None => None,
+    };
+    let head_commit = crate::gitops::stored_branch(conn, id)?.map(|b| b.head_commit);
     Ok(ValidationFacts {
         ran: !results.is_empty(),
+        run_id,
+        branch_commit,
+        head_commit,
         checks: results
             .into_iter()
             .map(|c| CheckFacts {

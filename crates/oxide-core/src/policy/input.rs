@@ -297,6 +297,7 @@ mod tests {
             ValidationFacts {
                 ran: false,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -437,6 +438,7 @@ mod tests {
             ValidationFacts {
                 ran: false,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -495,6 +497,7 @@ mod tests {
             ValidationFacts {
                 ran: true,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -531,6 +534,7 @@ mod tests {
             ValidationFacts {
                 ran: true,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",

@@ -247,6 +247,28 @@ denials contains d if {
 	}
 }
 
+# No allow without a passed validation of the proposal branch's current commit: a finished
+# run (`run_id`) of the commit the branch is at now (`branch_commit == head_commit`) with at
+# least one required check. Failed required checks are REQUIRED_CHECK_FAILED above. The
+# evaluator enforces the same rule on any policy's allow (defence in depth).
+validated if {
+	input.validation.ran
+	is_string(input.validation.run_id)
+	is_string(input.validation.branch_commit)
+	input.validation.branch_commit == input.validation.head_commit
+	some c in input.validation.checks
+	c.required
+}
+
+denials contains d if {
+	not validated
+	d := {
+		"policy_reason_code": "NOT_VALIDATED",
+		"rule": "oxide.not_validated",
+		"message": "no passed validation of the proposal branch's current commit (a finished run with at least one required check); run `oxide validate ID`, then evaluate again",
+	}
+}
+
 # ---------------------------------------------------------------- warnings
 
 warnings contains w if {
