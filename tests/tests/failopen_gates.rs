@@ -3,6 +3,9 @@
 //! - a never-validated proposal gets no allow (default policy and a policy that allows all);
 //! - a contract whose checks are all optional is refused;
 //! - an edited replay answer is refused (hash mismatch), and a replayed bundle says `replay`.
+//!
+//! Issue 11, item 1: a proposal that edits what its own required checks run (the script a
+//! check names, its ecosystem's build configuration) is at least high risk, with the reason.
 
 use oxide_journeys::fake_ollama::{self, Behavior, FakeOllama, DIGEST, MODEL};
 use oxide_journeys::{git, TestRepo};
@@ -61,10 +64,21 @@ fn recorded_outcomes(repo: &TestRepo) -> Vec<String> {
 
 /// A repository with a committed one-check contract and an imported proposal.
 fn repo_with_proposal(contract: &str) -> (TestRepo, String) {
-    let repo = TestRepo::with_files(&[
+    repo_with_ops(
+        contract,
+        &[],
+        json!([{"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 5"}]),
+    )
+}
+
+/// A repository with `files` and a committed contract, and an imported proposal of `ops`.
+fn repo_with_ops(contract: &str, files: &[(&str, &str)], ops: Value) -> (TestRepo, String) {
+    let mut all = vec![
         ("README.md", "# test repo\n"),
         ("src/config.txt", "retries = 3\n"),
-    ]);
+    ];
+    all.extend_from_slice(files);
+    let repo = TestRepo::with_files(&all);
     repo.init();
     std::fs::write(repo.path().join(".oxide/checks.toml"), contract).unwrap();
     git(repo.path(), &["add", ".oxide"]);
@@ -74,9 +88,7 @@ fn repo_with_proposal(contract: &str) -> (TestRepo, String) {
         "schema_version": "oxide.proposal/v1",
         "skill_digest": format!("sha256:{}", "ab".repeat(32)),
         "base": {"branch": "main", "commit": head},
-        "intent": {"rationale": "Raise retries", "risk_hints": [], "ops": [
-            {"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 5"}
-        ]},
+        "intent": {"rationale": "Raise retries", "risk_hints": [], "ops": ops},
         "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
                        "options": null, "prompt_template_version": null,
                        "prompt_sha256": null, "response_sha256": null},
@@ -297,4 +309,69 @@ fn an_edited_replay_answer_is_refused_and_a_replay_says_replay() {
         .expect(3)
         .json();
     assert_eq!(d["input"]["provenance"]["synthesizer"], "replay");
+}
+
+fn escalation<'a>(d: &'a Value, rule: &str) -> Option<&'a Value> {
+    d["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rule"] == rule)
+}
+
+#[test]
+fn editing_the_script_a_required_check_runs_is_high_risk_with_the_reason() {
+    // The contract runs ./scripts/ci.sh, which fails on the target; the proposal rewrites it
+    // to `exit 0`, so its required check passes. The edit must not pass as low risk.
+    let (repo, id) = repo_with_ops(
+        "[[check]]\nname = \"ci\"\nrun = [\"sh\", \"./scripts/ci.sh\"]\nenv = [\"PATH\"]\ntimeout_s = 30\n",
+        &[("scripts/ci.sh", "#!/bin/sh\nexit 1\n")],
+        json!([{"op": "text_edit", "path": "scripts/ci.sh", "find": "exit 1", "replace": "exit 0"}]),
+    );
+    let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "the forged script passes: {v:#}");
+    let before = refs(&repo);
+    let d = repo
+        .oxide(&["--json", "policy", "eval", &id])
+        .expect(0)
+        .json();
+    assert_eq!(d["risk"], "high", "{d:#}");
+    assert_eq!(d["required"]["roles"], json!(["lead", "approver"]));
+    let e = escalation(&d, "oxide.harness_change").expect("harness escalation");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("scripts/ci.sh") && msg.contains("check 'ci'"),
+        "{msg}"
+    );
+    assert_eq!(d["input"]["harness_paths"][0]["path"], "scripts/ci.sh");
+    assert_eq!(refs(&repo), before);
+}
+
+#[test]
+fn editing_cargo_toml_under_a_cargo_check_is_high_risk() {
+    let (repo, id) = repo_with_ops(
+        "[[check]]\nname = \"unit\"\nrun = [\"cargo\", \"test\"]\nenv = [\"PATH\"]\n",
+        &[("crates/app/Cargo.toml", "[package]\nname = \"app\"\n")],
+        json!([{"op": "text_edit", "path": "crates/app/Cargo.toml", "find": "name = \"app\"", "replace": "name = \"app\"\nbuild = \"evil.rs\""}]),
+    );
+    let d = repo
+        .oxide(&["--json", "policy", "eval", &id])
+        .expect(3)
+        .json();
+    assert_eq!(d["risk"], "high", "{d:#}");
+    let e = escalation(&d, "oxide.harness_change").expect("harness escalation");
+    assert!(e["message"].as_str().unwrap().contains("cargo"), "{e:#}");
+    assert_eq!(codes(&d), vec!["NOT_VALIDATED"]);
+    assert_eq!(state(&repo, &id), "proposed");
+
+    // A proposal that touches no harness path stays low.
+    let (repo, id) = repo_with_proposal(
+        "[[check]]\nname = \"unit\"\nrun = [\"cargo\", \"test\"]\nenv = [\"PATH\"]\n",
+    );
+    let d = repo
+        .oxide(&["--json", "policy", "eval", &id])
+        .expect(3)
+        .json();
+    assert_eq!(d["risk"], "low", "{d:#}");
+    assert!(escalation(&d, "oxide.harness_change").is_none());
 }

@@ -48,6 +48,11 @@ struct RawCheck {
     /// the home directory itself, the state database or the repository's `.git`/`.oxide`).
     #[serde(default)]
     ro_paths: Vec<String>,
+    /// Repository globs that form this check's harness besides what OXIDE derives (the files
+    /// its argv names, its ecosystem's build/test configuration); a proposal touching one is
+    /// at least high risk. Relative, `**` allowed, matched case-insensitively.
+    #[serde(default)]
+    harness: Vec<String>,
 }
 
 /// `.oxide/checks.toml`, the CI contract.
@@ -78,6 +83,10 @@ pub struct CheckSpec {
     pub sandbox: bool,
     /// Host paths bound read-only into the sandbox (absolute, normalised).
     pub ro_paths: Vec<String>,
+    /// Explicit harness globs (see `checks::harness`). Left out when empty, so the digest of
+    /// a check without it (its gate version) is what it was before the field existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub harness: Vec<String>,
 }
 
 /// The whole contract.
@@ -196,7 +205,13 @@ fn check_one(
             return Err(bad(format!("ro_paths entry '{p}' is listed twice")));
         }
     }
+    if let Some(g) = raw.harness.iter().find(|g| !super::harness::valid_glob(g)) {
+        return Err(bad(format!(
+            "harness entry '{g}' is not a relative glob (e.g. \"tests/**\")"
+        )));
+    }
     Ok(CheckSpec {
+        harness: raw.harness,
         name: raw.name,
         argv,
         shell: raw.shell,

@@ -5,6 +5,7 @@
 //! See `docs/workflow.md`.
 
 pub mod config;
+pub mod harness;
 pub mod recover;
 pub mod runner;
 pub mod runs;

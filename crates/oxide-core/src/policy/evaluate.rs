@@ -114,7 +114,7 @@ pub fn proposal_input(
         },
         submitted_by: stored.map(|s| s.submitted_by),
     };
-    Ok(input::assemble(
+    let mut assembled = input::assemble(
         &row.bundle,
         &row.digest,
         &input::ProposalMeta {
@@ -128,7 +128,44 @@ pub fn proposal_input(
         capsules,
         actor,
         &settings,
-    ))
+    );
+    assembled.harness_paths = harness_facts(ws.root(), &settings, &assembled.proposal);
+    Ok(assembled)
+}
+
+/// The touched paths that are part of a required check's harness, judged against the
+/// contract committed on the target branch (none when it is absent or does not parse:
+/// validation refuses such a contract, so no allow follows anyway).
+fn harness_facts(
+    root: &Path,
+    settings: &crate::workspace::Settings,
+    p: &ProposalFacts,
+) -> Vec<HarnessPathFact> {
+    let contract = crate::gitops::files_on_branch(
+        root,
+        &settings.workflow.target_branch,
+        ".oxide",
+        "checks.toml",
+    )
+    .and_then(|files| files.get("checks.toml").cloned())
+    .and_then(|text| crate::checks::parse(crate::checks::CHECKS_PATH, &text).ok());
+    let Some(contract) = contract else {
+        return Vec::new();
+    };
+    let paths = p
+        .touched_paths
+        .iter()
+        .chain(p.ops.iter().map(|o| &o.path))
+        .map(String::as_str);
+    crate::checks::harness::hits(&contract, paths)
+        .into_iter()
+        .map(|h| HarnessPathFact {
+            path: h.path,
+            check: h.check,
+            pattern: h.pattern,
+            reason: h.reason,
+        })
+        .collect()
 }
 
 /// `policy eval ID`: assembles the input from the other rooms, evaluates it with the

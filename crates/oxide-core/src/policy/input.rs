@@ -208,6 +208,8 @@ pub fn assemble(
         capsules,
         actor: actor.to_string(),
         settings: settings_facts(settings),
+        // Filled by the caller that has the contract (`evaluate::proposal_input`).
+        harness_paths: Vec::new(),
     }
 }
 

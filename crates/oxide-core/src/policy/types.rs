@@ -37,6 +37,23 @@ pub struct PolicyInput {
     /// replaces whatever a document carries, so a bare input can neither omit nor forge them.
     #[serde(default)]
     pub paths: Vec<PathFact>,
+    /// Touched paths that are part of a required check's harness (the files that decide what
+    /// the check runs), one per (path, pattern), from the contract committed on the target
+    /// branch (`checks::harness`). Absent in bare documents and older inputs: empty.
+    #[serde(default)]
+    pub harness_paths: Vec<HarnessPathFact>,
+}
+
+/// A touched path that belongs to a required check's harness.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct HarnessPathFact {
+    pub path: String,
+    /// The required check whose harness it is.
+    pub check: String,
+    pub pattern: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -199,6 +199,26 @@ escalations contains e if {
 	}
 }
 
+# A touched path is part of a required check's harness (the script it runs, its build/test
+# configuration, or a `harness` glob in the contract): the proposal decides what its own
+# required checks run, so their "passed" proves little. Facts: `input.harness_paths`, from
+# the contract committed on the target branch (absent in older inputs: none).
+harness_touched contains sprintf("%s (check '%s': %s)", [h.path, h.check, h.reason]) if {
+	some h in object.get(input, "harness_paths", [])
+}
+
+escalations contains e if {
+	count(harness_touched) > 0
+	e := {
+		"rule": "oxide.harness_change",
+		"risk": "high",
+		"message": sprintf(
+			"changes what required checks run, so their result cannot vouch for it: %s",
+			[concat(", ", sort(harness_touched))],
+		),
+	}
+}
+
 # ---------------------------------------------------------------- denials
 
 denials contains d if {

@@ -184,6 +184,33 @@ test_failed_advisory_check_does_not_deny if {
 	count(d.denials) == 0
 }
 
+# A proposal that edits a required check's harness is at least high.
+
+test_harness_change_is_high if {
+	inp := object.union(with_paths(["src/greeting.txt"], "text_edit"), {"harness_paths": [
+		{"path": "src/greeting.txt", "check": "unit", "pattern": "src/**", "reason": "listed in the check's `harness`"},
+	]})
+	d := oxide.decision with input as inp
+	d.risk == "high"
+	d.required.roles == ["lead", "approver"]
+	some e in d.escalations
+	e.rule == "oxide.harness_change"
+	contains(e.message, "check 'unit'")
+}
+
+test_no_harness_facts_stay_low if {
+	d := oxide.decision with input as base
+	d.risk == "low"
+}
+
+test_harness_change_does_not_lower_critical if {
+	inp := object.union(with_paths([".oxide/checks.toml"], "text_edit"), {"harness_paths": [
+		{"path": ".oxide/checks.toml", "check": "unit", "pattern": "**", "reason": "x"},
+	]})
+	d := oxide.decision with input as inp
+	d.risk == "critical"
+}
+
 # No allow without a passed validation of the branch's current commit.
 
 test_validated_proposal_is_allowed if {
