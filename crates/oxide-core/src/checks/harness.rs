@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn explicit_globs_and_advisory_checks() {
         let c = contract("[[check]]\nname = \"unit\"\nrun = [\"true\"]\nharness = [\"tests/**\"]\n[[check]]\nname = \"lint\"\nrun = [\"npm\", \"run\", \"lint\"]\nrequired = false\n");
-        let h = hits(&c, ["tests/a/b.rs", "package.json", "src/x"].into_iter());
+        let h = hits(&c, ["tests/a/b.rs", "package.json", "src/x"]);
         // The advisory lint's package.json gates nothing.
         assert_eq!(
             h.iter().map(|h| h.path.as_str()).collect::<Vec<_>>(),
