@@ -129,6 +129,8 @@ pub fn proposal_input(
         actor,
         &settings,
     );
+    // Size from the real diff and the window of recent proposals (issue 11, item 7).
+    input::add_repo_facts(ws, row, &mut assembled)?;
     assembled.harness_paths = harness_facts(ws.root(), &settings, &assembled.proposal);
     Ok(assembled)
 }
