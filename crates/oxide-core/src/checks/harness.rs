@@ -5,7 +5,8 @@
 //! A check's harness is
 //! - its explicit `harness = [globs]` in `.oxide/checks.toml`;
 //! - the repository files its argv (or shell command) names: a relative path such as
-//!   `./scripts/ci.sh`, or the script after `sh`/`bash`;
+//!   `./scripts/ci.sh`, or the script after a shell or interpreter (`sh`, `bash`, `python3`,
+//!   `node`, ...);
 //! - the well-known build/test configuration of the program it runs (table below).
 //!
 //! Matching is case-insensitive; `**/` patterns match at any depth.
@@ -67,8 +68,11 @@ const ECOSYSTEMS: &[(&[&str], &[&str], &str)] = &[
     (&["go"], &["**/go.mod", "**/go.sum"], "go module files"),
 ];
 
-/// Shells whose first operand is a script.
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh"];
+/// Shells and interpreters whose operand is a script (`python3 run_tests.py`).
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "python", "python3", "node", "ruby", "perl", "php", "bun",
+    "deno",
+];
 
 /// One pattern of a check's harness and why it is there.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
