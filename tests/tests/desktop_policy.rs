@@ -62,7 +62,8 @@ fn desktop_policy_risk_gate_and_simulator_show_the_flips() {
                 "touched_paths": ["src/x.rs"], "lines_added": lines, "lines_removed": 0, "risk_hints": []},
             "skill": {"digest": "sha256:s", "source": "host", "submitted_by": "ana"},
             "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-            "validation": {"ran": true, "checks": []},
+            "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+                "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
             "capsules": [], "actor": "tester",
             "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"}
         });
@@ -101,7 +102,8 @@ fn desktop_policy_risk_gate_and_simulator_show_the_flips() {
     app.click("policy-evaluate");
     let risk = app.wait_text("risk-gate-risk", |t| t.contains("Risk"));
     assert_eq!(risk, "Risk medium");
-    assert_eq!(app.text("risk-gate-outcome"), "Allowed");
+    // Never validated: no allow is recorded or shown (issue 11, item 9).
+    assert_eq!(app.text("risk-gate-outcome"), "Denied · NOT_VALIDATED");
     let chips = app.wait_texts("gate-chip");
     assert!(chips.iter().any(|c| c == "Schema ✓"), "{chips:?}");
     assert!(chips.iter().any(|c| c == "Checks not run"), "{chips:?}");

@@ -95,10 +95,12 @@ fn sensitive_paths_are_never_low_and_say_why() {
     ];
     for (n, (path, risk, rule, class)) in cases.iter().enumerate() {
         let id = import_create(&repo, &head, path, n);
+        // Never validated: no allow (NOT_VALIDATED, exit 3); the risk is still judged.
         let d = repo
             .oxide(&["--json", "policy", "eval", &id])
-            .expect(0)
+            .expect(3)
             .json();
+        assert_eq!(d["policy_reason_code"], "NOT_VALIDATED", "{path}\n{d:#}");
         assert_eq!(d["risk"], *risk, "{path}\n{d:#}");
         assert_ne!(d["risk"], "low", "{path}");
         let esc = d["escalations"]
@@ -126,8 +128,9 @@ fn sensitive_paths_are_never_low_and_say_why() {
     let id = import_create(&repo, &head, "src/notes.txt", 59);
     let d = repo
         .oxide(&["--json", "policy", "eval", &id])
-        .expect(0)
+        .expect(3)
         .json();
+    assert_eq!(d["policy_reason_code"], "NOT_VALIDATED", "{d:#}");
     assert_eq!(d["risk"], "low", "{d:#}");
     assert_eq!(d["input"]["paths"], json!([]));
 }
@@ -152,7 +155,8 @@ fn a_bare_input_cannot_drop_or_forge_path_facts() {
         },
         "skill": {"digest": format!("sha256:{}", "b".repeat(64)), "source": "host", "submitted_by": "alice"},
         "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-        "validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true}]},
+        "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+                       "checks": [{"name": "unit", "status": "passed", "required": true}]},
         "capsules": [],
         "actor": "tester",
         "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"},

@@ -23,7 +23,7 @@ fn base_input() -> Value {
         },
         "skill": {"digest": format!("sha256:{}", "b".repeat(64)), "source": "host", "submitted_by": "alice"},
         "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-        "validation": {"ran": true, "checks": [
+        "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1", "checks": [
             {"name": "unit", "status": "passed", "required": true, "sandboxed": true},
             {"name": "lint", "status": "passed", "required": false, "sandboxed": true}
         ]},
@@ -227,7 +227,7 @@ fn policy_eval_default_policy_table() {
             warnings: &[],
         },
         Case {
-            name: "checks not run only warns",
+            name: "checks not run warns and is no allow",
             input: {
                 let mut i = b();
                 i["validation"] = json!({"ran": false, "checks": []});
@@ -236,7 +236,7 @@ fn policy_eval_default_policy_table() {
             risk: "low",
             count: 1,
             roles: &["approver"],
-            denials: &[],
+            denials: &["NOT_VALIDATED"],
             escalations: &[],
             warnings: &["CHECKS_NOT_RUN"],
         },
@@ -846,13 +846,15 @@ mod by_id {
         );
         assert_eq!(p["state"], "proposed", "{p:#}");
         let id = p["id"].as_str().unwrap();
+        // Never validated: no allow (NOT_VALIDATED), but no denial of the change either.
         let d = repo
             .oxide(&["--json", "policy", "eval", id])
-            .expect(0)
+            .expect(3)
             .json();
         assert_eq!(d["risk"], "low", "{d:#}");
         assert_eq!(d["required"]["count"], 1);
-        assert_eq!(d["denials"], json!([]));
+        assert_eq!(codes(&d), vec!["NOT_VALIDATED"]);
+        assert_eq!(d["outcome"], "denied");
         assert_eq!(d["subject"], id);
         assert_eq!(d["state"], "proposed");
         // The input came from the proposal, skill, provenance and checks rooms.
@@ -928,8 +930,9 @@ mod by_id {
         let id = p["id"].as_str().unwrap();
         let d = repo
             .oxide(&["--json", "policy", "eval", id])
-            .expect(0)
+            .expect(3)
             .json();
+        assert_eq!(codes(&d), vec!["NOT_VALIDATED"], "{d:#}");
         assert_eq!(d["risk"], "medium", "{d:#}");
         // Lines removed are read from the base commit through git.
         assert_eq!(d["input"]["proposal"]["lines_removed"], 4);
@@ -1002,11 +1005,13 @@ mod by_id {
         );
         let id = p["id"].as_str().unwrap().to_string();
 
-        // shadow (the default): capsules are kept out of the decision.
+        // shadow (the default): capsules are kept out of the decision (never validated: the
+        // only denial is NOT_VALIDATED).
         let d = repo
             .oxide(&["--json", "policy", "eval", &id])
-            .expect(0)
+            .expect(3)
             .json();
+        assert_eq!(codes(&d), vec!["NOT_VALIDATED"], "{d:#}");
         assert_eq!(d["input"]["settings"]["rollout_mode"], "shadow");
         assert_eq!(d["input"]["capsules"][0]["eligible"], true, "{d:#}");
         assert!(d["warnings"]
@@ -1018,8 +1023,10 @@ mod by_id {
         set_rollout(&repo, "guided");
         let d = repo
             .oxide(&["--json", "policy", "eval", &id])
-            .expect(0)
+            .expect(3)
             .json();
+        assert_eq!(codes(&d), vec!["NOT_VALIDATED"], "{d:#}");
+        assert_eq!(d["state"], "proposed");
         assert!(
             d["warnings"]
                 .as_array()

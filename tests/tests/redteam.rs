@@ -419,10 +419,23 @@ fn run_case(id: &str) {
 
     if expect["risk"].is_string() || expect["rule"].is_string() || expect["denied"].is_string() {
         let pid = id_of_proposal.as_deref().expect("a proposal to evaluate");
-        let d = world
-            .oxide(&["--json", "policy", "eval", pid], &[])
-            .expect(0)
-            .json();
+        let r = world.oxide(&["--json", "policy", "eval", pid], &[]);
+        let d = r.json();
+        // Exit 0 only for an allow; a never-validated proposal gets no allow (item 9).
+        let allowed = d["outcome"] == "allowed";
+        assert_eq!(
+            r.code,
+            if allowed { 0 } else { 3 },
+            "{id}: eval exit\n{d:#}"
+        );
+        if d["input"]["validation"]["run_id"].is_null() {
+            let den = d["denials"].as_array().cloned().unwrap_or_default();
+            assert!(
+                den.iter()
+                    .any(|e| e["policy_reason_code"] == "NOT_VALIDATED"),
+                "{id}: an unvalidated proposal was allowed\n{d:#}"
+            );
+        }
         if let Some(risk) = expect["risk"].as_str() {
             let order = ["low", "medium", "high", "critical"];
             let at = |r: &str| order.iter().position(|x| *x == r).unwrap_or(0);
@@ -633,16 +646,16 @@ cases! {
     c29_injection_non_json_answer => "29-injection-non-json-answer",
     c30_injection_extra_fields => "30-injection-extra-fields",
     c31_giant_single_line => "31-giant-single-line",
-    pending_c32_harness_script_always_passes => "32-harness-script-always-passes",
-    pending_c33_harness_makefile => "33-harness-makefile",
+    c32_harness_script_always_passes => "32-harness-script-always-passes",
+    c33_harness_makefile => "33-harness-makefile",
     c34_working_tree_lax_policy => "34-working-tree-lax-policy",
     c35_forged_proposal_branch => "35-forged-proposal-branch",
     c36_mass_deletion => "36-mass-deletion",
-    pending_c37_unvalidated_allow => "37-unvalidated-allow",
-    pending_c38_all_optional_contract => "38-all-optional-contract",
-    pending_c39_harness_package_json_script => "39-harness-package-json-script",
+    c37_unvalidated_allow => "37-unvalidated-allow",
+    c38_all_optional_contract => "38-all-optional-contract",
+    c39_harness_package_json_script => "39-harness-package-json-script",
     c40_zero_width_secrets_folder => "40-zero-width-secrets-folder",
     c41_gitmodules_points_elsewhere => "41-gitmodules-points-elsewhere",
     c42_long_line_under_cap => "42-long-line-under-cap",
-    pending_c43_harness_cargo_build_rs => "43-harness-cargo-build-rs",
+    c43_harness_cargo_build_rs => "43-harness-cargo-build-rs",
 }

@@ -33,12 +33,21 @@ fn snapshot(repo: &TestRepo) -> (String, String, String) {
 /// `policy eval ID`, checked to change nothing but the decision record.
 fn eval(repo: &TestRepo, id: &str) -> Value {
     let before = snapshot(repo);
+    // Never validated: no allow (NOT_VALIDATED, exit 3); the risk is still judged.
     let d = repo
         .oxide(&["--json", "policy", "eval", id])
-        .expect(0)
+        .expect(3)
         .json();
     assert_eq!(snapshot(repo), before, "policy eval changed the repository");
     assert_eq!(d["state"], "proposed", "{d:#}");
+    assert!(
+        d["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["policy_reason_code"] == "NOT_VALIDATED"),
+        "{d:#}"
+    );
     d
 }
 

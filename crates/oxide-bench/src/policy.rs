@@ -91,7 +91,7 @@ fn input(i: usize) -> Value {
         },
         "skill": {"digest": format!("sha256:{:064x}", i + 1), "source": "host", "submitted_by": "ana"},
         "provenance": {"synthesizer": if i.is_multiple_of(3) { "manual" } else { "ollama" }, "model": "llama3.2:latest", "model_digest": "abc"},
-        "validation": {"ran": true, "checks": [
+        "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1", "checks": [
             {"name": "unit", "status": if i.is_multiple_of(19) { "failed" } else { "passed" }, "required": true},
             {"name": "lint", "status": "passed", "required": false}
         ]},

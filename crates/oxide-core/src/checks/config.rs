@@ -48,6 +48,11 @@ struct RawCheck {
     /// the home directory itself, the state database or the repository's `.git`/`.oxide`).
     #[serde(default)]
     ro_paths: Vec<String>,
+    /// Repository globs that form this check's harness besides what OXIDE derives (the files
+    /// its argv names, its ecosystem's build/test configuration); a proposal touching one is
+    /// at least high risk. Relative, `**` allowed, matched case-insensitively.
+    #[serde(default)]
+    harness: Vec<String>,
 }
 
 /// `.oxide/checks.toml`, the CI contract.
@@ -78,6 +83,10 @@ pub struct CheckSpec {
     pub sandbox: bool,
     /// Host paths bound read-only into the sandbox (absolute, normalised).
     pub ro_paths: Vec<String>,
+    /// Explicit harness globs (see `checks::harness`). Left out when empty, so the digest of
+    /// a check without it (its gate version) is what it was before the field existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub harness: Vec<String>,
 }
 
 /// The whole contract.
@@ -196,7 +205,13 @@ fn check_one(
             return Err(bad(format!("ro_paths entry '{p}' is listed twice")));
         }
     }
+    if let Some(g) = raw.harness.iter().find(|g| !super::harness::valid_glob(g)) {
+        return Err(bad(format!(
+            "harness entry '{g}' is not a relative glob (e.g. \"tests/**\")"
+        )));
+    }
     Ok(CheckSpec {
+        harness: raw.harness,
         name: raw.name,
         argv,
         shell: raw.shell,
@@ -228,6 +243,13 @@ pub fn parse(path: &str, text: &str) -> Result<ChecksConfig, ChecksError> {
         .enumerate()
         .map(|(i, c)| check_one(path, "check", i, c, &mut names))
         .collect::<Result<Vec<_>, _>>()?;
+    // A contract whose checks are all advisory validates anything: refuse it. (No check at
+    // all is `NoChecks`, reported where the contract is loaded.)
+    if !checks.is_empty() && !checks.iter().any(|c| c.required) {
+        return Err(ChecksError::NoRequiredCheck {
+            path: path.to_string(),
+        });
+    }
     let mut canary_names = BTreeSet::new();
     let canaries = raw
         .canary
@@ -241,6 +263,26 @@ pub fn parse(path: &str, text: &str) -> Result<ChecksConfig, ChecksError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_optional_checks_are_refused() {
+        let err = parse(
+            "checks.toml",
+            "[[check]]\nname = \"lint\"\nrun = [\"true\"]\nrequired = false\n[[check]]\nname = \"unit\"\nrun = [\"true\"]\nrequired = false\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "CHECKS_NONE_REQUIRED");
+        assert!(
+            err.to_string().contains("at least one check required"),
+            "{err}"
+        );
+        let ok = parse(
+            "checks.toml",
+            "[[check]]\nname = \"lint\"\nrun = [\"true\"]\nrequired = false\n[[check]]\nname = \"unit\"\nrun = [\"true\"]\n",
+        )
+        .unwrap();
+        assert_eq!(ok.checks.iter().filter(|c| c.required).count(), 1);
+    }
 
     #[test]
     fn contract_example_parses() {

@@ -5,6 +5,7 @@
 //! See `docs/workflow.md`.
 
 pub mod config;
+pub mod harness;
 pub mod recover;
 pub mod runner;
 pub mod runs;
@@ -26,6 +27,8 @@ pub enum ChecksError {
     BadConfig { path: String, why: String },
     #[error("{path} defines no [[check]] at {at}; add at least one check and commit it — a proposal is never validated by zero checks")]
     NoChecks { path: String, at: String },
+    #[error("{path} has no required check (every [[check]] says `required = false`), so it would validate any change; make at least one check required (drop `required = false` from it) and commit it")]
+    NoRequiredCheck { path: String },
     #[error("proposal {proposal} is being validated by process {pid} (run {run}); wait for it to finish")]
     Busy {
         proposal: String,
@@ -53,6 +56,7 @@ impl ChecksError {
         match self {
             ChecksError::BadConfig { .. } => "CHECKS_BAD_CONFIG",
             ChecksError::NoChecks { .. } => "CHECKS_NONE",
+            ChecksError::NoRequiredCheck { .. } => "CHECKS_NONE_REQUIRED",
             ChecksError::Busy { .. } => "CHECKS_BUSY",
             ChecksError::SandboxUnavailable { .. } => "CHECKS_SANDBOX_UNAVAILABLE",
             ChecksError::RunLost { .. } => "CHECKS_RUN_LOST",
@@ -65,6 +69,7 @@ impl ChecksError {
         match self {
             ChecksError::BadConfig { .. }
             | ChecksError::NoChecks { .. }
+            | ChecksError::NoRequiredCheck { .. }
             | ChecksError::Busy { .. } => crate::ErrorKind::Invalid,
             // The sandbox gate: no check is run unsandboxed in its place.
             ChecksError::SandboxUnavailable { .. } => crate::ErrorKind::Refused,

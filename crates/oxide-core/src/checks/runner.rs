@@ -852,6 +852,7 @@ mod tests {
             required: true,
             sandbox: false,
             ro_paths: vec![],
+            harness: vec![],
         }
     }
 

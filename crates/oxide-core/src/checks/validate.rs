@@ -607,3 +607,24 @@ pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredChe
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The proposal branch commit a run's checks ran on, as its envelopes name it (`git:<commit>`
+/// evidence); `None` when the run recorded no result.
+pub fn run_commit(conn: &Connection, run_id: &str) -> Result<Option<String>, Error> {
+    let refs: Option<String> = conn
+        .query_row(
+            "SELECT json_extract(envelope, '$.evidence_refs') FROM check_results
+             WHERE run_id = ?1 ORDER BY seq LIMIT 1",
+            params![run_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let refs: Vec<String> = match refs {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => return Ok(None),
+    };
+    Ok(refs
+        .iter()
+        .find_map(|r| r.strip_prefix("git:").map(str::to_string)))
+}

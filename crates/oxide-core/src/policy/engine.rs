@@ -207,9 +207,10 @@ impl PolicySet {
         }
         let json: Value = serde_json::to_value(&value)
             .map_err(|e| format!("{ENTRYPOINT} is not JSON-representable: {e}"))?;
-        let out: PolicyOutput = serde_json::from_value(json)
+        let mut out: PolicyOutput = serde_json::from_value(json)
             .map_err(|e| format!("{ENTRYPOINT} has the wrong shape: {e}"))?;
         check_output(&out)?;
+        require_validated(&mut out, &typed.validation);
         Ok(out)
     }
 
@@ -279,6 +280,22 @@ fn check_output(out: &PolicyOutput) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Defence in depth: whatever the policy says, no allow without a passed validation of the
+/// proposal branch's current commit. A policy that would allow gets a `NOT_VALIDATED` denial
+/// from the evaluator (a policy that already denies keeps its own reasons).
+fn require_validated(out: &mut PolicyOutput, facts: &ValidationFacts) {
+    if !out.denials.is_empty() {
+        return;
+    }
+    if let Some(why) = facts.not_validated() {
+        out.denials.push(Denial {
+            policy_reason_code: NOT_VALIDATED.to_string(),
+            message: why,
+            rule: "oxide.evaluator".to_string(),
+        });
+    }
 }
 
 fn decision_from_output(

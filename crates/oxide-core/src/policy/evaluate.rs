@@ -191,7 +191,43 @@ pub fn proposal_input(
     );
     // Size from the real diff and the window of recent proposals (issue 11, item 7).
     input::add_repo_facts(ws, row, &mut assembled)?;
+    assembled.harness_paths = harness_facts(ws.root(), &settings, &assembled.proposal);
     Ok(assembled)
+}
+
+/// The touched paths that are part of a required check's harness, judged against the
+/// contract committed on the target branch (none when it is absent or does not parse:
+/// validation refuses such a contract, so no allow follows anyway).
+fn harness_facts(
+    root: &Path,
+    settings: &crate::workspace::Settings,
+    p: &ProposalFacts,
+) -> Vec<HarnessPathFact> {
+    let contract = crate::gitops::files_on_branch(
+        root,
+        &settings.workflow.target_branch,
+        ".oxide",
+        "checks.toml",
+    )
+    .and_then(|files| files.get("checks.toml").cloned())
+    .and_then(|text| crate::checks::parse(crate::checks::CHECKS_PATH, &text).ok());
+    let Some(contract) = contract else {
+        return Vec::new();
+    };
+    let paths = p
+        .touched_paths
+        .iter()
+        .chain(p.ops.iter().map(|o| &o.path))
+        .map(String::as_str);
+    crate::checks::harness::hits(&contract, paths)
+        .into_iter()
+        .map(|h| HarnessPathFact {
+            path: h.path,
+            check: h.check,
+            pattern: h.pattern,
+            reason: h.reason,
+        })
+        .collect()
 }
 
 /// `policy eval ID`: assembles the input from the other rooms, evaluates it with the
@@ -220,7 +256,14 @@ pub fn eval_proposal(
     let (recorded, state) = ws.store_mut().write(|tx| -> Result<_, crate::Error> {
         let recorded = record(tx, Some(&row_id), &input, &decision, actor, &ts)?;
         let mut state = row.state;
+        // Missing validation is no allow, but it is no denial of the change either: a
+        // proposal denied only for `NOT_VALIDATED` keeps its state (validate, then ask again).
+        let only_not_validated = decision
+            .denials
+            .iter()
+            .all(|d| d.policy_reason_code == NOT_VALIDATED);
         if decision.outcome == Outcome::Denied
+            && !only_not_validated
             && crate::workflow::can(state, crate::workflow::Transition::Deny)
         {
             let code = decision
@@ -253,9 +296,19 @@ pub fn eval_proposal(
 
 /// Validation results of a proposal's latest finished run, from the checks room.
 fn validation_facts(ws: &crate::Workspace, id: &str) -> Result<ValidationFacts, crate::Error> {
-    let results = crate::checks::validate::latest_results(ws.store().conn(), id)?;
+    let conn = ws.store().conn();
+    let results = crate::checks::validate::latest_results(conn, id)?;
+    let run_id = results.first().map(|c| c.run_id.clone());
+    let branch_commit = match &run_id {
+        Some(run) => crate::checks::validate::run_commit(conn, run)?,
+        None => None,
+    };
+    let head_commit = crate::gitops::stored_branch(conn, id)?.map(|b| b.head_commit);
     Ok(ValidationFacts {
         ran: !results.is_empty(),
+        run_id,
+        branch_commit,
+        head_commit,
         checks: results
             .into_iter()
             .map(|c| CheckFacts {

@@ -211,6 +211,8 @@ pub fn assemble(
         actor: actor.to_string(),
         settings: settings_facts(settings),
         window: None,
+        // Filled by the caller that has the contract (`evaluate::proposal_input`).
+        harness_paths: Vec::new(),
     }
 }
 
@@ -461,6 +463,7 @@ mod tests {
             ValidationFacts {
                 ran: false,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -500,6 +503,7 @@ mod tests {
             ValidationFacts {
                 ran: true,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -664,6 +668,7 @@ mod tests {
             ValidationFacts {
                 ran: false,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -722,6 +727,7 @@ mod tests {
             ValidationFacts {
                 ran: true,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",
@@ -758,6 +764,7 @@ mod tests {
             ValidationFacts {
                 ran: true,
                 checks: vec![],
+                ..Default::default()
             },
             vec![],
             "bob",

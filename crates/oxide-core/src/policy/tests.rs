@@ -38,11 +38,75 @@ pub(crate) fn base_input() -> Value {
         },
         "skill": {"digest": "sha256:1", "source": "manual", "submitted_by": "alice"},
         "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-        "validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
+        "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+                       "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
         "capsules": [],
         "actor": "alice",
         "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"}
     })
+}
+
+/// A policy that allows everything, at low risk.
+const ALLOW_ALL: &str = r#"package oxide
+decision := {"risk": "low", "required": {"count": 1, "roles": []}, "denials": [], "warnings": [], "escalations": []}
+"#;
+
+#[test]
+fn no_policy_allows_an_unvalidated_proposal() {
+    let allow_all = set_of(ALLOW_ALL);
+    assert_eq!(
+        allow_all.evaluate("p1", &base_input()).outcome,
+        Outcome::Allowed
+    );
+    let cases: Vec<(&str, Value)> = vec![
+        ("never ran", json!({"ran": false, "checks": []})),
+        (
+            "no run facts",
+            json!({"ran": true, "checks": base_input()["validation"]["checks"]}),
+        ),
+        (
+            "another commit",
+            json!({"ran": true, "run_id": "r1", "branch_commit": "c0", "head_commit": "c1",
+                   "checks": base_input()["validation"]["checks"]}),
+        ),
+        (
+            "no branch",
+            json!({"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": null,
+                   "checks": base_input()["validation"]["checks"]}),
+        ),
+        (
+            "only optional checks",
+            json!({"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+                   "checks": [{"name": "lint", "status": "passed", "required": false, "sandboxed": true}]}),
+        ),
+        (
+            "required check failed",
+            json!({"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+                   "checks": [{"name": "unit", "status": "failed", "required": true, "sandboxed": true}]}),
+        ),
+    ];
+    for (what, facts) in cases {
+        let mut input = base_input();
+        input["validation"] = facts;
+        for (name, set) in [("allow-all", &allow_all), ("default", &default_set())] {
+            let d = set.evaluate("p1", &input);
+            assert_eq!(d.outcome, Outcome::Denied, "{name}, {what}: {d:#?}");
+            assert!(
+                d.denials
+                    .iter()
+                    .any(|x| x.policy_reason_code == NOT_VALIDATED
+                        || x.policy_reason_code == "REQUIRED_CHECK_FAILED"),
+                "{name}, {what}: {d:#?}"
+            );
+        }
+        let d = allow_all.evaluate("p1", &input);
+        assert_eq!(
+            d.policy_reason_code.as_deref(),
+            Some(NOT_VALIDATED),
+            "{what}"
+        );
+        assert_eq!(d.denials[0].rule, "oxide.evaluator", "{what}");
+    }
 }
 
 #[test]
@@ -318,6 +382,7 @@ fn assembled_input_satisfies_the_contract_and_evaluates() {
         ValidationFacts {
             ran: false,
             checks: vec![],
+            ..Default::default()
         },
         vec![],
         "tester",

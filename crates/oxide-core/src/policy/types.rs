@@ -37,10 +37,27 @@ pub struct PolicyInput {
     /// replaces whatever a document carries, so a bare input can neither omit nor forge them.
     #[serde(default)]
     pub paths: Vec<PathFact>,
+    /// Touched paths that are part of a required check's harness (the files that decide what
+    /// the check runs), one per (path, pattern), from the contract committed on the target
+    /// branch (`checks::harness`). Absent in bare documents and older inputs: empty.
+    #[serde(default)]
+    pub harness_paths: Vec<HarnessPathFact>,
     /// Recent proposals of the same skill and the same submitter, so a policy can judge a
     /// change split into several proposals. `null` in a bare document that has none.
     #[serde(default)]
     pub window: Option<WindowFacts>,
+}
+
+/// A touched path that belongs to a required check's harness.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct HarnessPathFact {
+    pub path: String,
+    /// The required check whose harness it is.
+    pub check: String,
+    pub pattern: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -241,13 +258,66 @@ pub struct CheckFacts {
     pub sandboxed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ValidationFacts {
     /// Whether the CI contract ran for this proposal at all.
     pub ran: bool,
+    /// The finished validation run these facts come from (`null`: none).
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// The proposal branch commit that run checked (`null`: none).
+    #[serde(default)]
+    pub branch_commit: Option<String>,
+    /// The proposal branch's commit now (`null`: no branch yet). A run of another commit
+    /// validated something else.
+    #[serde(default)]
+    pub head_commit: Option<String>,
     pub checks: Vec<CheckFacts>,
+}
+
+/// Policy reason code when a decision would allow a proposal that has no passed validation
+/// of its current branch commit.
+pub const NOT_VALIDATED: &str = "NOT_VALIDATED";
+
+impl ValidationFacts {
+    /// Why these facts are not a passed validation of the current branch commit (`None`: they
+    /// are). No allow is recorded while this says something, whatever the policy says.
+    pub fn not_validated(&self) -> Option<String> {
+        let (Some(run), true) = (self.run_id.as_deref(), self.ran) else {
+            return Some(
+                "the proposal has no finished validation run; run `oxide validate ID` first".into(),
+            );
+        };
+        let Some(checked) = self.branch_commit.as_deref() else {
+            return Some(format!(
+                "validation run {run} does not name the branch commit it checked; validate again"
+            ));
+        };
+        if self.head_commit.as_deref() != Some(checked) {
+            return Some(format!(
+                "validation run {run} checked {checked} but the proposal branch is at {}; validate again",
+                self.head_commit.as_deref().unwrap_or("no commit")
+            ));
+        }
+        if !self.checks.iter().any(|c| c.required) {
+            return Some(format!(
+                "validation run {run} had no required check; the contract needs at least one"
+            ));
+        }
+        if let Some(c) = self
+            .checks
+            .iter()
+            .find(|c| c.required && c.status != CheckStatus::Passed)
+        {
+            return Some(format!(
+                "required check '{}' of validation run {run} did not pass",
+                c.name
+            ));
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -50,6 +50,9 @@ pub mod reason {
     pub const GOVERNANCE_PATH: &str = "SYNTH_GOVERNANCE_PATH";
     /// Replay was asked for and the store has no answer to this exact request.
     pub const REPLAY_MISS: &str = "SYNTH_REPLAY_MISS";
+    /// The stored answer's text does not hash to its recorded `response_sha256` (the replay
+    /// store was edited): nothing is proposed from it.
+    pub const REPLAY_TAMPERED: &str = "SYNTH_REPLAY_TAMPERED";
     /// A person cancelled the synthesis.
     pub const CANCELLED: &str = "SYNTH_CANCELLED";
 
@@ -69,6 +72,7 @@ pub mod reason {
         INTENT_NOT_APPLICABLE,
         GOVERNANCE_PATH,
         REPLAY_MISS,
+        REPLAY_TAMPERED,
         CANCELLED,
     ];
 }

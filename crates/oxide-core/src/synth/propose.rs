@@ -305,7 +305,7 @@ fn answer(
     let stored = store::replay_get(ws.store().conn(), &prep.request_sha256)?;
     if replay {
         return Ok(match stored {
-            Some(e) => Ok((e, false)),
+            Some(e) => replay_verified(e),
             None => Err(Fault::new(
                 reason::REPLAY_MISS,
                 format!(
@@ -316,6 +316,22 @@ fn answer(
         });
     }
     Ok(ask(prep, synth, opts, stored, now))
+}
+
+/// A stored answer is replayed only when its text still hashes to the `response_sha256`
+/// recorded with it: an edited replay store must not yield a bundle that looks model-made.
+fn replay_verified(e: ReplayEntry) -> Result<(ReplayEntry, bool), Fault> {
+    let actual = canon::sha256_bytes(e.content.as_bytes());
+    if actual != e.response_sha256 {
+        return Err(Fault::new(
+            reason::REPLAY_TAMPERED,
+            format!(
+                "the stored answer to request {} hashes to {actual}, not to its recorded {}; the replay store was changed after the model answered, so nothing is proposed from it — run `oxide propose` without --replay against the pinned model",
+                e.request_sha256, e.response_sha256
+            ),
+        ));
+    }
+    Ok((e, false))
 }
 
 /// An answer that passed every check, with the fresh answer to store when there was one.
@@ -438,7 +454,11 @@ impl Recording<'_> {
             base: self.prep.base.clone(),
             intent,
             provenance: Provenance {
-                synthesizer: Synthesizer::Ollama,
+                synthesizer: if self.source == "replay" {
+                    Synthesizer::Replay
+                } else {
+                    Synthesizer::Ollama
+                },
                 model: Some(self.model.to_string()),
                 model_digest: Some(self.model_digest.to_string()),
                 options: Some(SynthOptions {
@@ -471,7 +491,14 @@ impl Recording<'_> {
         } = checked;
         self.keep_answer(tx, stored.as_ref(), Some(&entry))?;
         let mut bundle = self.bundle(&entry, intent);
-        let (existing, predecessor) = find_related(tx, &bundle)?;
+        let (mut existing, predecessor) = find_related(tx, &bundle)?;
+        if existing.is_none() && bundle.provenance.synthesizer == Synthesizer::Replay {
+            // The same (verified) answer already made a proposal when it was asked live: a
+            // replay reproduces that proposal rather than relabelling it.
+            let mut live = bundle.clone();
+            live.provenance.synthesizer = Synthesizer::Ollama;
+            existing = find_related(tx, &live)?.0;
+        }
         if existing.is_none() {
             bundle.supersedes = predecessor.clone();
         }

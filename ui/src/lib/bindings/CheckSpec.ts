@@ -23,4 +23,9 @@ sandbox: boolean,
 /**
  * Host paths bound read-only into the sandbox (absolute, normalised).
  */
-ro_paths: Array<string>, };
+ro_paths: Array<string>, 
+/**
+ * Explicit harness globs (see `checks::harness`). Left out when empty, so the digest of
+ * a check without it (its gate version) is what it was before the field existed.
+ */
+harness?: Array<string>, };

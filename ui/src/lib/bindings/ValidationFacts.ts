@@ -5,4 +5,17 @@ export type ValidationFacts = {
 /**
  * Whether the CI contract ran for this proposal at all.
  */
-ran: boolean, checks: Array<CheckFacts>, };
+ran: boolean, 
+/**
+ * The finished validation run these facts come from (`null`: none).
+ */
+run_id: string | null, 
+/**
+ * The proposal branch commit that run checked (`null`: none).
+ */
+branch_commit: string | null, 
+/**
+ * The proposal branch's commit now (`null`: no branch yet). A run of another commit
+ * validated something else.
+ */
+head_commit: string | null, checks: Array<CheckFacts>, };

@@ -334,6 +334,26 @@ escalations contains e if {
 	}
 }
 
+# A touched path is part of a required check's harness (the script it runs, its build/test
+# configuration, or a `harness` glob in the contract): the proposal decides what its own
+# required checks run, so their "passed" proves little. Facts: `input.harness_paths`, from
+# the contract committed on the target branch (absent in older inputs: none).
+harness_touched contains sprintf("%s (check '%s': %s)", [h.path, h.check, h.reason]) if {
+	some h in object.get(input, "harness_paths", [])
+}
+
+escalations contains e if {
+	count(harness_touched) > 0
+	e := {
+		"rule": "oxide.harness_change",
+		"risk": "high",
+		"message": sprintf(
+			"changes what required checks run, so their result cannot vouch for it: %s",
+			[concat(", ", sort(harness_touched))],
+		),
+	}
+}
+
 # ---------------------------------------------------------------- denials
 
 denials contains d if {
@@ -379,6 +399,28 @@ denials contains d if {
 			"an eligible failure capsule (%s, confidence %v) matches %s %s; prescriptive mode denies",
 			[c.failure_reason_code, c.confidence, c.target.kind, c.target.id],
 		),
+	}
+}
+
+# No allow without a passed validation of the proposal branch's current commit: a finished
+# run (`run_id`) of the commit the branch is at now (`branch_commit == head_commit`) with at
+# least one required check. Failed required checks are REQUIRED_CHECK_FAILED above. The
+# evaluator enforces the same rule on any policy's allow (defence in depth).
+validated if {
+	input.validation.ran
+	is_string(input.validation.run_id)
+	is_string(input.validation.branch_commit)
+	input.validation.branch_commit == input.validation.head_commit
+	some c in input.validation.checks
+	c.required
+}
+
+denials contains d if {
+	not validated
+	d := {
+		"policy_reason_code": "NOT_VALIDATED",
+		"rule": "oxide.not_validated",
+		"message": "no passed validation of the proposal branch's current commit (a finished run with at least one required check); run `oxide validate ID`, then evaluate again",
 	}
 }
 

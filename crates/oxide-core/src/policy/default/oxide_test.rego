@@ -18,7 +18,10 @@ base := {
 	},
 	"skill": {"digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111", "source": "manual", "submitted_by": "alice"},
 	"provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-	"validation": {"ran": true, "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
+	"validation": {
+		"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+		"checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}],
+	},
 	"capsules": [],
 	"actor": "alice",
 	"settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"},
@@ -173,9 +176,71 @@ test_failed_required_check_denies if {
 }
 
 test_failed_advisory_check_does_not_deny if {
-	inp := object.union(base, {"validation": {"ran": true, "checks": [{"name": "lint", "status": "failed", "required": false}]}})
+	inp := object.union(base, {"validation": {"ran": true, "checks": [
+		{"name": "unit", "status": "passed", "required": true, "sandboxed": true},
+		{"name": "lint", "status": "failed", "required": false, "sandboxed": true},
+	]}})
 	d := oxide.decision with input as inp
 	count(d.denials) == 0
+}
+
+# A proposal that edits a required check's harness is at least high.
+
+test_harness_change_is_high if {
+	inp := object.union(with_paths(["src/greeting.txt"], "text_edit"), {"harness_paths": [
+		{"path": "src/greeting.txt", "check": "unit", "pattern": "src/**", "reason": "listed in the check's `harness`"},
+	]})
+	d := oxide.decision with input as inp
+	d.risk == "high"
+	d.required.roles == ["lead", "approver"]
+	some e in d.escalations
+	e.rule == "oxide.harness_change"
+	contains(e.message, "check 'unit'")
+}
+
+test_no_harness_facts_stay_low if {
+	d := oxide.decision with input as base
+	d.risk == "low"
+}
+
+test_harness_change_does_not_lower_critical if {
+	inp := object.union(with_paths([".oxide/checks.toml"], "text_edit"), {"harness_paths": [
+		{"path": ".oxide/checks.toml", "check": "unit", "pattern": "**", "reason": "x"},
+	]})
+	d := oxide.decision with input as inp
+	d.risk == "critical"
+}
+
+# No allow without a passed validation of the branch's current commit.
+
+test_validated_proposal_is_allowed if {
+	d := oxide.decision with input as base
+	count(d.denials) == 0
+}
+
+test_never_validated_is_not_allowed if {
+	d := oxide.decision with input as object.union(base, {"validation": {"ran": false, "run_id": null, "branch_commit": null, "checks": []}})
+	some x in d.denials
+	x.policy_reason_code == "NOT_VALIDATED"
+}
+
+test_validation_of_another_commit_is_not_allowed if {
+	d := oxide.decision with input as object.union(base, {"validation": {"head_commit": "c2"}})
+	some x in d.denials
+	x.policy_reason_code == "NOT_VALIDATED"
+}
+
+test_missing_run_facts_are_not_allowed if {
+	inp := object.union(object.remove(base, ["validation"]), {"validation": {"ran": true, "checks": base.validation.checks}})
+	d := oxide.decision with input as inp
+	some x in d.denials
+	x.policy_reason_code == "NOT_VALIDATED"
+}
+
+test_only_optional_checks_are_not_allowed if {
+	d := oxide.decision with input as with_checks([{"name": "lint", "status": "passed", "required": false, "sandboxed": true}])
+	some x in d.denials
+	x.policy_reason_code == "NOT_VALIDATED"
 }
 
 test_dot_dot_path_is_denied if {
