@@ -45,8 +45,38 @@ fn input(i: usize) -> Value {
         .iter()
         .map(|o| o["lines_removed"].as_u64().unwrap())
         .sum();
+    // The real-diff size facts (one file per touched path; a binary asset every 13th) and the
+    // rolling windows of recent proposals, as `policy eval ID` hands them in.
+    let files: Vec<Value> = ops
+        .iter()
+        .map(|o| {
+            let (a, r) = (o["lines_added"].as_u64().unwrap(), o["lines_removed"].as_u64().unwrap());
+            json!({"path": o["path"], "change": if o["op"] == "delete_file" { "deleted" } else { "modified" },
+                   "lines_added": a, "lines_removed": r, "bytes_added": a * 38, "bytes_removed": r * 38,
+                   "binary": false})
+        })
+        .chain(i.is_multiple_of(13).then(|| json!({"path": "assets/logo.png", "change": "modified",
+            "lines_added": 21, "lines_removed": 20, "bytes_added": 4100, "bytes_removed": 3900, "binary": true})))
+        .collect();
+    let sum = |k: &str| files.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
+    let size = json!({
+        "files": files,
+        "lines_added": sum("lines_added"), "lines_removed": sum("lines_removed"),
+        "bytes_added": sum("bytes_added"), "bytes_removed": sum("bytes_removed"),
+        "binary_files": files.iter().filter(|f| f["binary"] == true).count(),
+        "files_deleted": files.iter().filter(|f| f["change"] == "deleted").count(),
+        "base_files": 400, "base_bytes": 2_000_000, "max_line_bytes": 200
+    });
+    let window = |key: &str, n: usize| {
+        json!({"key": key, "proposals": n, "ids": (0..n).map(|k| format!("w{k:03}")).collect::<Vec<_>>(),
+               "lines_added": 30 * n, "lines_removed": 10 * n, "bytes_added": 1200 * n, "bytes_removed": 400 * n,
+               "files_deleted": n / 4, "touched_paths": (0..n).map(|k| format!("src/mod{k}/lib.rs")).collect::<Vec<_>>(),
+               "not_sized": 0})
+    };
     json!({
         "version": policy::types::INPUT_VERSION,
+        "window": {"days": 7, "max_proposals": 50, "skill": window("skill", i % 9),
+                   "submitter": window("ana", i % 50)},
         "proposal": {
             "id": format!("p{i:05}"),
             "digest": format!("sha256:{:064x}", i),
@@ -56,6 +86,7 @@ fn input(i: usize) -> Value {
             "touched_paths": paths,
             "lines_added": added,
             "lines_removed": removed,
+            "size": size,
             "risk_hints": []
         },
         "skill": {"digest": format!("sha256:{:064x}", i + 1), "source": "host", "submitted_by": "ana"},

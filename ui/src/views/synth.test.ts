@@ -59,11 +59,21 @@ const detail: Detail = {
     },
   },
   diff: {
+    base_commit: '698f66af18bd0000000000000000000000000000',
+    base_tree: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+    head_tree: '5c825dc642cb6eb9a060e54bf8d69288fbee4904',
+    branch: null,
+    head_commit: null,
     problems: [],
     files: [
       {
         path: 'README.md',
+        old_path: null,
         change: 'modified',
+        old_mode: '100644',
+        new_mode: '100644',
+        old_size: 19,
+        new_size: 19,
         binary: false,
         hunks: [
           {
@@ -72,9 +82,25 @@ const detail: Detail = {
             new_start: 1,
             new_lines: 2,
             lines: [
-              { kind: 'context', text: '# demo' },
-              { kind: 'del', text: 'hello world' },
-              { kind: 'add', text: 'hello oxide' },
+              { kind: 'context', text: '# demo', spans: [], flags: [] },
+              {
+                kind: 'del',
+                text: 'hello world',
+                spans: [
+                  { text: 'hello ', changed: false, mark: null },
+                  { text: 'world', changed: true, mark: null },
+                ],
+                flags: [],
+              },
+              {
+                kind: 'add',
+                text: 'hello oxide',
+                spans: [
+                  { text: 'hello ', changed: false, mark: null },
+                  { text: 'oxide', changed: true, mark: null },
+                ],
+                flags: [],
+              },
             ],
           },
         ],
@@ -165,6 +191,9 @@ describe('ProposalDetail', () => {
     render(ProposalDetail, { detail });
     expect(screen.getAllByTestId('diff-line-add').map((e) => e.textContent)).toEqual(['+hello oxide']);
     expect(screen.getAllByTestId('diff-line-del').map((e) => e.textContent)).toEqual(['-hello world']);
+    // The changed words are marked inside the paired lines.
+    expect(screen.getAllByTestId('diff-word').map((e) => e.textContent)).toEqual(['world', 'oxide']);
+    expect(screen.getByTestId('proposal-diff-source').textContent).toContain('The tree this bundle gives');
     // Untrusted rationale is rendered as text, never as HTML.
     expect(screen.getByTestId('proposal-rationale').textContent).toBe('<b>Greet</b> oxide');
     expect(screen.getByTestId('proposal-rationale').querySelector('b')).toBeNull();

@@ -221,6 +221,39 @@ fn report(conn: &Connection, id: &str, recovered: Vec<String>) -> Result<Validat
     })
 }
 
+/// Quarantines a proposal whose branch was found rewritten (`BRANCH_FORGED`), with the
+/// `gitops.branch_forged` audit event naming what was expected and found, in the caller's
+/// transaction. `stage` says when it was found (`before_checks`, `after_checks:<run>`).
+fn forged_in_tx(
+    tx: &Connection,
+    id: &str,
+    err: &GitopsError,
+    stage: &str,
+    stamp: &Stamp<'_>,
+) -> Result<(), Error> {
+    gitops::record_forgery(tx, id, err, stage, stamp)?;
+    workflow::quarantine(
+        tx,
+        id,
+        workflow::reason::BRANCH_FORGED,
+        &err.to_string(),
+        stamp,
+    )?;
+    Ok(())
+}
+
+fn quarantine_forged(
+    ws: &mut Workspace,
+    id: &str,
+    err: &GitopsError,
+    stage: &str,
+    actor: &str,
+) -> Result<(), Error> {
+    let ts = ws.clock().now_rfc3339();
+    ws.store_mut()
+        .write(|tx| forged_in_tx(tx, id, err, stage, &Stamp::new(actor, &ts)))
+}
+
 /// `oxide validate ID`. See the module docs for the order of things.
 #[tracing::instrument(name = "checks.validate", skip_all, fields(proposal = id))]
 pub fn validate(
@@ -295,8 +328,13 @@ pub fn validate(
                 .write(|tx| workflow::quarantine(tx, &id, code, &msg, &Stamp::new(actor, &ts)))?;
             return report(ws.store().conn(), &id, recovered);
         }
+        Err(e @ GitopsError::BranchForged { .. }) => {
+            quarantine_forged(ws, &id, &e, "before_checks", actor)?;
+            return report(ws.store().conn(), &id, recovered);
+        }
         Err(e) => return Err(e.into()),
     };
+    let head = git2::Oid::from_str(&branch.head_commit).map_err(git_err)?;
     let ts = ws.clock().now_rfc3339();
     ws.store_mut()
         .write(|tx| gitops::record_branch(tx, &id, &branch, &Stamp::new(actor, &ts)))?;
@@ -361,7 +399,8 @@ pub fn validate(
         run_id: run_id.clone(),
         checks: contract.checks.iter().map(|c| c.name.clone()).collect(),
     });
-    let wt = gitops::add_worktree(&repo, &wt_name, &wt_path, &branch.branch)?;
+    // By commit id, detached: never by the branch name, which anyone who writes refs can move.
+    let wt = gitops::add_worktree(&repo, &wt_name, &wt_path, head)?;
     let guard = WorktreeGuard {
         repo: &repo,
         name: wt_name.clone(),
@@ -400,50 +439,93 @@ pub fn validate(
         policy,
         observed_at: &ts,
     };
-    ws.store_mut().write(|tx| -> Result<(), Error> {
-        for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
-            let seq = i as u64 + 1;
-            let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
-            tx.execute(
-                "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
+    let forged = ws
+        .store_mut()
+        .write(|tx| -> Result<Option<GitopsError>, Error> {
+            // The branch must still be the bundle's commit the checks ran on; checked in the
+            // transaction that records the results (a check with access to the git directory
+            // could have moved it). Otherwise nothing of this run counts: the run is dropped,
+            // the proposal quarantined.
+            match gitops::verify_branch(&repo, &id, &bundle, &bot) {
+                Ok(at) if at == head => {}
+                Ok(at) => {
+                    return Err(GitopsError::Git(format!(
+                        "the bundle now makes {at}, the checks ran on {head}"
+                    ))
+                    .into())
+                }
+                Err(e @ GitopsError::BranchForged { .. }) => {
+                    let n = tx.execute(
+                        "UPDATE validation_runs SET status = 'abandoned', finished_at = ?2
+                     WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
+                        params![run_id, ts, owner.token],
+                    )?;
+                    if n != 1 {
+                        return Err(ChecksError::RunLost {
+                            run: run_id.clone(),
+                            proposal: id.clone(),
+                        }
+                        .into());
+                    }
+                    forged_in_tx(tx, &id, &e, &format!("after_checks:{run_id}"), &stamp)?;
+                    return Ok(Some(e));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
+                let seq = i as u64 + 1;
+                let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
+                tx.execute(
+                    "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
                      duration_ms, failure_reason_code, output, output_truncated, envelope)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    run_id,
-                    seq as i64,
-                    r.name,
-                    r.required,
-                    r.status.as_str(),
-                    r.exit_code,
-                    r.duration_ms as i64,
-                    r.failure_reason_code,
-                    r.output,
-                    r.output_truncated,
-                    canon::canonical_string(&env)?
-                ],
-            )?;
-        }
-        // Only a run that is still ours and still running finishes; otherwise (recovery took it
-        // as abandoned) nothing of this run is recorded.
-        let n = tx.execute(
-            "UPDATE validation_runs SET status = 'finished', finished_at = ?2
-             WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
-            params![run_id, ts, owner.token],
-        )?;
-        if n != 1 {
-            return Err(ChecksError::RunLost {
-                run: run_id.clone(),
-                proposal: id.clone(),
+                    params![
+                        run_id,
+                        seq as i64,
+                        r.name,
+                        r.required,
+                        r.status.as_str(),
+                        r.exit_code,
+                        r.duration_ms as i64,
+                        r.failure_reason_code,
+                        r.output,
+                        r.output_truncated,
+                        canon::canonical_string(&env)?
+                    ],
+                )?;
             }
-            .into());
-        }
-        if any_required_failed {
-            workflow::fail_validation(tx, &id, &evidence, &stamp)?;
-        } else {
-            workflow::pass_validation(tx, &id, &evidence, &stamp)?;
-        }
-        Ok(())
-    })?;
+            // Only a run that is still ours and still running finishes; otherwise (recovery took it
+            // as abandoned) nothing of this run is recorded.
+            let n = tx.execute(
+                "UPDATE validation_runs SET status = 'finished', finished_at = ?2
+             WHERE id = ?1 AND status = 'running' AND owner_token = ?3",
+                params![run_id, ts, owner.token],
+            )?;
+            if n != 1 {
+                return Err(ChecksError::RunLost {
+                    run: run_id.clone(),
+                    proposal: id.clone(),
+                }
+                .into());
+            }
+            if any_required_failed {
+                workflow::fail_validation(tx, &id, &evidence, &stamp)?;
+            } else {
+                workflow::pass_validation(tx, &id, &evidence, &stamp)?;
+            }
+            Ok(None)
+        })?;
+    if forged.is_some() {
+        let mut rep = report(ws.store().conn(), &id, recovered)?;
+        rep.run_id = Some(run_id);
+        rep.branch = Some(branch.branch);
+        rep.commit = Some(branch.head_commit);
+        progress(ValidationProgress::RunFinished {
+            proposal: id,
+            state: rep.state.to_string(),
+        });
+        return Ok(rep);
+    }
     ingest_pending(ws, actor)?;
     let mut rep = report(ws.store().conn(), &id, recovered)?;
     rep.run_id = Some(run_id);

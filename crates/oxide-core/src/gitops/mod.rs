@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
+pub mod diffstat;
+pub mod review_diff;
+
 /// Prefix of every proposal branch.
 pub const BRANCH_PREFIX: &str = "oxide/proposals/";
 /// Prefix of the names of temporary worktrees made by validation.
@@ -27,6 +30,12 @@ pub enum GitopsError {
     DoesNotApply { at: String, problems: Vec<Problem> },
     #[error("branch {branch} exists and is not this proposal's (it points at {found}); delete or rename it, then retry")]
     BranchConflict { branch: String, found: String },
+    #[error("branch {branch} does not point at the commit this proposal's bundle makes (expected {expected}, found {found}): something rewrote it; the proposal is quarantined and the branch left for inspection")]
+    BranchForged {
+        branch: String,
+        expected: String,
+        found: String,
+    },
     #[error("the target branch '{0}' does not exist in the repository; set [workflow] target_branch in .oxide/oxide.toml")]
     NoTarget(String),
     #[error("git: {0}")]
@@ -67,6 +76,7 @@ impl GitopsError {
             GitopsError::BaseMissing { .. } => "GITOPS_BASE_MISSING",
             GitopsError::DoesNotApply { .. } => "GITOPS_DOES_NOT_APPLY",
             GitopsError::BranchConflict { .. } => "GITOPS_BRANCH_CONFLICT",
+            GitopsError::BranchForged { .. } => "GITOPS_BRANCH_FORGED",
             GitopsError::NoTarget(_) => "GITOPS_NO_TARGET",
             GitopsError::Git(_) => "GITOPS_GIT",
             GitopsError::Store(e) => e.code(),
@@ -210,8 +220,73 @@ fn bot_signature(bot: &BotIdentity, bundle: &Bundle) -> Result<Signature<'static
     Ok(Signature::new(&bot.name, &bot.email, &Time::new(t, 0))?)
 }
 
-/// Makes (or finds, when it already exists for this bundle) the proposal branch: base commit →
-/// intent applied to its tree → bot commit with trailers → `refs/heads/oxide/proposals/<id>`.
+/// The commit a bundle makes, as (the raw commit object, its base): the intent applied to the
+/// base tree, the bot identity as author and committer at the bundle's own `created_at`, and
+/// the trailers naming the bundle digest. Nothing in it depends on the machine, the clock or
+/// the refs, so it is the same in every clone; the blobs and trees are written, the commit is
+/// not.
+fn commit_buffer<'r>(
+    repo: &'r Repository,
+    bundle: &Bundle,
+    bot: &BotIdentity,
+) -> Result<(git2::Buf, git2::Commit<'r>), GitopsError> {
+    let base = find_base(repo, bundle)?;
+    let digest = bundle
+        .digest()
+        .map_err(|e| GitopsError::Git(e.to_string()))?;
+    let tree_id = apply_to_tree(repo, &base, bundle)?;
+    let tree = repo.find_tree(tree_id)?;
+    let sig = bot_signature(bot, bundle)?;
+    let msg = commit_message(bundle, &digest);
+    let buf = repo.commit_create_buffer(&sig, &sig, &msg, &tree, &[&base])?;
+    Ok((buf, base))
+}
+
+/// The id of the commit the proposal branch must point at for `bundle` (see [`commit_buffer`]);
+/// computed, never read from a ref.
+pub fn expected_commit(
+    repo: &Repository,
+    bundle: &Bundle,
+    bot: &BotIdentity,
+) -> Result<Oid, GitopsError> {
+    let (buf, _) = commit_buffer(repo, bundle, bot)?;
+    Ok(Oid::hash_object(git2::ObjectType::Commit, &buf)?)
+}
+
+/// Recomputes the commit `bundle` makes and compares it with what
+/// `refs/heads/oxide/proposals/<id>` points at now. Call it before every use of the branch
+/// (validation before and after its checks, approval, promotion): a ref moved to any other
+/// commit — even one with the right parent and trailers — is [`GitopsError::BranchForged`]
+/// (a missing ref too). Returns the verified commit id.
+#[tracing::instrument(name = "gitops.verify_branch", skip_all, fields(proposal = proposal_id))]
+pub fn verify_branch(
+    repo: &Repository,
+    proposal_id: &str,
+    bundle: &Bundle,
+    bot: &BotIdentity,
+) -> Result<Oid, GitopsError> {
+    let expected = expected_commit(repo, bundle, bot)?;
+    let branch = branch_name(proposal_id);
+    let found = repo
+        .find_reference(&format!("refs/heads/{branch}"))
+        .ok()
+        .and_then(|r| r.resolve().ok())
+        .and_then(|r| r.target());
+    if found == Some(expected) {
+        return Ok(expected);
+    }
+    Err(GitopsError::BranchForged {
+        branch,
+        expected: expected.to_string(),
+        found: found.map_or_else(|| "no branch".to_string(), |o| o.to_string()),
+    })
+}
+
+/// Makes (or finds, when it already points at the commit this bundle makes) the proposal
+/// branch: base commit → intent applied to its tree → bot commit with trailers →
+/// `refs/heads/oxide/proposals/<id>`. An existing branch at any other commit is never reused:
+/// one carrying this bundle's `Oxide-Proposal` trailer was rewritten
+/// ([`GitopsError::BranchForged`]), any other is someone else's ([`GitopsError::BranchConflict`]).
 /// HEAD, the index and the working files are not touched.
 #[tracing::instrument(name = "gitops.prepare_branch", skip_all, fields(proposal = proposal_id))]
 pub fn prepare_branch(
@@ -220,7 +295,8 @@ pub fn prepare_branch(
     bundle: &Bundle,
     bot: &BotIdentity,
 ) -> Result<BranchInfo, GitopsError> {
-    let base = find_base(repo, bundle)?;
+    let (buf, base) = commit_buffer(repo, bundle, bot)?;
+    let expected = Oid::hash_object(git2::ObjectType::Commit, &buf)?;
     let digest = bundle
         .digest()
         .map_err(|e| GitopsError::Git(e.to_string()))?;
@@ -228,27 +304,32 @@ pub fn prepare_branch(
     let refname = format!("refs/heads/{branch}");
     if let Ok(existing) = repo.find_reference(&refname) {
         let c = existing.peel_to_commit()?;
-        let ours = c.parent_id(0).ok() == Some(base.id())
-            && c.message()
-                .is_some_and(|m| m.contains(&format!("Oxide-Proposal: {digest}")));
-        if !ours {
-            return Err(GitopsError::BranchConflict {
+        if c.id() == expected {
+            return Ok(BranchInfo {
                 branch,
-                found: c.id().to_string(),
+                base_commit: base.id().to_string(),
+                head_commit: expected.to_string(),
+                created: false,
             });
         }
-        return Ok(BranchInfo {
-            branch,
-            base_commit: base.id().to_string(),
-            head_commit: c.id().to_string(),
-            created: false,
+        let claims_ours = c
+            .message_raw()
+            .is_some_and(|m| m.contains(&format!("Oxide-Proposal: {digest}")));
+        return Err(if claims_ours {
+            GitopsError::BranchForged {
+                branch,
+                expected: expected.to_string(),
+                found: c.id().to_string(),
+            }
+        } else {
+            GitopsError::BranchConflict {
+                branch,
+                found: c.id().to_string(),
+            }
         });
     }
-    let tree_id = apply_to_tree(repo, &base, bundle)?;
-    let tree = repo.find_tree(tree_id)?;
-    let sig = bot_signature(bot, bundle)?;
-    let msg = commit_message(bundle, &digest);
-    let oid = repo.commit(None, &sig, &sig, &msg, &tree, &[&base])?;
+    let oid = repo.odb()?.write(git2::ObjectType::Commit, &buf)?;
+    debug_assert_eq!(oid, expected);
     repo.reference(
         &refname,
         oid,
@@ -261,6 +342,38 @@ pub fn prepare_branch(
         head_commit: oid.to_string(),
         created: true,
     })
+}
+
+/// Records that a proposal's branch was found rewritten (`gitops.branch_forged`, with what was
+/// expected and found), in the caller's transaction — next to the quarantine. The forged ref
+/// is left where it is, for inspection: a quarantined proposal never uses its branch again.
+pub fn record_forgery(
+    conn: &rusqlite::Connection,
+    proposal_id: &str,
+    err: &GitopsError,
+    stage: &str,
+    stamp: &crate::clock::Stamp<'_>,
+) -> Result<(), GitopsError> {
+    let GitopsError::BranchForged {
+        branch,
+        expected,
+        found,
+    } = err
+    else {
+        return Ok(());
+    };
+    crate::audit::append(
+        conn,
+        crate::audit::NewEvent {
+            actor: stamp.actor,
+            kind: "gitops.branch_forged",
+            subject: proposal_id,
+            payload: serde_json::json!({"branch": branch, "expected": expected, "found": found,
+                                        "stage": stage}),
+        },
+        stamp.at,
+    )?;
+    Ok(())
 }
 
 /// Whether the target branch moved past the base, and if so whether the intent still applies
@@ -304,18 +417,41 @@ pub fn target_status(
     })
 }
 
-/// Adds a worktree `name` at `path` with `branch` checked out (path must not exist).
+/// Adds a worktree `name` at `path` (must not exist) with `commit` checked out, detached: the
+/// files come from the commit id, never from a branch name someone could move meanwhile.
+/// libgit2 adds worktrees only on a branch, so a private branch `name` is made at `commit`, the
+/// worktree's HEAD is then detached at `commit` and its files forced to that commit's tree
+/// (whatever the private branch pointed at for a moment), and the private branch is deleted.
 pub fn add_worktree(
     repo: &Repository,
     name: &str,
     path: &Path,
-    branch: &str,
+    commit: Oid,
 ) -> Result<PathBuf, GitopsError> {
-    let reference = repo.find_reference(&format!("refs/heads/{branch}"))?;
-    let mut opts = git2::WorktreeAddOptions::new();
-    opts.reference(Some(&reference));
-    let wt = repo.worktree(name, path, Some(&opts))?;
-    Ok(wt.path().to_path_buf())
+    let c = repo.find_commit(commit)?;
+    let mut scratch = repo.branch(name, &c, false)?;
+    let added = (|| -> Result<PathBuf, GitopsError> {
+        let mut opts = git2::WorktreeAddOptions::new();
+        opts.reference(Some(scratch.get()));
+        let wt = repo.worktree(name, path, Some(&opts))?;
+        let wrepo = Repository::open_from_worktree(&wt)?;
+        wrepo.set_head_detached(commit)?;
+        let mut co = git2::build::CheckoutBuilder::new();
+        co.force().remove_untracked(true).remove_ignored(true);
+        let wc = wrepo.find_commit(commit)?;
+        wrepo.checkout_tree(wc.as_object(), Some(&mut co))?;
+        let head = wrepo.head()?;
+        if !wrepo.head_detached()? || head.target() != Some(commit) {
+            return Err(GitopsError::Git(format!(
+                "the worktree {name} is not detached at {commit}"
+            )));
+        }
+        Ok(wt.path().to_path_buf())
+    })();
+    let deleted = scratch.delete();
+    let path = added?;
+    deleted?;
+    Ok(path)
 }
 
 /// Removes worktree `name`: its files (if any) and its registration. Missing is fine.
@@ -336,6 +472,12 @@ pub fn remove_worktree(
         let mut o = git2::WorktreePruneOptions::new();
         o.valid(true).locked(true).working_tree(false);
         wt.prune(Some(&mut o))?;
+    }
+    // The private branch `add_worktree` makes, if a crash left it behind.
+    if name.starts_with(WORKTREE_PREFIX) {
+        if let Ok(mut b) = repo.find_branch(name, git2::BranchType::Local) {
+            b.delete()?;
+        }
     }
     Ok(())
 }

@@ -246,8 +246,19 @@ fn worktrees_come_and_go_without_a_trace() {
     let parent = tempfile::tempdir().unwrap();
     let path = parent.path().join("wt");
     let name = format!("{WORKTREE_PREFIX}w1");
-    add_worktree(&r, &name, &path, &info.branch).unwrap();
+    let at = Oid::from_str(&info.head_commit).unwrap();
+    add_worktree(&r, &name, &path, at).unwrap();
     assert_eq!(std::fs::read_to_string(path.join("b.txt")).unwrap(), "b\n");
+    // Detached at the commit id; the private branch it was added on is gone.
+    assert_eq!(git(&path, &["rev-parse", "HEAD"]).trim(), info.head_commit);
+    let o = Command::new("git")
+        .current_dir(&path)
+        .args(["symbolic-ref", "-q", "HEAD"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "HEAD is detached, not on a branch");
+    assert!(r.find_branch(&name, git2::BranchType::Local).is_err());
+    assert!(git(&path, &["status", "--porcelain"]).is_empty());
     assert_eq!(validation_worktrees(&r).unwrap(), vec![name.clone()]);
     let listed_line = format!("worktree {}", path.display());
     let listed = git(d.path(), &["worktree", "list", "--porcelain"]);
@@ -260,4 +271,116 @@ fn worktrees_come_and_go_without_a_trace() {
     assert!(!listed.lines().any(|l| l == listed_line), "{listed}");
     // Removing again is fine.
     remove_worktree(&r, &name, Some(&path)).unwrap();
+}
+
+/// Commits `tree_files` on top of `parent` with `message`, as a forger with ref access would.
+fn forge(r: &Repository, parent: &str, message: &str, tree_files: &[(&str, &str)]) -> Oid {
+    let parent = r.find_commit(Oid::from_str(parent).unwrap()).unwrap();
+    let mut upd = TreeUpdateBuilder::new();
+    for (p, c) in tree_files {
+        upd.upsert(*p, r.blob(c.as_bytes()).unwrap(), FileMode::Blob);
+    }
+    let tree = upd.create_updated(r, &parent.tree().unwrap()).unwrap();
+    let tree = r.find_tree(tree).unwrap();
+    let sig = Signature::new("O.X.I.D.E", "oxide-bot@oxide.invalid", &Time::new(0, 0)).unwrap();
+    r.commit(None, &sig, &sig, message, &tree, &[&parent])
+        .unwrap()
+}
+
+#[test]
+fn the_branch_commit_is_computed_from_the_bundle_alone() {
+    let (d, r) = repo_with(&[("a.txt", "one\n")]);
+    let b = bundle(
+        &head(&r),
+        vec![Op::CreateFile {
+            path: "b".into(),
+            content: "b".into(),
+        }],
+    );
+    let bot = BotIdentity::default();
+    let expected = expected_commit(&r, &b, &bot).unwrap();
+    // Computing writes no commit object and no ref.
+    assert!(r.find_commit(expected).is_err());
+    assert!(verify_branch(&r, "p1", &b, &bot).is_err());
+    let made = prepare_branch(&r, "p1", &b, &bot).unwrap();
+    assert_eq!(made.head_commit, expected.to_string());
+    assert_eq!(verify_branch(&r, "p1", &b, &bot).unwrap(), expected);
+    // Another clone, another time: the same id, before and after making the branch there.
+    let d2 = tempfile::tempdir().unwrap();
+    git(d2.path(), &["clone", "-q", d.path().to_str().unwrap(), "c"]);
+    let r2 = Repository::open(d2.path().join("c")).unwrap();
+    assert_eq!(expected_commit(&r2, &b, &bot).unwrap(), expected);
+    prepare_branch(&r2, "p1", &b, &bot).unwrap();
+    assert_eq!(verify_branch(&r2, "p1", &b, &bot).unwrap(), expected);
+    // A different bundle time is a different commit.
+    let mut later = b.clone();
+    later.created_at = "2026-11-22T05:00:00.000Z".into();
+    assert_ne!(expected_commit(&r, &later, &bot).unwrap(), expected);
+}
+
+#[test]
+fn a_forged_branch_with_the_right_parent_and_trailer_is_detected() {
+    let (_d, r) = repo_with(&[("a.txt", "one\n")]);
+    let base = head(&r);
+    let b = bundle(
+        &base,
+        vec![Op::CreateFile {
+            path: "b".into(),
+            content: "b".into(),
+        }],
+    );
+    let bot = BotIdentity::default();
+    let digest = b.digest().unwrap();
+    let msg = commit_message(&b, &digest);
+    // Same parent, same message and trailers, same identity and time: only the tree differs.
+    let forged = forge(&r, &base, &msg, &[("b", "b"), ("evil.sh", "rm -rf /")]);
+    r.reference("refs/heads/oxide/proposals/p1", forged, false, "forge")
+        .unwrap();
+    let err = prepare_branch(&r, "p1", &b, &bot).unwrap_err();
+    assert_eq!(err.code(), "GITOPS_BRANCH_FORGED");
+    assert!(err.to_string().contains(&forged.to_string()), "{err}");
+    // The forged ref is left for inspection, not reused or reset.
+    let at = r.find_reference("refs/heads/oxide/proposals/p1").unwrap();
+    assert_eq!(at.target(), Some(forged));
+    let err = verify_branch(&r, "p1", &b, &bot).unwrap_err();
+    match &err {
+        GitopsError::BranchForged {
+            expected, found, ..
+        } => {
+            assert_eq!(found, &forged.to_string());
+            assert_eq!(
+                expected,
+                &expected_commit(&r, &b, &bot).unwrap().to_string()
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A branch made honestly and then moved is caught by verify_branch.
+    let b2 = bundle(
+        &base,
+        vec![Op::CreateFile {
+            path: "c".into(),
+            content: "c".into(),
+        }],
+    );
+    prepare_branch(&r, "p2", &b2, &bot).unwrap();
+    let moved = forge(
+        &r,
+        &base,
+        &commit_message(&b2, &b2.digest().unwrap()),
+        &[("c", "x")],
+    );
+    r.reference("refs/heads/oxide/proposals/p2", moved, true, "move")
+        .unwrap();
+    assert_eq!(
+        verify_branch(&r, "p2", &b2, &bot).unwrap_err().code(),
+        "GITOPS_BRANCH_FORGED"
+    );
+    // A deleted branch is not the bundle's either.
+    r.find_reference("refs/heads/oxide/proposals/p2")
+        .unwrap()
+        .delete()
+        .unwrap();
+    let err = verify_branch(&r, "p2", &b2, &bot).unwrap_err();
+    assert!(err.to_string().contains("found no branch"), "{err}");
 }

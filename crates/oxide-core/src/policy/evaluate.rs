@@ -114,7 +114,7 @@ pub fn proposal_input(
         },
         submitted_by: stored.map(|s| s.submitted_by),
     };
-    Ok(input::assemble(
+    let mut assembled = input::assemble(
         &row.bundle,
         &row.digest,
         &input::ProposalMeta {
@@ -128,7 +128,10 @@ pub fn proposal_input(
         capsules,
         actor,
         &settings,
-    ))
+    );
+    // Size from the real diff and the window of recent proposals (issue 11, item 7).
+    input::add_repo_facts(ws, row, &mut assembled)?;
+    Ok(assembled)
 }
 
 /// `policy eval ID`: assembles the input from the other rooms, evaluates it with the

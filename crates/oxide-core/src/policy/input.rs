@@ -1,5 +1,6 @@
-//! Assembling a `PolicyInput` from values the other rooms hand over. Pure: no I/O, so it
-//! can be tested (and used) before the proposal, checks and binder rooms are wired in.
+//! Assembling a `PolicyInput` from values the other rooms hand over. `assemble` and its
+//! helpers are pure (no I/O); [`add_repo_facts`] adds what only the repository and the
+//! proposal room know: the real diff's size and the rolling window of recent proposals.
 
 use std::collections::BTreeSet;
 
@@ -108,6 +109,7 @@ pub fn proposal_facts(
         touched_paths: touched.into_iter().collect(),
         lines_added: added,
         lines_removed: removed,
+        size: None,
         risk_hints: bundle.intent.risk_hints.clone(),
     }
 }
@@ -208,7 +210,169 @@ pub fn assemble(
         capsules,
         actor: actor.to_string(),
         settings: settings_facts(settings),
+        window: None,
     }
+}
+
+// ------------------------------------------------------------------ size and window
+
+/// The rolling window: proposals created within this many days ...
+pub const WINDOW_DAYS: u32 = 7;
+/// ... at most this many per window (newest first).
+pub const WINDOW_MAX_PROPOSALS: u32 = 50;
+/// Proposals that have landed or still can: the ones a split change is made of.
+pub const WINDOW_STATES: &[crate::workflow::State] = &[
+    crate::workflow::State::Discovered,
+    crate::workflow::State::Proposed,
+    crate::workflow::State::Validated,
+    crate::workflow::State::Approved,
+    crate::workflow::State::Promoted,
+];
+
+/// The size facts of a diff.
+pub fn size_facts(stat: &crate::gitops::diffstat::DiffStat) -> SizeFacts {
+    use crate::gitops::diffstat::FileChange;
+    SizeFacts {
+        files: stat
+            .files
+            .iter()
+            .map(|f| FileSizeFacts {
+                path: f.path.clone(),
+                change: match f.change {
+                    FileChange::Added => FileChangeKind::Added,
+                    FileChange::Deleted => FileChangeKind::Deleted,
+                    FileChange::Modified => FileChangeKind::Modified,
+                    FileChange::TypeChanged => FileChangeKind::TypeChanged,
+                },
+                lines_added: f.lines_added,
+                lines_removed: f.lines_removed,
+                bytes_added: f.bytes_added,
+                bytes_removed: f.bytes_removed,
+                binary: f.binary,
+            })
+            .collect(),
+        lines_added: stat.lines_added,
+        lines_removed: stat.lines_removed,
+        bytes_added: stat.bytes_added,
+        bytes_removed: stat.bytes_removed,
+        binary_files: stat.binary_files,
+        files_deleted: stat.files_deleted,
+        base_files: stat.base_files,
+        base_bytes: stat.base_bytes,
+        max_line_bytes: crate::gitops::diffstat::MAX_LINE_BYTES,
+    }
+}
+
+/// Sets the proposal's size from the real diff: `size`, and the line totals policies read.
+pub fn with_size(input: &mut PolicyInput, size: SizeFacts) {
+    input.proposal.lines_added = size.lines_added;
+    input.proposal.lines_removed = size.lines_removed;
+    input.proposal.size = Some(size);
+}
+
+/// Adds one proposal's diff (or `None`: it could not be computed) to a window's totals.
+pub fn add_to_window(w: &mut WindowTotals, id: &str, paths: &[String], size: Option<&SizeFacts>) {
+    w.proposals += 1;
+    w.ids.push(id.to_string());
+    match size {
+        Some(s) => {
+            w.lines_added += s.lines_added;
+            w.lines_removed += s.lines_removed;
+            w.bytes_added += s.bytes_added;
+            w.bytes_removed += s.bytes_removed;
+            w.files_deleted += s.files_deleted;
+        }
+        None => w.not_sized += 1,
+    }
+    let mut all: BTreeSet<String> = w.touched_paths.drain(..).collect();
+    all.extend(paths.iter().cloned());
+    w.touched_paths = all.into_iter().collect();
+}
+
+fn row_skill_key(row: &crate::workflow::ProposalRow) -> &str {
+    row.skill_id.as_deref().unwrap_or(&row.bundle.skill_digest)
+}
+
+/// What only the repository and the proposal room know, added to an assembled input:
+/// `proposal.size` from git's diff of the base tree against the proposal's tree (built in
+/// the object database as the proposal branch is; refs untouched), and `window`, the recent
+/// proposals of the same skill and of the same submitter (read through
+/// `workflow::rows::recent` and the skill room), each sized the same way.
+#[tracing::instrument(name = "policy.repo_facts", skip_all)]
+pub fn add_repo_facts(
+    ws: &crate::Workspace,
+    row: &crate::workflow::ProposalRow,
+    input: &mut PolicyInput,
+) -> Result<(), crate::Error> {
+    use crate::gitops::diffstat::proposal_diffstat;
+    let repo = git2::Repository::open(ws.root())
+        .map_err(|e| crate::gitops::GitopsError::Git(e.message().to_string()))?;
+    with_size(input, size_facts(&proposal_diffstat(&repo, &row.bundle)?));
+
+    let conn = ws.store().conn();
+    let since = ws.clock().now() - time::Duration::days(i64::from(WINDOW_DAYS));
+    let recent = crate::workflow::rows::recent(
+        conn,
+        &crate::clock::format_ts(since),
+        WINDOW_STATES,
+        WINDOW_MAX_PROPOSALS * 10,
+    )?;
+    let key = row_skill_key(row).to_string();
+    let submitter = input.skill.submitted_by.clone();
+    let mut skill = WindowTotals {
+        key: key.clone(),
+        ..Default::default()
+    };
+    let mut by_submitter = submitter.as_ref().map(|s| WindowTotals {
+        key: s.clone(),
+        ..Default::default()
+    });
+    let mut submitters: std::collections::HashMap<String, Option<String>> = Default::default();
+    for other in recent.iter().filter(|r| r.id != row.id) {
+        let other_key = row_skill_key(other);
+        let same_skill = other_key == key && skill.proposals < u64::from(WINDOW_MAX_PROPOSALS);
+        let same_submitter = match (&by_submitter, &submitter) {
+            (Some(w), Some(s)) if w.proposals < u64::from(WINDOW_MAX_PROPOSALS) => {
+                if !submitters.contains_key(other_key) {
+                    let who = crate::skill::get(conn, other_key)?.map(|k| k.submitted_by);
+                    submitters.insert(other_key.to_string(), who);
+                }
+                submitters[other_key].as_deref() == Some(s.as_str())
+            }
+            _ => false,
+        };
+        if !same_skill && !same_submitter {
+            continue;
+        }
+        let size = proposal_diffstat(&repo, &other.bundle)
+            .ok()
+            .map(|s| size_facts(&s));
+        let mut paths: Vec<String> = other
+            .bundle
+            .intent
+            .ops
+            .iter()
+            .map(|o| o.path().to_string())
+            .collect();
+        if let Some(s) = &size {
+            paths.extend(s.files.iter().map(|f| f.path.clone()));
+        }
+        if same_skill {
+            add_to_window(&mut skill, &other.id, &paths, size.as_ref());
+        }
+        if same_submitter {
+            if let Some(w) = by_submitter.as_mut() {
+                add_to_window(w, &other.id, &paths, size.as_ref());
+            }
+        }
+    }
+    input.window = Some(WindowFacts {
+        days: WINDOW_DAYS,
+        max_proposals: WINDOW_MAX_PROPOSALS,
+        skill,
+        submitter: by_submitter,
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -311,6 +475,69 @@ mod tests {
         assert_eq!(input.settings.rollout_mode, RolloutModeFact::Shadow);
         assert_eq!(input.settings.fallback_mode, "strict");
         assert_eq!(input.version, INPUT_VERSION);
+    }
+
+    #[test]
+    fn size_replaces_the_intents_count_and_windows_add_up() {
+        use crate::gitops::diffstat::{DiffStat, FileChange, FileStat};
+        let b = bundle(
+            vec![Op::CreateFile {
+                path: "src/one.txt".into(),
+                content: "x".repeat(1 << 20),
+            }],
+            Synthesizer::Manual,
+        );
+        let mut input = assemble(
+            &b,
+            "sha256:x",
+            &ProposalMeta::default(),
+            &|_| None,
+            SkillFacts {
+                digest: "d".into(),
+                source: SkillSource::Manual,
+                submitted_by: None,
+            },
+            ValidationFacts {
+                ran: true,
+                checks: vec![],
+            },
+            vec![],
+            "bob",
+            &Settings::default(),
+        );
+        // The intent's count: one line.
+        assert_eq!(input.proposal.lines_added, 1);
+        let stat = DiffStat {
+            files: vec![FileStat {
+                path: "src/one.txt".into(),
+                change: FileChange::Added,
+                lines_added: 5243,
+                lines_removed: 0,
+                bytes_added: 1 << 20,
+                bytes_removed: 0,
+                binary: false,
+            }],
+            lines_added: 5243,
+            bytes_added: 1 << 20,
+            base_files: 3,
+            base_bytes: 90,
+            ..Default::default()
+        };
+        with_size(&mut input, size_facts(&stat));
+        assert_eq!(input.proposal.lines_added, 5243);
+        let size = input.proposal.size.as_ref().unwrap();
+        assert_eq!(size.files[0].change, FileChangeKind::Added);
+        assert_eq!(size.max_line_bytes, crate::gitops::diffstat::MAX_LINE_BYTES);
+
+        let mut w = WindowTotals::default();
+        add_to_window(&mut w, "a", &["src/b".into(), "src/a".into()], Some(size));
+        add_to_window(&mut w, "b", &["src/a".into()], None);
+        assert_eq!(w.proposals, 2);
+        assert_eq!(w.ids, ["a", "b"]);
+        assert_eq!(w.lines_added, 5243);
+        assert_eq!(w.bytes_added, 1 << 20);
+        assert_eq!(w.not_sized, 1);
+        assert_eq!(w.touched_paths, ["src/a", "src/b"]);
     }
 
     /// Every path the default policy's tests (`oxide_test.rego`) use, with the case and

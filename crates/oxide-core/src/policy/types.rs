@@ -37,6 +37,10 @@ pub struct PolicyInput {
     /// replaces whatever a document carries, so a bare input can neither omit nor forge them.
     #[serde(default)]
     pub paths: Vec<PathFact>,
+    /// Recent proposals of the same skill and the same submitter, so a policy can judge a
+    /// change split into several proposals. `null` in a bare document that has none.
+    #[serde(default)]
+    pub window: Option<WindowFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -55,10 +59,97 @@ pub struct ProposalFacts {
     pub ops: Vec<OpFacts>,
     /// Every path an operation touches, sorted, without duplicates.
     pub touched_paths: Vec<String>,
+    /// Lines added by the real diff (base tree against the proposal's tree), a line longer
+    /// than `size.max_line_bytes` counted as several; the intent's own count when no
+    /// repository was at hand (`size` is then `null`).
     pub lines_added: u64,
     pub lines_removed: u64,
+    /// The real diff's size facts, per file and in total, with the base tree's totals.
+    /// `null` in a bare document that has none.
+    #[serde(default)]
+    pub size: Option<SizeFacts>,
     /// Risk hints the synthesizer gave (untrusted, informative only).
     pub risk_hints: Vec<String>,
+}
+
+/// The size of a proposal as git diffs it (`gitops::diffstat`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SizeFacts {
+    /// Changed files, sorted by path.
+    pub files: Vec<FileSizeFacts>,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    pub bytes_added: u64,
+    pub bytes_removed: u64,
+    /// Changed files git detects as binary.
+    pub binary_files: u64,
+    pub files_deleted: u64,
+    /// Files in the base tree (to weigh deletions by the share they remove).
+    pub base_files: u64,
+    /// Bytes of the files in the base tree.
+    pub base_bytes: u64,
+    /// A line longer than this counts as `ceil(bytes / max_line_bytes)` lines.
+    pub max_line_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum FileChangeKind {
+    Added,
+    Deleted,
+    Modified,
+    TypeChanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct FileSizeFacts {
+    pub path: String,
+    pub change: FileChangeKind,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    pub bytes_added: u64,
+    pub bytes_removed: u64,
+    pub binary: bool,
+}
+
+/// The rolling window of recent proposals (other than this one) that can still land:
+/// created within `days` days, at most `max_proposals` of them, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct WindowFacts {
+    pub days: u32,
+    pub max_proposals: u32,
+    /// Recent proposals from the same skill.
+    pub skill: WindowTotals,
+    /// Recent proposals from skills of the same submitter (`null`: submitter unknown).
+    pub submitter: Option<WindowTotals>,
+}
+
+/// Totals over the proposals of a window, from their real diffs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct WindowTotals {
+    /// The skill digest or submitter the window is about.
+    pub key: String,
+    pub proposals: u64,
+    /// Their ids, newest first.
+    pub ids: Vec<String>,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    pub bytes_added: u64,
+    pub bytes_removed: u64,
+    pub files_deleted: u64,
+    /// Every path they touch, sorted, without duplicates.
+    pub touched_paths: Vec<String>,
+    /// Proposals whose diff could not be computed (e.g. their base is gone): counted, not sized.
+    pub not_sized: u64,
 }
 
 #[derive(
@@ -79,6 +170,7 @@ pub enum OpKind {
 pub struct OpFacts {
     pub op: OpKind,
     pub path: String,
+    /// The intent's own count (informative: size judgements use `proposal.size`).
     pub lines_added: u64,
     pub lines_removed: u64,
 }

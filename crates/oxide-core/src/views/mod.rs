@@ -5,5 +5,5 @@
 pub mod proposals;
 pub mod status;
 
-pub use proposals::{detail, list, view, ProposalDetail, ProposalSummary, ProposalView};
+pub use proposals::{detail, diff, list, view, ProposalDetail, ProposalSummary, ProposalView};
 pub use status::{status, Status};

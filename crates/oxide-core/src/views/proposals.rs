@@ -110,9 +110,17 @@ pub struct ProposalDetail {
 pub fn detail(ws: &crate::Workspace, id: &str) -> Result<ProposalDetail, crate::Error> {
     let row = workflow::rows::get(ws.store().conn(), id)?
         .ok_or_else(|| crate::proposal::ProposalError::NotFound(id.to_string()))?;
-    let diff = diff_in_repo(ws.root(), &row.bundle)?;
+    let diff = diff_in_repo(ws.root(), &row.id, &row.bundle)?;
     Ok(ProposalDetail {
         proposal: row,
         diff,
     })
+}
+
+/// A proposal's (by id or digest) review diff: `oxide proposal diff ID`.
+#[tracing::instrument(name = "proposal.review_diff", skip_all)]
+pub fn diff(ws: &crate::Workspace, id: &str) -> Result<DiffView, crate::Error> {
+    let row = workflow::rows::get(ws.store().conn(), id)?
+        .ok_or_else(|| crate::proposal::ProposalError::NotFound(id.to_string()))?;
+    Ok(diff_in_repo(ws.root(), &row.id, &row.bundle)?)
 }

@@ -8,6 +8,9 @@ pub const CHECK_FAILED: &str = "CHECK_FAILED";
 pub const BASE_MISSING: &str = crate::proposal::apply::codes::BASE_MISSING;
 /// Quarantine: the intent does not apply at its own base commit.
 pub const INTENT_DOES_NOT_APPLY: &str = "INTENT_DOES_NOT_APPLY";
+/// Quarantine: the proposal branch does not point at the commit its bundle makes (rewritten
+/// before or during validation).
+pub const BRANCH_FORGED: &str = "BRANCH_FORGED";
 /// Supersede: the target branch moved and the intent no longer applies to its head.
 pub const TARGET_MOVED: &str = "TARGET_MOVED";
 /// Supersede: a newer bundle for the same skill replaces the proposal.

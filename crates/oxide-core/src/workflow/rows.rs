@@ -170,6 +170,29 @@ pub fn list(conn: &Connection, state: Option<State>) -> Result<Vec<ProposalRow>,
     rows.map_err(read_err)
 }
 
+/// Proposals created at or after `since` (RFC 3339, as stored), newest first, at most
+/// `limit` of them, in any of `states` (every state when empty). The policy's rolling
+/// window of recent proposals reads the proposals table through this.
+pub fn recent(
+    conn: &Connection,
+    since: &str,
+    states: &[State],
+    limit: u32,
+) -> Result<Vec<ProposalRow>, WorkflowError> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let states = serde_json::to_string(&states).expect("a list of strings is JSON");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM proposals
+         WHERE created_at >= ?1
+           AND (json_array_length(?2) = 0 OR state IN (SELECT value FROM json_each(?2)))
+         ORDER BY created_at DESC, id LIMIT ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![since, states, limit], from_row)?
+        .collect::<Result<_, _>>();
+    rows.map_err(read_err)
+}
+
 /// How many proposals are in each state (states without proposals absent).
 pub fn count_by_state(conn: &Connection) -> Result<Vec<(State, u64)>, WorkflowError> {
     let mut stmt = conn.prepare("SELECT state, count(*) FROM proposals GROUP BY state")?;

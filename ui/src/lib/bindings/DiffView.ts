@@ -3,6 +3,18 @@ import type { FileDiff } from "./FileDiff";
 import type { Problem } from "./Problem";
 
 /**
- * The diff of a whole bundle, or why it cannot be shown (the intent no longer applies).
+ * The review diff of a proposal, or why it cannot be shown.
  */
-export type DiffView = { files: Array<FileDiff>, problems: Array<Problem>, };
+export type DiffView = { 
+/**
+ * The bundle's base commit and its tree (absent when the commit is not in the repo).
+ */
+base_commit: string | null, base_tree: string | null, 
+/**
+ * The tree compared with the base: the proposal branch's, or the one the bundle gives.
+ */
+head_tree: string | null, 
+/**
+ * The proposal branch and its commit, when the diff is of that branch.
+ */
+branch: string | null, head_commit: string | null, files: Array<FileDiff>, problems: Array<Problem>, };

@@ -6,6 +6,7 @@ import type { ProvenanceFacts } from "./ProvenanceFacts";
 import type { SettingsFacts } from "./SettingsFacts";
 import type { SkillFacts } from "./SkillFacts";
 import type { ValidationFacts } from "./ValidationFacts";
+import type { WindowFacts } from "./WindowFacts";
 
 /**
  * Everything a policy may look at, assembled by `policy::input::assemble` from the
@@ -30,4 +31,9 @@ actor: string, settings: SettingsFacts,
  * from `proposal.touched_paths` and `proposal.ops[].path` with this build's list and
  * replaces whatever a document carries, so a bare input can neither omit nor forge them.
  */
-paths: Array<PathFact>, };
+paths: Array<PathFact>, 
+/**
+ * Recent proposals of the same skill and the same submitter, so a policy can judge a
+ * change split into several proposals. `null` in a bare document that has none.
+ */
+window: WindowFacts | null, };

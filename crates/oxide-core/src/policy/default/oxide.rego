@@ -22,6 +22,23 @@ large_change_lines := 200
 # Touching more files than this raises risk to medium.
 many_files := 10
 
+# Size is the real diff of the base tree against the proposal's tree (`input.proposal.size`),
+# never the intent's own count: a line longer than `size.max_line_bytes` counts as several
+# lines, so `lines_added`/`lines_removed` cannot be kept small by writing one giant line.
+# More changed bytes (added + removed) than this is a large change whatever the line count.
+large_change_bytes := 65536
+
+# Deleting more than this share of the base tree's files, or removing more than this share
+# of its bytes, is high risk: most of a repository should not disappear in one review.
+mass_deletion_share := 0.5
+
+# Binary files cannot be reviewed as a diff: changing one is at least medium.
+binary_change_risk := "medium"
+
+# A change split into several proposals is judged as a whole: the recent proposals of the
+# same skill and of the same submitter (`input.window`, the last days / proposals) are added
+# to this one and judged by the size thresholds above.
+
 # Sensitive paths are not listed here: OXIDE keeps ONE list (governance, CI, repository
 # behaviour, secrets, protected folders, ignore rules; each entry with its reason, see
 # docs/policy.md), defined in Rust and shared with synthesis, which never proposes a
@@ -89,6 +106,38 @@ odd_paths contains p if {
 	some bad in ["//", "/./", "/../", "\\"]
 	contains(q, bad)
 }
+
+# The real diff's facts (`null` in a bare document: then only the intent's counts exist).
+size := input.proposal.size if is_object(input.proposal.size)
+
+changed_bytes := size.bytes_added + size.bytes_removed
+
+binary_paths contains f.path if {
+	some f in size.files
+	f.binary
+}
+
+deleted_file_share := size.files_deleted / size.base_files if size.base_files > 0
+
+removed_byte_share := size.bytes_removed / size.base_bytes if size.base_bytes > 0
+
+# The windows of recent proposals that hold at least one other proposal.
+window_kinds := {"skill", "submitter"}
+
+window(kind) := w if {
+	w := input.window[kind]
+	is_object(w)
+	w.proposals > 0
+}
+
+window_lines(w) := (changed_lines + w.lines_added) + w.lines_removed
+
+window_bytes(w) := ((object.get(size, "bytes_added", 0) + object.get(size, "bytes_removed", 0)) + w.bytes_added) + w.bytes_removed
+
+window_says(kind, w) := sprintf(
+	"with the %d other recent proposal(s) of the same %s %s in the last %d days (%s)",
+	[w.proposals, kind, w.key, input.window.days, concat(", ", w.ids)],
+)
 
 deleted contains op.path if {
 	some op in input.proposal.ops
@@ -187,6 +236,92 @@ escalations contains e if {
 		"rule": "oxide.deletion",
 		"risk": "medium",
 		"message": sprintf("deletes files: %s", [concat(", ", sort(deleted))]),
+	}
+}
+
+escalations contains e if {
+	changed_bytes > large_change_bytes
+	e := {
+		"rule": "oxide.large_change_bytes",
+		"risk": "high",
+		"message": sprintf("%d bytes changed, more than %d (%d lines, a line longer than %d bytes counted as several)", [changed_bytes, large_change_bytes, changed_lines, size.max_line_bytes]),
+	}
+}
+
+escalations contains e if {
+	deleted_file_share > mass_deletion_share
+	e := {
+		"rule": "oxide.mass_deletion",
+		"risk": "high",
+		"message": sprintf("deletes %d of the repository's %d files, more than a share of %v", [size.files_deleted, size.base_files, mass_deletion_share]),
+	}
+}
+
+escalations contains e if {
+	removed_byte_share > mass_deletion_share
+	e := {
+		"rule": "oxide.mass_deletion",
+		"risk": "high",
+		"message": sprintf("removes %d of the repository's %d bytes, more than a share of %v", [size.bytes_removed, size.base_bytes, mass_deletion_share]),
+	}
+}
+
+escalations contains e if {
+	count(binary_paths) > 0
+	e := {
+		"rule": "oxide.binary_change",
+		"risk": binary_change_risk,
+		"message": sprintf("changes binary files, which cannot be reviewed as a diff: %s", [concat(", ", sort(binary_paths))]),
+	}
+}
+
+escalations contains e if {
+	some kind in window_kinds
+	w := window(kind)
+	total := window_lines(w)
+	total > large_change_lines
+	e := {
+		"rule": "oxide.split_change",
+		"risk": "high",
+		"message": sprintf("%s, %d lines changed, more than %d", [window_says(kind, w), total, large_change_lines]),
+	}
+}
+
+escalations contains e if {
+	some kind in window_kinds
+	w := window(kind)
+	total := window_lines(w)
+	total > medium_change_lines
+	total <= large_change_lines
+	e := {
+		"rule": "oxide.split_change",
+		"risk": "medium",
+		"message": sprintf("%s, %d lines changed, more than %d", [window_says(kind, w), total, medium_change_lines]),
+	}
+}
+
+escalations contains e if {
+	some kind in window_kinds
+	w := window(kind)
+	total := window_bytes(w)
+	total > large_change_bytes
+	e := {
+		"rule": "oxide.split_change",
+		"risk": "high",
+		"message": sprintf("%s, %d bytes changed, more than %d", [window_says(kind, w), total, large_change_bytes]),
+	}
+}
+
+escalations contains e if {
+	some kind in window_kinds
+	w := window(kind)
+	size.base_files > 0
+	n_deleted := size.files_deleted + w.files_deleted
+	n_deleted / size.base_files > mass_deletion_share
+	e := {
+		"rule": "oxide.split_change",
+		"risk": "high",
+		"message": sprintf("%s, %d of the repository's %d files deleted, more than a share of %v", [window_says(kind, w), n_deleted, size.base_files, mass_deletion_share]),
 	}
 }
 

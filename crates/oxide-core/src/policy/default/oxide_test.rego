@@ -250,6 +250,156 @@ test_unsandboxed_check_does_not_lower_a_critical_risk if {
 	d.risk == "critical"
 }
 
+# ---------------------------------------------------------------- size, deletions, window
+
+# Size facts of a diff: `files` and the base tree's totals given; totals summed from files.
+size_of(files, base_files, base_bytes) := {
+	"files": files,
+	"lines_added": sum([f.lines_added | some f in files]),
+	"lines_removed": sum([f.lines_removed | some f in files]),
+	"bytes_added": sum([f.bytes_added | some f in files]),
+	"bytes_removed": sum([f.bytes_removed | some f in files]),
+	"binary_files": count([f | some f in files; f.binary]),
+	"files_deleted": count([f | some f in files; f.change == "deleted"]),
+	"base_files": base_files,
+	"base_bytes": base_bytes,
+	"max_line_bytes": 200,
+}
+
+# `base` with the intent's ops/paths `ops` and the real diff `size`: the line totals the
+# evaluator sets from it.
+sized(ops, sz) := object.union(base, {"proposal": {
+	"ops": ops,
+	"touched_paths": sort({o.path | some o in ops}),
+	"size": sz,
+	"lines_added": sz.lines_added,
+	"lines_removed": sz.lines_removed,
+}})
+
+fstat(path, change, la, lr, ba, br, bin) := {
+	"path": path, "change": change, "lines_added": la, "lines_removed": lr,
+	"bytes_added": ba, "bytes_removed": br, "binary": bin,
+}
+
+has_rule(d, rule, risk) if {
+	some e in d.escalations
+	e.rule == rule
+	e.risk == risk
+}
+
+test_a_giant_single_line_is_a_large_change if {
+	# One 1 MiB line: the intent says 1 line; the diff counts 1 MiB / 200 bytes.
+	sz := size_of([fstat("src/blob.txt", "added", 5243, 0, 1048576, 0, false)], 40, 4000)
+	d := oxide.decision with input as sized([{"op": "create_file", "path": "src/blob.txt", "lines_added": 1, "lines_removed": 0}], sz)
+	d.risk == "high"
+	has_rule(d, "oxide.large_change", "high")
+	has_rule(d, "oxide.large_change_bytes", "high")
+	some e in d.escalations
+	contains(e.message, "1048576 bytes changed")
+}
+
+test_a_json_patch_with_a_huge_value_is_judged_by_its_bytes if {
+	# One `replace` operation (1 line by the intent), a 300 kB value in the file.
+	sz := size_of([fstat("config/app.json", "modified", 1501, 1, 300012, 20, false)], 40, 4000)
+	d := oxide.decision with input as sized([{"op": "json_patch", "path": "config/app.json", "lines_added": 1, "lines_removed": 1}], sz)
+	d.risk == "high"
+	has_rule(d, "oxide.large_change_bytes", "high")
+}
+
+test_bytes_alone_raise_a_change_of_short_lines if {
+	sz := size_of([fstat("src/a.txt", "modified", 10, 0, 70000, 0, false)], 40, 400000)
+	d := oxide.decision with input as sized([{"op": "text_edit", "path": "src/a.txt", "lines_added": 1, "lines_removed": 0}], sz)
+	has_rule(d, "oxide.large_change_bytes", "high")
+}
+
+test_deleting_a_binary_file_is_counted_and_flagged if {
+	# An unreadable file: the intent counts 0 lines; the diff counts its bytes.
+	sz := size_of([fstat("assets/logo.bin", "deleted", 0, 21, 0, 4096, true)], 40, 400000)
+	d := oxide.decision with input as sized([{"op": "delete_file", "path": "assets/logo.bin", "lines_added": 0, "lines_removed": 0}], sz)
+	d.risk == "medium"
+	has_rule(d, "oxide.binary_change", "medium")
+	has_rule(d, "oxide.deletion", "medium")
+	some e in d.escalations
+	e.rule == "oxide.binary_change"
+	contains(e.message, "assets/logo.bin")
+}
+
+test_deleting_most_of_the_files_is_high if {
+	files := [fstat(sprintf("src/f%d.txt", [i]), "deleted", 0, 1, 0, 2, false) | some i in numbers.range(1, 6)]
+	sz := size_of(files, 10, 100000)
+	ops := [{"op": "delete_file", "path": f.path, "lines_added": 0, "lines_removed": 1} | some f in files]
+	d := oxide.decision with input as sized(ops, sz)
+	d.risk == "high"
+	has_rule(d, "oxide.mass_deletion", "high")
+	some e in d.escalations
+	contains(e.message, "deletes 6 of the repository's 10 files")
+}
+
+test_removing_most_of_the_bytes_is_high if {
+	sz := size_of([fstat("data/big.txt", "deleted", 0, 40, 0, 8000, false)], 10, 10000)
+	d := oxide.decision with input as sized([{"op": "delete_file", "path": "data/big.txt", "lines_added": 0, "lines_removed": 0}], sz)
+	has_rule(d, "oxide.mass_deletion", "high")
+}
+
+test_deleting_one_file_of_many_stays_medium if {
+	sz := size_of([fstat("src/old.txt", "deleted", 0, 4, 0, 19, false)], 10, 1000)
+	d := oxide.decision with input as sized([{"op": "delete_file", "path": "src/old.txt", "lines_added": 0, "lines_removed": 4}], sz)
+	d.risk == "medium"
+	not has_rule(d, "oxide.mass_deletion", "high")
+}
+
+window_of(n, lines, bytes, deleted) := {
+	"key": "k", "proposals": n, "ids": [sprintf("p%d", [i]) | some i in numbers.range(1, n)],
+	"lines_added": lines, "lines_removed": 0, "bytes_added": bytes, "bytes_removed": 0,
+	"files_deleted": deleted, "touched_paths": ["src/a.txt"], "not_sized": 0,
+}
+
+with_window(inp, skill, submitter) := object.union(inp, {"window": {
+	"days": 7, "max_proposals": 50, "skill": skill, "submitter": submitter,
+}})
+
+small := sized(
+	[{"op": "text_edit", "path": "src/a.txt", "lines_added": 40, "lines_removed": 0}],
+	size_of([fstat("src/a.txt", "modified", 40, 0, 800, 0, false)], 40, 400000),
+)
+
+test_a_split_change_is_judged_as_a_whole if {
+	# Each piece is low (40 lines), the skill's recent pieces make it 200+ lines.
+	d0 := oxide.decision with input as small
+	d0.risk == "low"
+	d := oxide.decision with input as with_window(small, window_of(5, 200, 4000, 0), null)
+	d.risk == "high"
+	has_rule(d, "oxide.split_change", "high")
+	some e in d.escalations
+	e.rule == "oxide.split_change"
+	contains(e.message, "5 other recent proposal(s) of the same skill")
+	contains(e.message, "p1, p2, p3, p4, p5")
+}
+
+test_a_split_change_by_one_submitter_is_judged_as_a_whole if {
+	d := oxide.decision with input as with_window(small, window_of(0, 0, 0, 0), window_of(2, 30, 600, 0))
+	d.risk == "medium"
+	has_rule(d, "oxide.split_change", "medium")
+	d2 := oxide.decision with input as with_window(small, window_of(0, 0, 0, 0), window_of(3, 20, 90000, 0))
+	has_rule(d2, "oxide.split_change", "high")
+}
+
+test_a_split_mass_deletion_is_high if {
+	sz := size_of([fstat("src/f1.txt", "deleted", 0, 1, 0, 2, false)], 10, 100000)
+	one := sized([{"op": "delete_file", "path": "src/f1.txt", "lines_added": 0, "lines_removed": 1}], sz)
+	d0 := oxide.decision with input as one
+	d0.risk == "medium"
+	d := oxide.decision with input as with_window(one, window_of(5, 0, 0, 5), null)
+	has_rule(d, "oxide.split_change", "high")
+}
+
+test_a_quiet_window_changes_nothing if {
+	d := oxide.decision with input as with_window(small, window_of(1, 2, 40, 0), window_of(0, 0, 0, 0))
+	d.risk == "low"
+	d2 := oxide.decision with input as with_window(small, window_of(0, 0, 0, 0), null)
+	d2.risk == "low"
+}
+
 # ---------------------------------------------------------------- generated
 # BEGIN path facts: generated from proposal::paths (OXIDE_BLESS=1 cargo test -p oxide-core policy::input)
 path_classes := {"governance", "ci", "repo_behaviour", "protected_secret", "protected_folder", "ignore_rules"}
