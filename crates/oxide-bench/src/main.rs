@@ -12,6 +12,7 @@ mod binder;
 mod gitops;
 mod policy;
 mod report;
+mod sandbox;
 mod synth;
 
 /// (name, entry point, one-line description). Add one line per benchmark.
@@ -37,6 +38,11 @@ const BENCHES: &[Bench] = &[
         "binder",
         binder::run,
         "envelope ingestion vs a bare prepared INSERT",
+    ),
+    (
+        "sandbox",
+        sandbox::run,
+        "`oxide validate` with the check sandboxed vs unsandboxed, and bare bwrap vs `true`",
     ),
 ];
 

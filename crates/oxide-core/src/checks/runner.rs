@@ -221,7 +221,11 @@ fn sandbox_root_args() -> Vec<OsString> {
     a
 }
 
-fn bwrap_argv(
+/// The full command line that runs `argv` sandboxed: `bwrap`, the minimal root, the
+/// read-only `ro` binds (host path, path inside), the worktree bound read-write as the working
+/// directory, then `argv` under an `env` that drops bwrap's `PWD`. Public so the sandbox's fixed
+/// cost can be measured with exactly the flags checks run under (`oxide-bench sandbox`).
+pub fn bwrap_argv(
     bwrap: &Path,
     workdir: &Path,
     ro: &[(PathBuf, String)],
