@@ -2,7 +2,7 @@
 //! envelopes were ingested by the real `oxide binder ingest`.
 
 use oxide_journeys::desktop::{keys, Launch};
-use oxide_journeys::TestRepo;
+use oxide_journeys::{git, TestRepo};
 use serde_json::{json, Value};
 
 fn envelope(n: u32, signal: &str, target: &str, reason: &str) -> Value {
@@ -36,6 +36,9 @@ fn desktop_capsules_table_filters_sorts_and_shows_detail_chart_and_quarantine() 
         "rollout_mode = \"guided\"\nmin_support = 5\nstaleness_days = 36500",
     );
     std::fs::write(&toml, text).unwrap();
+    // Settings are in force once committed on the target branch.
+    git(repo.path(), &["add", ".oxide"]);
+    git(repo.path(), &["commit", "-q", "-m", "guided rollout"]);
 
     let mut lines: Vec<String> = (0..12)
         .map(|n| envelope(n, "fail", "src/lib.rs", "TEST_FAILED").to_string())

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 /// A policy that allows everything (what an attacker would like to be in force).
 const PERMISSIVE: &str = "package oxide\n\ndecision := {\"risk\": \"low\", \"required\": {\"count\": 1, \"roles\": [\"approver\"]}, \"denials\": [], \"warnings\": [], \"escalations\": []}\n";
 
-/// A policy input whose required check failed: the default policy denies it.
-fn failed_check_input() -> Value {
+/// A policy input the default policy denies and a permissive one allows: validated (a
+/// passed required check of the current commit, so the evaluator's own "no allow without
+/// validation" does not apply) but O.X.I.D.E edits a governance file (`GOVERNANCE_BY_OXIDE`).
+fn denied_by_default_input() -> Value {
     json!({
         "version": "oxide.policy.input/v1",
         "proposal": {
@@ -19,16 +21,16 @@ fn failed_check_input() -> Value {
             "digest": format!("sha256:{}", "a".repeat(64)),
             "state": "validated",
             "failure_reason_code": null,
-            "ops": [{"op": "text_edit", "path": "src/config.txt", "lines_added": 1, "lines_removed": 1}],
-            "touched_paths": ["src/config.txt"],
+            "ops": [{"op": "text_edit", "path": ".oxide/checks.toml", "lines_added": 1, "lines_removed": 1}],
+            "touched_paths": [".oxide/checks.toml"],
             "lines_added": 1,
             "lines_removed": 1,
             "risk_hints": []
         },
         "skill": {"digest": format!("sha256:{}", "b".repeat(64)), "source": "host", "submitted_by": "alice"},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-        "validation": {"ran": true, "checks": [
-            {"name": "unit", "status": "failed", "required": true, "sandboxed": true}
+        "provenance": {"synthesizer": "ollama", "model": "llama3.2:latest", "model_digest": "d"},
+        "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1", "checks": [
+            {"name": "unit", "status": "passed", "required": true, "sandboxed": true}
         ]},
         "capsules": [],
         "actor": "tester",
@@ -38,7 +40,7 @@ fn failed_check_input() -> Value {
 
 fn eval_input(repo: &TestRepo) -> (i32, Value) {
     let file = repo.data.path().join("input.json");
-    std::fs::write(&file, failed_check_input().to_string()).unwrap();
+    std::fs::write(&file, denied_by_default_input().to_string()).unwrap();
     let run = repo.oxide(&[
         "--json",
         "policy",
@@ -135,7 +137,7 @@ fn a_working_tree_target_branch_edit_selects_nothing() {
     let (code, d) = eval_input(&repo);
     assert_eq!(code, 3, "{d:#}");
     assert_eq!(d["outcome"], "denied");
-    assert_eq!(d["policy_reason_code"], "REQUIRED_CHECK_FAILED");
+    assert_eq!(d["policy_reason_code"], "GOVERNANCE_BY_OXIDE");
     assert_eq!(d["policy_digest"], before["policy_digest"]);
 
     // Validation runs main's committed contract (its required check fails), not lax's.
