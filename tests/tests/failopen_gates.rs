@@ -380,3 +380,108 @@ fn editing_cargo_toml_under_a_cargo_check_is_high_risk() {
     assert_eq!(d["risk"], "low", "{d:#}");
     assert!(escalation(&d, "oxide.harness_change").is_none());
 }
+
+/// The stored envelopes' `env` of a proposal's latest run, one per check.
+fn check_envs(repo: &TestRepo, id: &str) -> Vec<Value> {
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT json_extract(c.envelope, '$.env') FROM check_results c
+             JOIN validation_runs r ON r.id = c.run_id WHERE r.proposal_id = ?1
+             ORDER BY r.finished_at DESC, c.seq",
+        )
+        .unwrap();
+    stmt.query_map([id], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|s| serde_json::from_str(&s.unwrap()).unwrap())
+        .collect()
+}
+
+/// The target's ci.sh fails unless a file `ok` exists; the proposal rewrites it to `exit 0`.
+const CI_SH: &str = "#!/bin/sh\necho target-ci\ntest -f ok || exit 1\n";
+
+fn forged_ci_proposal(contract: &str) -> (TestRepo, String) {
+    repo_with_ops(
+        contract,
+        &[("scripts/ci.sh", CI_SH)],
+        json!([{"op": "text_edit", "path": "scripts/ci.sh", "find": "test -f ok || exit 1", "replace": "exit 0"}]),
+    )
+}
+
+#[test]
+fn a_pinned_check_runs_the_target_branchs_script_not_the_proposals() {
+    let check = "[[check]]\nname = \"ci\"\nrun = [\"sh\", \"./scripts/ci.sh\"]\nenv = [\"PATH\"]\ntimeout_s = 30\n";
+    // Pinned: the target's script runs in the worktree and fails (no `ok`), whatever the
+    // proposal wrote into scripts/ci.sh.
+    let (repo, id) = forged_ci_proposal(&format!("{check}pin = \"target\"\n"));
+    let before = refs(&repo);
+    let v = repo.oxide(&["--json", "validate", &id]).expect(3).json();
+    assert_eq!(v["state"], "failed_validation", "{v:#}");
+    assert_eq!(v["checks"][0]["status"], "failed", "{v:#}");
+    assert_eq!(state(&repo, &id), "failed_validation");
+    let envs = check_envs(&repo, &id);
+    assert_eq!(envs[0]["pinned"], json!(["scripts/ci.sh"]), "{envs:#?}");
+    assert_eq!(envs[0]["sandbox"], true);
+    // The proposal branch still holds its own script; only the worktree copy was replaced.
+    let branch = v["branch"].as_str().unwrap();
+    assert_eq!(
+        git(repo.path(), &["show", &format!("{branch}:scripts/ci.sh")]),
+        "#!/bin/sh\necho target-ci\nexit 0\n"
+    );
+    let main_after = git(repo.path(), &["rev-parse", "main", "HEAD"]);
+    assert!(
+        before.ends_with(&git(repo.path(), &["rev-parse", "HEAD"])),
+        "the checkout did not move"
+    );
+    assert!(before.contains(main_after.lines().next().unwrap()));
+
+    // Control: the same proposal without the pin passes its check (the forged script ran),
+    // so the pin is what made the difference; the policy still calls it high risk.
+    let (repo, id) = forged_ci_proposal(check);
+    let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    assert!(check_envs(&repo, &id)[0].get("pinned").is_none());
+    let d = repo
+        .oxide(&["--json", "policy", "eval", &id])
+        .expect(0)
+        .json();
+    assert_eq!(d["risk"], "high", "{d:#}");
+    assert!(escalation(&d, "oxide.harness_change").is_some(), "{d:#}");
+}
+
+#[test]
+fn a_pinned_harness_file_missing_on_the_target_cannot_be_supplied_by_the_proposal() {
+    // The contract pins scripts/extra.sh, which the target lacks; the proposal adds it (and
+    // a ci.sh that would pass only if extra.sh ran). Pinning removes it: the check fails.
+    let (repo, id) = repo_with_ops(
+        "[[check]]\nname = \"ci\"\nrun = [\"sh\", \"./scripts/ci.sh\"]\nenv = [\"PATH\"]\ntimeout_s = 30\nharness = [\"scripts/extra.sh\"]\npin = \"target\"\n",
+        &[("scripts/ci.sh", "#!/bin/sh\nsh ./scripts/extra.sh\n")],
+        json!([{"op": "create_file", "path": "scripts/extra.sh", "content": "exit 0\n"}]),
+    );
+    let v = repo.oxide(&["--json", "validate", &id]).expect(3).json();
+    assert_eq!(v["state"], "failed_validation", "{v:#}");
+    assert_eq!(
+        check_envs(&repo, &id)[0]["pinned"],
+        json!(["scripts/ci.sh", "scripts/extra.sh"])
+    );
+}
+
+#[test]
+fn pin_on_a_check_without_a_repository_entry_point_is_refused() {
+    let (repo, id) = repo_with_proposal(
+        "[[check]]\nname = \"unit\"\nrun = [\"cargo\", \"test\"]\nenv = [\"PATH\"]\npin = \"target\"\n",
+    );
+    let before = refs(&repo);
+    let out = repo.oxide(&["--json", "validate", &id]).expect(2);
+    assert_eq!(out.error_code(), "CHECKS_BAD_CONFIG");
+    let e = out.json();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a repository file to pin"),
+        "{e:#}"
+    );
+    assert_eq!(state(&repo, &id), "proposed");
+    assert_eq!(refs(&repo), before);
+}

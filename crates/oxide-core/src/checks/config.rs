@@ -53,6 +53,19 @@ struct RawCheck {
     /// at least high risk. Relative, `**` allowed, matched case-insensitively.
     #[serde(default)]
     harness: Vec<String>,
+    /// `pin = "target"`: before the check runs, its concrete harness files (the script its
+    /// argv names, explicit `harness` entries that are plain paths) are replaced in the
+    /// validation worktree by the target branch's copy; one the target lacks is removed. The
+    /// check then runs the reviewed entry point whatever the proposal did to it.
+    pin: Option<Pin>,
+}
+
+/// Where a pinned check's harness files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Pin {
+    /// The tip of the target branch the contract is read from.
+    Target,
 }
 
 /// `.oxide/checks.toml`, the CI contract.
@@ -87,6 +100,10 @@ pub struct CheckSpec {
     /// a check without it (its gate version) is what it was before the field existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub harness: Vec<String>,
+    /// `pin = "target"`: the check's concrete harness files (`checks::harness::pin_files`)
+    /// are taken from the target branch before it runs. Left out when false (digest as before).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin: bool,
 }
 
 /// The whole contract.
@@ -210,7 +227,7 @@ fn check_one(
             "harness entry '{g}' is not a relative glob (e.g. \"tests/**\")"
         )));
     }
-    Ok(CheckSpec {
+    let spec = CheckSpec {
         harness: raw.harness,
         name: raw.name,
         argv,
@@ -220,7 +237,17 @@ fn check_one(
         required: raw.required.unwrap_or(true),
         sandbox,
         ro_paths: raw.ro_paths,
-    })
+        pin: raw.pin == Some(Pin::Target),
+    };
+    if spec.pin && super::harness::pin_files(&spec).is_empty() {
+        return Err(bad(
+            "pin = \"target\" needs a repository file to pin: run a script by its path (e.g. \
+             [\"sh\", \"./scripts/ci.sh\"]) or list the files as plain paths in \
+             harness = [\"...\"]; this check's entry point is not a repository file"
+                .into(),
+        ));
+    }
+    Ok(spec)
 }
 
 /// JSON Schema (2020-12) of `.oxide/checks.toml` read as data (`docs/schemas/checks.schema.json`).
@@ -444,5 +471,55 @@ timeout_s = 120
             assert!(msg.contains(want), "{extra}: {msg}");
             assert!(msg.contains(".oxide/checks.toml"), "{msg}");
         }
+    }
+
+    #[test]
+    fn pin_target_is_accepted_on_a_script_entry_point() {
+        let cfg = parse(
+            "c",
+            "[[check]]\nname = \"ci\"\nrun = [\"sh\", \"./scripts/ci.sh\"]\npin = \"target\"\n[[check]]\nname = \"unit\"\nrun = [\"cargo\", \"test\"]\nharness = [\"tests/**\", \"xtask/run.rs\"]\npin = \"target\"\n[[check]]\nname = \"plain\"\nrun = [\"./t.sh\"]\n",
+        )
+        .unwrap();
+        let pins: Vec<bool> = cfg.checks.iter().map(|c| c.pin).collect();
+        assert_eq!(pins, [true, true, false]);
+        // An unpinned check's stored form (and so its gate version) is what it was before.
+        let v = serde_json::to_value(&cfg.checks[2]).unwrap();
+        assert!(v.get("pin").is_none(), "{v}");
+        assert_eq!(serde_json::to_value(&cfg.checks[0]).unwrap()["pin"], true);
+    }
+
+    #[test]
+    fn pin_without_a_repository_file_or_with_a_bad_value_is_refused() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "run = [\"cargo\", \"test\"]\npin = \"target\"",
+                "needs a repository file to pin",
+            ),
+            (
+                "run = [\"cargo\", \"test\"]\nharness = [\"tests/**\"]\npin = \"target\"",
+                "needs a repository file to pin",
+            ),
+            (
+                "run = \"./scripts/ci.sh\"\nshell = true\npin = \"target\"",
+                "needs a repository file to pin",
+            ),
+            ("run = [\"./ci.sh\"]\npin = \"proposal\"", "unknown variant"),
+            ("run = [\"./ci.sh\"]\npin = true", "pin"),
+        ];
+        for (extra, want) in cases {
+            let text = format!("[[check]]\nname = \"a\"\n{extra}\n");
+            let err = parse(".oxide/checks.toml", &text).unwrap_err();
+            assert_eq!(err.code(), "CHECKS_BAD_CONFIG", "{extra}");
+            let msg = err.to_string();
+            assert!(msg.contains(want), "{extra}: {msg}");
+            assert!(msg.contains(".oxide/checks.toml"), "{msg}");
+        }
+        // A shell check can pin what it lists as plain harness paths.
+        let ok = parse(
+            "c",
+            "[[check]]\nname = \"a\"\nrun = \"cd app && ./t.sh\"\nshell = true\nharness = [\"app/t.sh\"]\npin = \"target\"\n",
+        )
+        .unwrap();
+        assert!(ok.checks[0].pin);
     }
 }

@@ -125,6 +125,45 @@ fn words(spec: &CheckSpec) -> Vec<String> {
     }
 }
 
+/// The repository files a check's argv (or shell command) names: a path with a `/`, or the
+/// script after a shell or interpreter. Normalised, sorted, without duplicates.
+fn argv_files(spec: &CheckSpec) -> Vec<String> {
+    let words = words(spec);
+    let mut out: Vec<String> = words
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| w.contains('/') || (*i > 0 && SHELLS.contains(&program(&words[i - 1]))))
+        .filter_map(|(_, w)| repo_file(w))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a `harness` entry is one concrete path (no glob syntax), so it can be pinned.
+fn is_plain_path(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\', '!'])
+        && repo_file(pattern).as_deref() == Some(pattern)
+}
+
+/// The concrete files `pin = "target"` replaces with the target branch's copy: the files the
+/// check's argv names plus its explicit `harness` entries that are plain paths (globs cannot
+/// be pinned: they name no one file). A shell command's words are not pinned (`cd app &&
+/// ./t.sh` runs `app/t.sh`, which word splitting cannot know): such a check pins its explicit
+/// plain-path `harness` entries. Empty when the check's entry point is no repository file
+/// (`cargo test`), which `config::parse` refuses together with `pin`.
+pub fn pin_files(spec: &CheckSpec) -> Vec<String> {
+    let mut out = if spec.shell {
+        Vec::new()
+    } else {
+        argv_files(spec)
+    };
+    out.extend(spec.harness.iter().filter(|g| is_plain_path(g)).cloned());
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Every pattern of one check's harness.
 pub fn rules_for(spec: &CheckSpec) -> Vec<HarnessRule> {
     let rule = |pattern: &str, reason: String| HarnessRule {
@@ -303,5 +342,34 @@ mod tests {
         );
         assert_eq!(h[0].check, "unit");
         assert_eq!(h[0].reason, "listed in the check's `harness`");
+    }
+
+    #[test]
+    fn pin_files_are_the_concrete_files_only() {
+        let one = |text: &str| pin_files(&contract(text).checks[0]);
+        assert_eq!(
+            one("[[check]]\nname = \"ci\"\nrun = [\"sh\", \"./scripts/ci.sh\", \"--fast\"]\n"),
+            ["scripts/ci.sh"]
+        );
+        assert_eq!(
+            one("[[check]]\nname = \"t\"\nrun = [\"python3\", \"run_tests.py\"]\n"),
+            ["run_tests.py"]
+        );
+        assert_eq!(
+            one("[[check]]\nname = \"t\"\nrun = [\"./ci.sh\"]\nharness = [\"tests/**\", \"Makefile\", \"conf/*.toml\", \"./x.sh\", \"ci.sh\"]\n"),
+            ["Makefile", "ci.sh"],
+            "globs and non-normalised entries are not files; duplicates collapse"
+        );
+        // Absolute programs, options, `..` and the ecosystem's own configuration are not pinned.
+        assert!(one(
+            "[[check]]\nname = \"u\"\nrun = [\"/usr/bin/cargo\", \"test\", \"--manifest-path=a/Cargo.toml\", \"../x.sh\"]\n"
+        )
+        .is_empty());
+        // Shell words are not pinned (the command may `cd`); explicit paths are.
+        assert!(one("[[check]]\nname = \"s\"\nrun = \"./t.sh\"\nshell = true\n").is_empty());
+        assert_eq!(
+            one("[[check]]\nname = \"s\"\nrun = \"cd app && ./t.sh\"\nshell = true\nharness = [\"app/t.sh\"]\n"),
+            ["app/t.sh"]
+        );
     }
 }

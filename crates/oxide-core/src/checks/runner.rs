@@ -30,6 +30,8 @@ pub mod reason {
     pub const CHECK_SPAWN_FAILED: &str = "CHECK_SPAWN_FAILED";
     pub const CHECK_SANDBOX_UNAVAILABLE: &str = "CHECK_SANDBOX_UNAVAILABLE";
     pub const CHECK_SANDBOX_PATH_REFUSED: &str = "CHECK_SANDBOX_PATH_REFUSED";
+    /// `pin = "target"` could not put the target branch's harness files in place.
+    pub const CHECK_PIN_FAILED: &str = "CHECK_PIN_FAILED";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -857,6 +859,7 @@ mod tests {
             sandbox: false,
             ro_paths: vec![],
             harness: vec![],
+            pin: false,
         }
     }
 

@@ -191,6 +191,96 @@ pub fn envelope_for(
     }
 }
 
+/// A check that did not run because its pinned harness files could not be put in place: an
+/// error (a required one fails validation), never a run of the proposal's own copy.
+fn pin_failed(spec: &config::CheckSpec, why: String) -> CheckResult {
+    CheckResult {
+        name: spec.name.clone(),
+        required: spec.required,
+        status: CheckRunStatus::Error,
+        exit_code: None,
+        duration_ms: 0,
+        failure_reason_code: Some(runner::reason::CHECK_PIN_FAILED.into()),
+        sandboxed: spec.sandbox,
+        output: format!("pin = \"target\": {why}\n"),
+        output_truncated: false,
+    }
+}
+
+/// Replaces each of `files` (normalised repository paths, `harness::pin_files`) in the
+/// worktree `wt` with its entry in the target's `tree`, or removes it when the target has no
+/// such file, so the proposal can neither alter nor supply it. Directories in the way that are
+/// symlinks or files are removed first: writing through a proposal's symlink could reach out
+/// of the worktree.
+fn pin_from_target(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    wt: &Path,
+    files: &[String],
+) -> Result<(), String> {
+    use std::io::ErrorKind::NotFound;
+    use std::os::unix::fs::PermissionsExt;
+    for rel in files {
+        let io = |what: &str, e: std::io::Error| format!("{what} `{rel}` in the worktree: {e}");
+        let entry = tree.get_path(Path::new(rel)).ok();
+        let (dirs, name) = match rel.rsplit_once('/') {
+            Some((d, n)) => (d.split('/').collect::<Vec<_>>(), n),
+            None => (Vec::new(), rel.as_str()),
+        };
+        let mut at = wt.to_path_buf();
+        let mut reachable = true;
+        for d in dirs {
+            at.push(d);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.is_dir() => continue,
+                Ok(_) => std::fs::remove_file(&at).map_err(|e| io("removing a parent of", e))?,
+                Err(e) if e.kind() == NotFound => {}
+                Err(e) => return Err(io("inspecting a parent of", e)),
+            }
+            if entry.is_none() {
+                reachable = false;
+                break;
+            }
+            std::fs::create_dir(&at).map_err(|e| io("creating a parent of", e))?;
+        }
+        if !reachable {
+            continue;
+        }
+        let file = at.join(name);
+        match std::fs::symlink_metadata(&file) {
+            Ok(m) if m.is_dir() => {
+                std::fs::remove_dir_all(&file).map_err(|e| io("removing the directory at", e))?
+            }
+            Ok(_) => std::fs::remove_file(&file).map_err(|e| io("removing", e))?,
+            Err(e) if e.kind() == NotFound => {}
+            Err(e) => return Err(io("inspecting", e)),
+        }
+        let Some(entry) = entry else { continue };
+        let blob = repo
+            .find_blob(entry.id())
+            .map_err(|_| format!("`{rel}` is not a file on the target branch"))?;
+        match entry.filemode() {
+            0o100644 | 0o100755 => {
+                std::fs::write(&file, blob.content()).map_err(|e| io("writing", e))?;
+                let mode = if entry.filemode() == 0o100755 {
+                    0o755
+                } else {
+                    0o644
+                };
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| io("setting the mode of", e))?;
+            }
+            0o120000 => {
+                use std::os::unix::ffi::OsStrExt;
+                let to = std::ffi::OsStr::from_bytes(blob.content());
+                std::os::unix::fs::symlink(to, &file).map_err(|e| io("linking", e))?;
+            }
+            _ => return Err(format!("`{rel}` is not a file on the target branch")),
+        }
+    }
+    Ok(())
+}
+
 /// Removes the worktree when dropped (success, error or panic alike).
 struct WorktreeGuard<'r> {
     repo: &'r Repository,
@@ -407,10 +497,25 @@ pub fn validate(
         path: wt_path.clone(),
     };
 
-    // 4. The checks, in contract order.
+    // 4. The checks, in contract order. A pinned check first gets the target's copy of its
+    //    harness files (read from the commit the contract came from, never a working tree).
+    let contract_tree = repo
+        .find_commit(contract_at)
+        .and_then(|c| c.tree())
+        .map_err(git_err)?;
     let mut results = Vec::new();
+    let mut pinned = Vec::new();
     for spec in &contract.checks {
-        results.push(runner::run_check(spec, &wt, &opts, env_source, progress));
+        let files = if spec.pin {
+            super::harness::pin_files(spec)
+        } else {
+            Vec::new()
+        };
+        match pin_from_target(&repo, &contract_tree, &wt, &files) {
+            Ok(()) => results.push(runner::run_check(spec, &wt, &opts, env_source, progress)),
+            Err(why) => results.push(pin_failed(spec, why)),
+        }
+        pinned.push(files);
     }
     drop(guard);
 
@@ -472,9 +577,18 @@ pub fn validate(
                 }
                 Err(e) => return Err(e.into()),
             }
-            for (i, (r, spec)) in results.iter().zip(&contract.checks).enumerate() {
+            for (i, ((r, spec), pins)) in results
+                .iter()
+                .zip(&contract.checks)
+                .zip(&pinned)
+                .enumerate()
+            {
                 let seq = i as u64 + 1;
-                let env = envelope_for(r, &canon::digest(spec)?, seq, &run);
+                let mut env = envelope_for(r, &canon::digest(spec)?, seq, &run);
+                if spec.pin {
+                    // What ran was the target's copy of these files, for the policy and audit.
+                    env.env.insert("pinned".to_string(), json!(pins));
+                }
                 tx.execute(
                     "INSERT INTO check_results (run_id, seq, name, required, status, exit_code,
                      duration_ms, failure_reason_code, output, output_truncated, envelope)

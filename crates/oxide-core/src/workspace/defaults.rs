@@ -43,6 +43,14 @@ pub const CHECKS_TOML: &str = r#"# The CI contract: checks run against every pro
 # ro_paths = ["/home/me/.cargo", "/home/me/.rustup"]
 # required = true
 #
+# A check whose entry point is a repository script can run the target branch's copy of it,
+# whatever a proposal did to it: pin = "target" (also pins plain paths listed in harness).
+# [[check]]
+# name = "ci"
+# run = ["sh", "./scripts/ci.sh"]
+# harness = ["tests/**"]
+# pin = "target"
+#
 # Canary checks run after promotion; a failure triggers an automatic rollback.
 # [[canary]]
 # name = "smoke"
