@@ -28,4 +28,9 @@ ro_paths: Array<string>,
  * Explicit harness globs (see `checks::harness`). Left out when empty, so the digest of
  * a check without it (its gate version) is what it was before the field existed.
  */
-harness?: Array<string>, };
+harness?: Array<string>, 
+/**
+ * `pin = "target"`: the check's concrete harness files (`checks::harness::pin_files`)
+ * are taken from the target branch before it runs. Left out when false (digest as before).
+ */
+pin?: boolean, };
