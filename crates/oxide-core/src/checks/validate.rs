@@ -742,3 +742,108 @@ pub fn run_commit(conn: &Connection, run_id: &str) -> Result<Option<String>, Err
         .iter()
         .find_map(|r| r.strip_prefix("git:").map(str::to_string)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A repository whose one commit holds `files` (path, content, executable).
+    fn repo_with(files: &[(&str, &str, bool)]) -> (tempfile::TempDir, Repository, git2::Oid) {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init(d.path()).unwrap();
+        let mut idx = repo.index().unwrap();
+        for (path, content, exec) in files {
+            let id = repo.blob(content.as_bytes()).unwrap();
+            let mut e = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: if *exec { 0o100755 } else { 0o100644 },
+                uid: 0,
+                gid: 0,
+                file_size: content.len() as u32,
+                id,
+                flags: 0,
+                flags_extended: 0,
+                path: path.as_bytes().to_vec(),
+            };
+            e.flags = (path.len() as u16) & 0xfff;
+            idx.add(&e).unwrap();
+        }
+        let tree = repo.find_tree(idx.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let c = repo.commit(None, &sig, &sig, "target", &tree, &[]).unwrap();
+        drop(tree);
+        (d, repo, c)
+    }
+
+    #[test]
+    fn pinning_writes_the_targets_copy_and_never_through_a_proposals_symlink() {
+        let (_d, repo, c) = repo_with(&[("scripts/ci.sh", "exit 1\n", true)]);
+        let tree = repo.find_commit(c).unwrap().tree().unwrap();
+        let wt = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("ci.sh"), "outside\n").unwrap();
+        std::fs::write(outside.path().join("extra.sh"), "outside extra\n").unwrap();
+        // The proposal made `scripts` a symlink out of the worktree.
+        std::os::unix::fs::symlink(outside.path(), wt.path().join("scripts")).unwrap();
+        pin_from_target(
+            &repo,
+            &tree,
+            wt.path(),
+            &["scripts/ci.sh".into(), "scripts/extra.sh".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("ci.sh")).unwrap(),
+            "outside\n",
+            "nothing written outside the worktree"
+        );
+        assert!(
+            outside.path().join("extra.sh").exists(),
+            "nothing removed outside"
+        );
+        let scripts = wt.path().join("scripts");
+        assert!(std::fs::symlink_metadata(&scripts).unwrap().is_dir());
+        let ci = scripts.join("ci.sh");
+        assert_eq!(std::fs::read_to_string(&ci).unwrap(), "exit 1\n");
+        assert_eq!(
+            std::fs::metadata(&ci).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert!(!scripts.join("extra.sh").exists());
+    }
+
+    #[test]
+    fn pinning_removes_a_file_the_target_lacks_and_replaces_a_directory() {
+        let (_d, repo, c) = repo_with(&[("ci.sh", "exit 1\n", false)]);
+        let tree = repo.find_commit(c).unwrap().tree().unwrap();
+        let wt = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(wt.path().join("ci.sh/inner")).unwrap();
+        std::fs::create_dir_all(wt.path().join("lib")).unwrap();
+        std::fs::write(wt.path().join("lib/helper.sh"), "exit 0\n").unwrap();
+        pin_from_target(
+            &repo,
+            &tree,
+            wt.path(),
+            &["ci.sh".into(), "lib/helper.sh".into(), "none/x.sh".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(wt.path().join("ci.sh")).unwrap(),
+            "exit 1\n"
+        );
+        assert!(!wt.path().join("lib/helper.sh").exists());
+        assert!(
+            !wt.path().join("none").exists(),
+            "nothing made for a missing file"
+        );
+        // A path that is a directory on the target cannot be pinned as a file.
+        let (_d2, repo2, c2) = repo_with(&[("d/x", "x\n", false)]);
+        let tree2 = repo2.find_commit(c2).unwrap().tree().unwrap();
+        let err = pin_from_target(&repo2, &tree2, wt.path(), &["d".into()]).unwrap_err();
+        assert!(err.contains("not a file on the target branch"), "{err}");
+    }
+}
