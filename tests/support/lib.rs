@@ -7,7 +7,7 @@ pub mod fake_ollama;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The built `oxide` binary (`OXIDE_BIN` overrides; default: next to this test's target dir).
 pub fn oxide_bin() -> PathBuf {
@@ -132,6 +132,40 @@ impl TestRepo {
     pub fn init(&self) -> Value {
         self.oxide(&["--json", "init"]).expect(0).json()
     }
+
+    /// Writes `bundle` to `<data>/<name>.json`, imports it with `oxide proposal import`
+    /// (asserting exit 0 and state `proposed`) and returns the proposal id.
+    pub fn import_bundle(&self, name: &str, bundle: &Value) -> String {
+        let file = self.data.path().join(format!("{name}.json"));
+        std::fs::write(&file, bundle.to_string()).unwrap();
+        let imported = self
+            .oxide(&["--json", "proposal", "import", file.to_str().unwrap()])
+            .expect(0)
+            .json();
+        assert_eq!(imported["state"], "proposed", "{imported:#}");
+        imported["id"].as_str().expect("an id").to_string()
+    }
+}
+
+/// A manual proposal bundle, as a person writes it for `oxide proposal import`: `ops` on
+/// `base` (a commit of `main`), from the skill whose digest's hex is `skill_hex`.
+pub fn manual_bundle(
+    base: &str,
+    skill_hex: &str,
+    rationale: &str,
+    ops: Value,
+    created_at: &str,
+) -> Value {
+    json!({
+        "schema_version": "oxide.proposal/v1",
+        "skill_digest": format!("sha256:{skill_hex}"),
+        "base": {"branch": "main", "commit": base},
+        "intent": {"rationale": rationale, "risk_hints": [], "ops": ops},
+        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
+                       "options": null, "prompt_template_version": null,
+                       "prompt_sha256": null, "response_sha256": null},
+        "created_at": created_at
+    })
 }
 
 impl Default for TestRepo {

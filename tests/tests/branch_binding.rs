@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oxide_journeys::{git, TestRepo};
+use oxide_journeys::{git, manual_bundle, TestRepo};
 use serde_json::{json, Value};
 
 /// A repository whose committed CI contract is `checks_toml`.
@@ -27,24 +27,14 @@ fn rev(repo: &TestRepo, what: &str) -> String {
 }
 
 fn import(repo: &TestRepo, name: &str, ops: Value) -> String {
-    let b = json!({
-        "schema_version": "oxide.proposal/v1",
-        "skill_digest": format!("sha256:{}", "ab".repeat(32)),
-        "base": {"branch": "main", "commit": rev(repo, "HEAD")},
-        "intent": {"rationale": format!("Raise retries ({name})"), "risk_hints": [], "ops": ops},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
-                        "options": null, "prompt_template_version": null,
-                        "prompt_sha256": null, "response_sha256": null},
-        "created_at": "2026-11-21T05:00:00Z"
-    });
-    let p = repo.data.path().join(format!("{name}.json"));
-    std::fs::write(&p, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
-    let r = repo
-        .oxide(&["--json", "proposal", "import", p.to_str().unwrap()])
-        .expect(0)
-        .json();
-    assert_eq!(r["state"], "proposed");
-    r["id"].as_str().unwrap().to_string()
+    let bundle = manual_bundle(
+        &rev(repo, "HEAD"),
+        &"ab".repeat(32),
+        &format!("Raise retries ({name})"),
+        ops,
+        "2026-11-21T05:00:00Z",
+    );
+    repo.import_bundle(name, &bundle)
 }
 
 fn edit_ops() -> Value {

@@ -8,7 +8,7 @@
 //! check names, its ecosystem's build configuration) is at least high risk, with the reason.
 
 use oxide_journeys::fake_ollama::{self, Behavior, FakeOllama, DIGEST, MODEL};
-use oxide_journeys::{git, TestRepo};
+use oxide_journeys::{git, manual_bundle, TestRepo};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -84,24 +84,15 @@ fn repo_with_ops(contract: &str, files: &[(&str, &str)], ops: Value) -> (TestRep
     git(repo.path(), &["add", ".oxide"]);
     git(repo.path(), &["commit", "-q", "-m", "governance"]);
     let head = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
-    let bundle = json!({
-        "schema_version": "oxide.proposal/v1",
-        "skill_digest": format!("sha256:{}", "ab".repeat(32)),
-        "base": {"branch": "main", "commit": head},
-        "intent": {"rationale": "Raise retries", "risk_hints": [], "ops": ops},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
-                       "options": null, "prompt_template_version": null,
-                       "prompt_sha256": null, "response_sha256": null},
-        "created_at": "2026-01-01T00:00:00Z"
-    });
-    let f = repo.data.path().join("bundle.json");
-    std::fs::write(&f, bundle.to_string()).unwrap();
-    let imported = repo
-        .oxide(&["--json", "proposal", "import", f.to_str().unwrap()])
-        .expect(0)
-        .json();
-    assert_eq!(imported["state"], "proposed");
-    (repo, imported["id"].as_str().unwrap().to_string())
+    let bundle = manual_bundle(
+        &head,
+        &"ab".repeat(32),
+        "Raise retries",
+        ops,
+        "2026-01-01T00:00:00Z",
+    );
+    let id = repo.import_bundle("bundle", &bundle);
+    (repo, id)
 }
 
 const ONE_REQUIRED: &str =

@@ -4,7 +4,7 @@
 //! the target is the explicit, audited `oxide target set BRANCH --reason TEXT`.
 
 use oxide_journeys::fake_ollama::{Behavior, FakeOllama, DIGEST, MODEL};
-use oxide_journeys::{git, TestRepo};
+use oxide_journeys::{git, manual_bundle, TestRepo};
 use serde_json::{json, Value};
 
 /// A policy that allows everything (what an attacker would like to be in force).
@@ -96,26 +96,17 @@ fn repo_with_lax_branch() -> TestRepo {
 
 fn import_proposal(repo: &TestRepo) -> String {
     let head = git(repo.path(), &["rev-parse", "main"]).trim().to_string();
-    let bundle = json!({
-        "schema_version": "oxide.proposal/v1",
-        "skill_digest": format!("sha256:{}", "ab".repeat(32)),
-        "base": {"branch": "main", "commit": head},
-        "intent": {"rationale": "Raise retries", "risk_hints": [], "ops": [
-            {"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 5"}
-        ]},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
-                       "options": null, "prompt_template_version": null,
-                       "prompt_sha256": null, "response_sha256": null},
-        "created_at": "2026-01-01T00:00:00Z"
-    });
-    let f = repo.data.path().join("bundle.json");
-    std::fs::write(&f, bundle.to_string()).unwrap();
-    repo.oxide(&["--json", "proposal", "import", f.to_str().unwrap()])
-        .expect(0)
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let ops = json!([
+        {"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 5"}
+    ]);
+    let bundle = manual_bundle(
+        &head,
+        &"ab".repeat(32),
+        "Raise retries",
+        ops,
+        "2026-01-01T00:00:00Z",
+    );
+    repo.import_bundle("bundle", &bundle)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! repository and a change split into several proposals are each judged above low, with the
 //! reason shown; evaluating changes no ref, no file of the checkout and no proposal state.
 
-use oxide_journeys::{git, TestRepo};
+use oxide_journeys::{git, manual_bundle, TestRepo};
 use serde_json::{json, Value};
 
 fn commit_all(repo: &TestRepo, msg: &str) -> String {
@@ -307,22 +307,12 @@ fn a_change_split_over_one_submitters_skills_is_judged_as_a_whole() {
 /// returns the proposal id.
 fn import_with_digest(repo: &TestRepo, head: &str, hex: &str, ops: Value, n: usize) -> String {
     assert_eq!(hex.len(), 64);
-    let bundle = json!({
-        "schema_version": "oxide.proposal/v1",
-        "skill_digest": format!("sha256:{hex}"),
-        "base": {"branch": "main", "commit": head},
-        "intent": {"rationale": format!("change {n}"), "risk_hints": [], "ops": ops},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null,
-                       "options": null, "prompt_template_version": null,
-                       "prompt_sha256": null, "response_sha256": null},
-        "created_at": format!("2026-01-01T00:00:{n:02}Z")
-    });
-    let f = repo.data.path().join(format!("bundle-{n}.json"));
-    std::fs::write(&f, bundle.to_string()).unwrap();
-    let imported = repo
-        .oxide(&["--json", "proposal", "import", f.to_str().unwrap()])
-        .expect(0)
-        .json();
-    assert_eq!(imported["state"], "proposed", "{imported:#}");
-    imported["id"].as_str().expect("an id").to_string()
+    let bundle = manual_bundle(
+        head,
+        hex,
+        &format!("change {n}"),
+        ops,
+        &format!("2026-01-01T00:00:{n:02}Z"),
+    );
+    repo.import_bundle(&format!("bundle-{n}"), &bundle)
 }
