@@ -167,10 +167,10 @@ pub fn proposal_input(
     let skill = SkillFacts {
         digest: row.bundle.skill_digest.clone(),
         source: match stored.as_ref().map(|s| s.source) {
-            Some(crate::skill::SkillSource::Host) => SkillSource::Host,
-            Some(crate::skill::SkillSource::Capsule) => SkillSource::Capsule,
-            Some(crate::skill::SkillSource::Manual) => SkillSource::Manual,
-            None => SkillSource::Unknown,
+            Some(crate::skill::SkillSource::Host) => SkillSourceFact::Host,
+            Some(crate::skill::SkillSource::Capsule) => SkillSourceFact::Capsule,
+            Some(crate::skill::SkillSource::Manual) => SkillSourceFact::Manual,
+            None => SkillSourceFact::Unknown,
         },
         submitted_by: stored.map(|s| s.submitted_by),
     };

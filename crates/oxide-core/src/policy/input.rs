@@ -457,7 +457,7 @@ mod tests {
             &lines,
             SkillFacts {
                 digest: "d".into(),
-                source: SkillSource::Host,
+                source: SkillSourceFact::Host,
                 submitted_by: Some("bob".into()),
             },
             ValidationFacts {
@@ -497,7 +497,7 @@ mod tests {
             &|_| None,
             SkillFacts {
                 digest: "d".into(),
-                source: SkillSource::Manual,
+                source: SkillSourceFact::Manual,
                 submitted_by: None,
             },
             ValidationFacts {
@@ -662,7 +662,7 @@ mod tests {
             &|_| None,
             SkillFacts {
                 digest: "d".into(),
-                source: SkillSource::Manual,
+                source: SkillSourceFact::Manual,
                 submitted_by: None,
             },
             ValidationFacts {
@@ -721,7 +721,7 @@ mod tests {
             &|_| None,
             SkillFacts {
                 digest: "d".into(),
-                source: SkillSource::Manual,
+                source: SkillSourceFact::Manual,
                 submitted_by: None,
             },
             ValidationFacts {
@@ -758,7 +758,7 @@ mod tests {
             &|_| None,
             SkillFacts {
                 digest: "d".into(),
-                source: SkillSource::Manual,
+                source: SkillSourceFact::Manual,
                 submitted_by: None,
             },
             ValidationFacts {

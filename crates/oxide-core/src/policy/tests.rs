@@ -376,7 +376,7 @@ fn assembled_input_satisfies_the_contract_and_evaluates() {
         &|_| None,
         SkillFacts {
             digest: "sha256:s".into(),
-            source: SkillSource::Host,
+            source: SkillSourceFact::Host,
             submitted_by: None,
         },
         ValidationFacts {

@@ -195,7 +195,7 @@ pub struct OpFacts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub enum SkillSource {
+pub enum SkillSourceFact {
     Host,
     Capsule,
     Manual,
@@ -208,7 +208,7 @@ pub enum SkillSource {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SkillFacts {
     pub digest: String,
-    pub source: SkillSource,
+    pub source: SkillSourceFact,
     pub submitted_by: Option<String>,
 }
 
