@@ -4,7 +4,6 @@
 //! `git commit`) in the same run. Reports medians and the ratio (target ≤ 1.0).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use git2::{Oid, Repository, Signature};
@@ -12,6 +11,8 @@ use oxide_core::gitops::{self, BotIdentity};
 use oxide_core::proposal::{
     Base, Bundle, Intent, Op, Provenance, Synthesizer, BUNDLE_SCHEMA_VERSION,
 };
+
+use crate::fixture::{err, git};
 
 const DIRS: usize = 200;
 const FILES_PER_DIR: usize = 100;
@@ -24,10 +25,6 @@ fn file_path(d: usize, f: usize) -> String {
 
 fn content(d: usize, f: usize) -> String {
     format!("# generated file {d}/{f}\nname = \"pkg{d}-mod{f}\"\nvalue = 1\nenabled = true\n")
-}
-
-fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
-    move |e| format!("{what}: {e}")
 }
 
 /// A repository whose `main` holds DIRS × FILES_PER_DIR files, written straight into the
@@ -56,29 +53,6 @@ fn generate(dir: &Path) -> Result<Oid, String> {
     repo.set_head("refs/heads/main").map_err(err("set head"))?;
     git(dir, &["reset", "-q", "--hard", "main"])?;
     Ok(c)
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Bench",
-            "-c",
-            "user.email=bench@oxide.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .map_err(|e| format!("git {args:?}: {e}"))?;
-    if !o.status.success() {
-        return Err(format!(
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 /// The 10 edited files of round `round`.

@@ -9,6 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod binder;
+mod fixture;
 mod gitops;
 mod policy;
 mod report;

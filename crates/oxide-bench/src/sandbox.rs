@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use oxide_core::checks::runner;
 use serde_json::{json, Value};
 
+use crate::fixture::{err, git};
 use crate::report;
 
 /// Interleaved A/B pairs per check through `oxide validate`.
@@ -49,33 +50,6 @@ for i in range(50):
         n += 1
 print(f"{n} assertions passed")
 "#;
-
-fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
-    move |e| format!("{what}: {e}")
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Bench",
-            "-c",
-            "user.email=bench@oxide.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .map_err(|e| format!("git {args:?}: {e}"))?;
-    if !o.status.success() {
-        return Err(format!(
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
-}
 
 /// The `oxide` binary built alongside this benchmark, and its profile directory's name.
 fn oxide_bin() -> Result<(PathBuf, String), String> {
