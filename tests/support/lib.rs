@@ -113,6 +113,16 @@ impl TestRepo {
     }
 
     pub fn oxide_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.oxide_command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run oxide").into()
+    }
+
+    /// The command `oxide` runs (`oxide --workspace <repo> --db <db> ARGS`, XDG dirs inside
+    /// the data dir), not yet started: for journeys that run it in the background.
+    pub fn oxide_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(oxide_bin());
         cmd.arg("--workspace")
             .arg(self.path())
@@ -122,10 +132,7 @@ impl TestRepo {
         cmd.env("XDG_DATA_HOME", self.data.path().join("xdg-data"));
         cmd.env("XDG_CONFIG_HOME", self.data.path().join("xdg-config"));
         cmd.env("OXIDE_ACTOR", "tester");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("run oxide").into()
+        cmd
     }
 
     /// `oxide init` and assert it worked.
@@ -205,4 +212,14 @@ pub fn oxide_raw(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env(k, v);
     }
     cmd.output().expect("run oxide").into()
+}
+
+/// Waits up to 30 s for `path` to exist (a marker a check writes when it starts); panics
+/// saying `what` did not happen otherwise.
+pub fn wait_for_file(path: &Path, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(path.exists(), "{what}");
 }

@@ -7,9 +7,8 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use oxide_journeys::{git, oxide_bin, TestRepo};
+use oxide_journeys::{git, wait_for_file, TestRepo};
 use serde_json::{json, Value};
 
 fn repo_with_checks(checks_toml: &str) -> TestRepo {
@@ -185,21 +184,13 @@ fn a_run_taken_over_while_it_ran_is_not_flipped_back_to_finished() {
         r = release.display()
     ));
     let id = import(&repo);
-    let first = Command::new(oxide_bin())
-        .args(["--workspace", repo.path().to_str().unwrap()])
-        .args(["--db", repo.db().to_str().unwrap()])
-        .args(["--json", "validate", &id])
-        .env("XDG_DATA_HOME", repo.data.path().join("xdg-data"))
-        .env("OXIDE_ACTOR", "tester")
+    let first = repo
+        .oxide_command(&["--json", "validate", &id])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(started.exists(), "the check started");
+    wait_for_file(&started, "the check started");
     // What a racing recovery did: the run is marked abandoned under the running process.
     sql(
         &repo.db(),

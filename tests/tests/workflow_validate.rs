@@ -3,10 +3,10 @@
 //! environment allow-list, SIGKILL recovery, a moved target, and the untouched checkout.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use oxide_journeys::{git, oxide_bin, TestRepo};
+use oxide_journeys::{git, wait_for_file, TestRepo};
 use serde_json::{json, Value};
 
 /// A repository whose committed CI contract is `checks_toml`.
@@ -354,21 +354,13 @@ timeout_s = 300
         p = pidfile.display()
     ));
     let id = import(&repo, "kill");
-    let mut child = Command::new(oxide_bin())
-        .args(["--workspace", repo.path().to_str().unwrap()])
-        .args(["--db", repo.db().to_str().unwrap()])
-        .args(["--json", "validate", &id])
-        .env("XDG_DATA_HOME", repo.data.path().join("xdg-data"))
-        .env("OXIDE_ACTOR", "tester")
+    let mut child = repo
+        .oxide_command(&["--json", "validate", &id])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(started.exists(), "the check started");
+    wait_for_file(&started, "the check started");
     std::thread::sleep(Duration::from_millis(100));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -584,21 +576,13 @@ timeout_s = 60
         r = release.display()
     ));
     let id = import(&repo, "busy");
-    let first = Command::new(oxide_bin())
-        .args(["--workspace", repo.path().to_str().unwrap()])
-        .args(["--db", repo.db().to_str().unwrap()])
-        .args(["--json", "validate", &id])
-        .env("XDG_DATA_HOME", repo.data.path().join("xdg-data"))
-        .env("OXIDE_ACTOR", "tester")
+    let first = repo
+        .oxide_command(&["--json", "validate", &id])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(started.exists(), "the first run's check started");
+    wait_for_file(&started, "the first run's check started");
     let n = audit_count(&repo);
     let second = repo.oxide(&["--json", "validate", &id]).expect(2);
     assert_eq!(second.error_code(), "CHECKS_BUSY");
