@@ -1,7 +1,7 @@
 use std::process::Command;
 
 use super::*;
-use crate::proposal::{Base, Intent, Op, Provenance, Synthesizer, BUNDLE_SCHEMA_VERSION};
+use crate::proposal::Op;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
@@ -33,30 +33,7 @@ fn repo_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {
 }
 
 fn bundle(base: &str, ops: Vec<Op>) -> Bundle {
-    Bundle {
-        schema_version: BUNDLE_SCHEMA_VERSION.into(),
-        skill_digest: crate::canon::sha256_bytes(b"skill"),
-        base: Base {
-            branch: "main".into(),
-            commit: base.into(),
-        },
-        intent: Intent {
-            rationale: "Raise retries\n\nBecause flaky.".into(),
-            risk_hints: vec![],
-            ops,
-        },
-        provenance: Provenance {
-            synthesizer: Synthesizer::Manual,
-            model: None,
-            model_digest: None,
-            options: None,
-            prompt_template_version: None,
-            prompt_sha256: None,
-            response_sha256: None,
-        },
-        created_at: "2026-11-21T05:00:00.000Z".into(),
-        supersedes: None,
-    }
+    crate::proposal::manual_bundle(base, "Raise retries\n\nBecause flaky.", ops)
 }
 
 fn head(r: &Repository) -> String {

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::gitops::{prepare_branch, BotIdentity};
-use crate::proposal::{Base, Intent, Op, Provenance, Synthesizer, BUNDLE_SCHEMA_VERSION};
+use crate::proposal::Op;
 
 /// A repository made with git2 in a temp dir: one commit on `main` holding `files`.
 fn repo_with(files: &[(&str, &[u8], FileMode)]) -> (tempfile::TempDir, Repository, String) {
@@ -38,30 +38,7 @@ fn text(files: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static [
 }
 
 fn bundle(base: &str, ops: Vec<Op>) -> Bundle {
-    Bundle {
-        schema_version: BUNDLE_SCHEMA_VERSION.into(),
-        skill_digest: crate::canon::sha256_bytes(b"skill"),
-        base: Base {
-            branch: "main".into(),
-            commit: base.into(),
-        },
-        intent: Intent {
-            rationale: "review diff".into(),
-            risk_hints: vec![],
-            ops,
-        },
-        provenance: Provenance {
-            synthesizer: Synthesizer::Manual,
-            model: None,
-            model_digest: None,
-            options: None,
-            prompt_template_version: None,
-            prompt_sha256: None,
-            response_sha256: None,
-        },
-        created_at: "2026-11-21T05:00:00.000Z".into(),
-        supersedes: None,
-    }
+    crate::proposal::manual_bundle(base, "review diff", ops)
 }
 
 fn edit(path: &str, find: &str, replace: &str) -> Op {
