@@ -413,10 +413,17 @@ impl Registry {
     /// `<person-id> namespaces="git"[,valid-after="YYYYMMDDHHMMSSZ"][,valid-before="..."] ssh-ed25519 AAAA...`;
     /// revoked keys appear only as comments.
     pub fn allowed_signers(&self) -> String {
-        let stamp = |t: &str| {
+        // ssh-keygen takes whole seconds: a start is rounded up and an end down, so the
+        // exported window never exceeds the registry's.
+        let stamp = |t: &str, up: bool| {
             parse_ts(t)
                 .map(|t| {
                     let t = t.to_offset(time::UtcOffset::UTC);
+                    let t = if up && t.nanosecond() > 0 {
+                        t + time::Duration::seconds(1)
+                    } else {
+                        t
+                    };
                     format!(
                         "{:04}{:02}{:02}{:02}{:02}{:02}Z",
                         t.year(),
@@ -440,10 +447,10 @@ impl Registry {
                 }
                 let mut opts = format!(
                     "namespaces=\"git\",valid-after=\"{}\"",
-                    stamp(&k.valid_from)
+                    stamp(&k.valid_from, true)
                 );
                 if let Some(until) = &k.valid_until {
-                    opts.push_str(&format!(",valid-before=\"{}\"", stamp(until)));
+                    opts.push_str(&format!(",valid-before=\"{}\"", stamp(until, false)));
                 }
                 let key = self
                     .index

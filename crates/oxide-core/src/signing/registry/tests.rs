@@ -542,3 +542,17 @@ fn roles_parse_and_print() {
     }
     assert_eq!(Role::parse("Lead").unwrap_err().code(), "SIGNING_BAD_ROLE");
 }
+
+#[test]
+fn allowed_signers_windows_never_exceed_the_registrys() {
+    let k = SecretKey::generate();
+    let r = reg(&format!(
+        "[[person]]\nid = \"ann\"\nname = \"Ann\"\nroles = []\n[[person.keys]]\npublic = \"{}\"\nvalid_from = \"2026-01-01T00:00:00.500Z\"\nvalid_until = \"2026-02-01T00:00:00.500Z\"\n",
+        k.openssh_public("")
+    ));
+    let text = r.allowed_signers();
+    assert!(
+        text.contains("valid-after=\"20260101000001Z\",valid-before=\"20260201000000Z\""),
+        "{text}"
+    );
+}
