@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use oxide_core::audit::{AuditEvent, AuditVerify};
+use oxide_core::audit::AuditEvent;
 use oxide_core::recent::{self, RecentWorkspace};
+use oxide_core::signing::checkpoint::{self, AuditVerifyReport};
 use oxide_core::synth::{self, OllamaStatus};
 use oxide_core::{setup, views, Clock, ErrorDto, Status, Workspace};
 use tauri::{AppHandle, Manager};
@@ -153,8 +154,11 @@ pub async fn audit_list(
 }
 
 #[tauri::command]
-pub async fn audit_verify(app: AppHandle) -> Result<AuditVerify, ErrorDto> {
-    blocking(app, |state| state.with_workspace(Workspace::audit_verify)).await
+pub async fn audit_verify(app: AppHandle) -> Result<AuditVerifyReport, ErrorDto> {
+    blocking(app, |state| {
+        state.with_workspace(|ws| Ok(checkpoint::verify_workspace(ws)?))
+    })
+    .await
 }
 
 /// Whether Ollama at `OLLAMA_HOST` answers (never an error: the status says what happened).

@@ -6,7 +6,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import type { Added } from './bindings/Added';
 import type { AuditEvent } from './bindings/AuditEvent';
-import type { AuditVerify } from './bindings/AuditVerify';
+import type { AuditVerifyReport } from './bindings/AuditVerifyReport';
 import type { CapsuleDetail } from './bindings/CapsuleDetail';
 import type { CapsuleFilter } from './bindings/CapsuleFilter';
 import type { CapsuleList } from './bindings/CapsuleList';
@@ -42,7 +42,7 @@ export interface Commands {
   recent_workspaces: { args: None; result: RecentWorkspace[] };
   status: { args: None; result: Status };
   audit_list: { args: { after: number | null; limit: number | null }; result: AuditEvent[] };
-  audit_verify: { args: None; result: AuditVerify };
+  audit_verify: { args: None; result: AuditVerifyReport };
   ollama_status: { args: None; result: OllamaStatus };
   skills_list: { args: None; result: Skill[] };
   skill_add: { args: { path: string }; result: Added };

@@ -2,7 +2,8 @@
 // through the one typed `call` (commands.ts). Types come from Rust (lib/bindings).
 import { call } from './commands';
 import type { AuditEvent } from './bindings/AuditEvent';
-import type { AuditVerify } from './bindings/AuditVerify';
+// The audit check is the chain plus the signed checkpoints (signing::checkpoint::verify_audit).
+import type { AuditVerifyReport as AuditVerify } from './bindings/AuditVerifyReport';
 import type { ErrorDto } from './bindings/ErrorDto';
 import type { OllamaStatus } from './bindings/OllamaStatus';
 import type { RecentWorkspace } from './bindings/RecentWorkspace';
