@@ -43,6 +43,10 @@ pub enum Error {
     Gitops(#[from] crate::gitops::GitopsError),
     #[error(transparent)]
     Checks(#[from] crate::checks::ChecksError),
+    #[error(transparent)]
+    Signing(#[from] crate::signing::SigningError),
+    #[error(transparent)]
+    Approval(#[from] crate::approval::ApprovalError),
 }
 
 impl Error {
@@ -62,6 +66,8 @@ impl Error {
             Error::Workflow(e) => e.code(),
             Error::Gitops(e) => e.code(),
             Error::Checks(e) => e.code(),
+            Error::Signing(e) => e.code(),
+            Error::Approval(e) => e.code(),
         }
     }
 
@@ -80,6 +86,8 @@ impl Error {
             Error::Workflow(e) => e.kind(),
             Error::Gitops(e) => e.kind(),
             Error::Checks(e) => e.kind(),
+            Error::Signing(e) => e.kind(),
+            Error::Approval(e) => e.kind(),
         }
     }
 }
