@@ -5,7 +5,7 @@
 //! - foundation: `actor`, `canon`, `clock`, `store`, `audit`, `workspace` (handle, settings,
 //!   files);
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
-//!   `checks`, `synth`, `policy`;
+//!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `approval`;
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
