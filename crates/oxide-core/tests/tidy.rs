@@ -29,7 +29,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "checks", "synth", "policy",
         ],
     ),
-    ("read models and orchestrators", &["views", "setup"]),
+    (
+        "read models and orchestrators",
+        &["views", "setup", "approval"],
+    ),
 ];
 
 /// THE allowed-dependency matrix: every module of `oxide-core` and the modules it may name.
@@ -65,7 +68,15 @@ const MATRIX: &[(&str, &[&str])] = &[
     ),
     (
         "workflow",
-        &["audit", "canon", "clock", "proposal", "store", "workspace"],
+        &[
+            "audit",
+            "canon",
+            "clock",
+            "proposal",
+            "signing",
+            "store",
+            "workspace",
+        ],
     ),
     (
         "gitops",
@@ -129,6 +140,13 @@ const MATRIX: &[(&str, &[&str])] = &[
         ],
     ),
     ("setup", &["clock", "policy", "signing", "workspace"]),
+    (
+        "approval",
+        &[
+            "actor", "audit", "canon", "checks", "clock", "gitops", "policy", "proposal",
+            "signing", "skill", "store", "workflow", "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -152,6 +170,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("check_results", "checks"),
     ("policy_decisions", "policy"),
     ("signing_keys", "signing"),
+    ("approvals", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker
