@@ -171,6 +171,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("policy_decisions", "policy"),
     ("signing_keys", "signing"),
     ("approvals", "signing"),
+    ("bundle_signatures", "signing"),
+    ("audit_checkpoints", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker
