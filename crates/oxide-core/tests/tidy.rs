@@ -143,8 +143,19 @@ const MATRIX: &[(&str, &[&str])] = &[
     (
         "approval",
         &[
-            "actor", "audit", "canon", "checks", "clock", "gitops", "policy", "proposal",
-            "signing", "skill", "store", "workflow", "workspace",
+            "actor",
+            "audit",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "policy",
+            "proposal",
+            "signing",
+            "skill",
+            "store",
+            "workflow",
+            "workspace",
         ],
     ),
 ];

@@ -98,7 +98,10 @@ pub fn approve(cli: &Cli, a: &ApproveArgs, out: &mut Out) -> Result<(), CliError
             None => {}
         }
         if !rep.tally.missing.is_empty() {
-            s.push_str(&format!("still missing: {}\n", rep.tally.missing.join(", ")));
+            s.push_str(&format!(
+                "still missing: {}\n",
+                rep.tally.missing.join(", ")
+            ));
         }
         s
     });
