@@ -29,7 +29,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "checks", "synth", "policy",
         ],
     ),
-    ("read models and orchestrators", &["views", "setup"]),
+    (
+        "read models and orchestrators",
+        &["views", "setup", "approval"],
+    ),
 ];
 
 /// THE allowed-dependency matrix: every module of `oxide-core` and the modules it may name.
@@ -137,6 +140,24 @@ const MATRIX: &[(&str, &[&str])] = &[
         ],
     ),
     ("setup", &["clock", "policy", "signing", "workspace"]),
+    (
+        "approval",
+        &[
+            "actor",
+            "audit",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "policy",
+            "proposal",
+            "signing",
+            "skill",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -160,6 +181,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("check_results", "checks"),
     ("policy_decisions", "policy"),
     ("signing_keys", "signing"),
+    ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
 ];

@@ -17,12 +17,17 @@
 //! export or an IPC message.
 
 pub mod admin;
+pub mod approvals;
 pub mod bundle_sig;
 pub mod checkpoint;
+pub mod dsse;
 pub mod keyring;
 pub mod keys;
 pub mod note;
 pub mod registry;
+pub mod statement;
+pub mod tally;
+pub mod verify;
 
 use crate::ErrorKind;
 
@@ -83,6 +88,8 @@ pub enum SigningError {
         path: String,
         why: String,
     },
+    #[error("nonce {0} is already used by another approval; an approval is never stored twice. Nothing was stored")]
+    NonceReused(String),
     #[error("proposal {id} failed its bundle signature check (REC-001): {why}. OXIDE does not act on it (validate, approve and promote quarantine it); re-create the proposal from its skill or bundle")]
     BundleInvalid { id: String, why: String },
     #[error("the audit log does not extend what this device signed before{}: {why}. Nothing was signed; run `oxide audit verify` for the details", first_bad_seq.map(|s| format!(" (from event {s})")).unwrap_or_default())]
@@ -125,6 +132,7 @@ impl SigningError {
             SigningError::RegistryInvalid { .. } => "SIGNING_REGISTRY_INVALID",
             SigningError::RegistryEdit { .. } => "SIGNING_REGISTRY_EDIT",
             SigningError::Io { .. } => "SIGNING_IO",
+            SigningError::NonceReused(_) => "SIGNING_NONCE_REUSED",
             SigningError::BundleInvalid { .. } => "SIGNING_BUNDLE_INVALID",
             SigningError::AuditTampered { .. } => "SIGNING_AUDIT_TAMPERED",
             SigningError::NothingToCheckpoint => "SIGNING_NOTHING_TO_CHECKPOINT",
@@ -148,7 +156,8 @@ impl SigningError {
             | SigningError::RegistryEdit { .. } => ErrorKind::Invalid,
             SigningError::KeyMismatch { .. }
             | SigningError::BundleInvalid { .. }
-            | SigningError::AuditTampered { .. } => ErrorKind::Refused,
+            | SigningError::AuditTampered { .. }
+            | SigningError::NonceReused(_) => ErrorKind::Refused,
             SigningError::NothingToCheckpoint => ErrorKind::Invalid,
             SigningError::Canon(_) => ErrorKind::Internal,
             SigningError::NoKeyring { .. }
@@ -211,3 +220,6 @@ pub(crate) fn atomically<T>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod test_support;

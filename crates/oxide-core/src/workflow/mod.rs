@@ -384,7 +384,7 @@ pub fn admit(
     let now = crate::clock::parse_ts(stamp.at).ok_or_else(|| {
         WorkflowError::BadBundle(format!("admission time '{}' is not RFC 3339", stamp.at))
     })?;
-    rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp.at)?;
+    rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp)?;
     // REC-001: the instance key signs the bundle in the admission transaction.
     signing::bundle_sig::sign(conn, &id, &digest, now)?;
     let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer});
