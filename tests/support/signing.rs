@@ -32,6 +32,17 @@ pub fn unique_person(prefix: &str) -> String {
     )
 }
 
+/// 32 random bytes as lowercase hex (a nonce, or a throw-away test seed).
+pub fn random_hex32() -> String {
+    let mut b = [0u8; 32];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").expect("/dev/urandom"),
+        &mut b,
+    )
+    .expect("32 random bytes");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// A repository with a required check, persons with keyring keys registered under the given
 /// roles in the committed `.oxide/approvers.toml`, and files to change. Every `oxide` run
 /// made through it gets [`SignedRepo::env`] and is appended to its transcript.

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use base64::Engine;
 use oxide_journeys::signing::{
-    interop, interop_python, interop_python_in, unique_person, SignedRepo,
+    interop, interop_python, interop_python_in, random_hex32, SignedRepo,
 };
 use oxide_journeys::{git, TestRepo};
 use serde_json::{json, Value};
@@ -70,12 +70,6 @@ fn proposal_digest_hex(repo: &TestRepo, id: &str) -> String {
     d.trim_start_matches("sha256:").to_string()
 }
 
-fn random_seed_hex() -> String {
-    let mut b = [0u8; 32];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 #[test]
 fn an_oxide_approval_is_verified_by_securesystemslib() {
     let s = SignedRepo::new(&[("ana", "approver")]);
@@ -121,7 +115,8 @@ fn an_oxide_approval_is_verified_by_securesystemslib() {
 
     // The same verifier refuses a flipped payload byte and a flipped signature byte.
     let mut payload = B64.decode(exported["payload"].as_str().unwrap()).unwrap();
-    payload[payload.len() / 2] ^= 1;
+    let mid = payload.len() / 2;
+    payload[mid] ^= 1;
     let mut bad = exported.clone();
     bad["payload"] = json!(B64.encode(&payload));
     let f = s.repo.data.path().join("tampered-payload.json");
@@ -143,7 +138,7 @@ fn an_oxide_approval_is_verified_by_securesystemslib() {
 #[test]
 fn an_envelope_signed_by_securesystemslib_is_accepted_and_counts() {
     // Bob's key lives only in Python (its seed travels on stdin, never to a file).
-    let seed = random_seed_hex();
+    let seed = random_hex32();
     let (code, lines, err) = py("public", &[], Some(&json!({"seed": seed})));
     assert_eq!(code, 0, "{err}");
     let bob_public = lines[0]["public"].as_str().unwrap().to_string();
@@ -180,7 +175,7 @@ fn an_envelope_signed_by_securesystemslib_is_accepted_and_counts() {
     p["person"] = json!(bob);
     p["role"] = json!("lead");
     p["reason"] = json!("reviewed with an independent DSSE signer");
-    p["nonce"] = json!(unique_person("nonce").replace('-', ""));
+    p["nonce"] = json!(random_hex32());
     let (code, lines, err) = py(
         "sign",
         &[],

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use oxide_journeys::git;
 use oxide_journeys::signing::{
-    keyring_entries, keyring_seed, sign_with_seed, statement_of, unique_person,
+    keyring_entries, keyring_seed, random_hex32, sign_with_seed, statement_of, unique_person,
     SignedRepo,
 };
 use serde_json::{json, Value};
@@ -115,7 +115,7 @@ fn the_instance_key_cannot_approve() {
     let mut statement = statement_of(&genuine["envelope"]);
     statement["predicate"]["person"] = json!(lee);
     statement["predicate"]["role"] = json!("lead");
-    statement["predicate"]["nonce"] = json!(unique_person("n").replace('-', ""));
+    statement["predicate"]["nonce"] = json!(random_hex32());
     let instances: Vec<(String, Vec<u8>)> = keyring_entries()
         .into_iter()
         .filter(|(u, _)| u.starts_with("instance:"))
@@ -248,7 +248,7 @@ fn a_role_claim_in_the_statement_grants_nothing() {
     let genuine = s.approve(&id, &ana).expect(0).json();
     let mut statement = statement_of(&genuine["envelope"]);
     statement["predicate"]["role"] = json!("lead");
-    statement["predicate"]["nonce"] = json!(unique_person("n").replace('-', ""));
+    statement["predicate"]["nonce"] = json!(random_hex32());
     let env = sign_with_seed(&keyring_seed(&format!("person:{ana}")), &statement);
     let f = s.repo.data.path().join("claim.dsse.json");
     std::fs::write(&f, env.to_string()).unwrap();
