@@ -115,7 +115,14 @@ impl SignedRepo {
             let public = k["public"].as_str().expect("public").trim().to_string();
             s.run(
                 &[
-                    "--json", "approvers", "add", "--person", &id, "--name", prefix, "--role",
+                    "--json",
+                    "approvers",
+                    "add",
+                    "--person",
+                    &id,
+                    "--name",
+                    prefix,
+                    "--role",
                     role,
                 ],
                 &[],
@@ -127,8 +134,17 @@ impl SignedRepo {
             let id = unique_person(prefix);
             s.run(
                 &[
-                    "--json", "approvers", "add", "--person", &id, "--name", prefix, "--role",
-                    role, "--public-key", public,
+                    "--json",
+                    "approvers",
+                    "add",
+                    "--person",
+                    &id,
+                    "--name",
+                    prefix,
+                    "--role",
+                    role,
+                    "--public-key",
+                    public,
                 ],
                 &[],
             )
@@ -142,8 +158,11 @@ impl SignedRepo {
 
     /// `oxide ARGS` with [`Self::env`] and `extra`; stdout and stderr go to the transcript.
     pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> crate::Run {
-        let mut env: Vec<(&str, &str)> =
-            self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         env.extend_from_slice(extra);
         let r = self.repo.oxide_env(args, &env);
         let mut t = self.transcript.lock().unwrap();
@@ -245,9 +264,8 @@ impl SignedRepo {
 
     /// `propose --skill ID` (O.X.I.D.E) against a loopback model answering `intent`.
     pub fn propose(&self, skill: &str, intent: &Value) -> crate::Run {
-        let server = crate::fake_ollama::FakeOllama::start(
-            crate::fake_ollama::Behavior::answering(intent),
-        );
+        let server =
+            crate::fake_ollama::FakeOllama::start(crate::fake_ollama::Behavior::answering(intent));
         self.run(
             &["--json", "propose", "--skill", skill],
             &[("OLLAMA_HOST", &server.host())],
@@ -348,8 +366,9 @@ pub fn keyring_seed(username: &str) -> Vec<u8> {
         "secret-tool found no keyring entry {KEYRING_SERVICE}/{username}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    decode_seed(&o.stdout)
-        .unwrap_or_else(|| panic!("keyring entry {username} is not a 32-byte seed in hex or base64"))
+    decode_seed(&o.stdout).unwrap_or_else(|| {
+        panic!("keyring entry {username} is not a 32-byte seed in hex or base64")
+    })
 }
 
 /// Runs `dsse_interop.py MODE ARGS` (securesystemslib) with `stdin` as JSON; returns (exit
@@ -390,7 +409,11 @@ pub fn interop(mode: &str, args: &[&Path], stdin: Option<&Value>) -> (i32, Vec<V
 /// envelope as OXIDE would store it (for attacks by someone holding a key).
 pub fn sign_with_seed(seed: &[u8], statement: &Value) -> Value {
     let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-    let (code, lines, err) = interop("sign", &[], Some(&json!({"seed": hex, "statement": statement})));
+    let (code, lines, err) = interop(
+        "sign",
+        &[],
+        Some(&json!({"seed": hex, "statement": statement})),
+    );
     assert_eq!(code, 0, "securesystemslib could not sign: {err}");
     lines.into_iter().next().expect("an envelope")
 }
@@ -520,7 +543,9 @@ mod tests {
     use super::*;
 
     fn seed() -> Vec<u8> {
-        (0u8..32).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect()
+        (0u8..32)
+            .map(|i| i.wrapping_mul(37).wrapping_add(11))
+            .collect()
     }
 
     #[test]
@@ -560,7 +585,11 @@ mod tests {
         let hex: String = s.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(decode_seed(hex.as_bytes()), Some(s.clone()));
         assert_eq!(
-            decode_seed(base64::engine::general_purpose::STANDARD.encode(&s).as_bytes()),
+            decode_seed(
+                base64::engine::general_purpose::STANDARD
+                    .encode(&s)
+                    .as_bytes()
+            ),
             Some(s.clone())
         );
         assert_eq!(

@@ -80,7 +80,13 @@ fn an_oxide_approval_is_verified_by_securesystemslib() {
 
     let out = s.repo.data.path().join("export");
     s.repo
-        .oxide(&["--json", "approvals", &id, "--export", out.to_str().unwrap()])
+        .oxide(&[
+            "--json",
+            "approvals",
+            &id,
+            "--export",
+            out.to_str().unwrap(),
+        ])
         .expect(0);
     let files = exported_envelopes(&out);
     assert_eq!(files.len(), 1, "one approval exported: {files:?}");
@@ -88,10 +94,17 @@ fn an_oxide_approval_is_verified_by_securesystemslib() {
     // securesystemslib verifies it against the committed registry's keys.
     let registry = committed_registry(&s.repo);
     let (code, lines, err) = py("verify", &[&registry, &files[0]], None);
-    assert_eq!(code, 0, "securesystemslib refused the approval: {lines:?}\n{err}");
+    assert_eq!(
+        code, 0,
+        "securesystemslib refused the approval: {lines:?}\n{err}"
+    );
     let v = &lines[0];
     assert_eq!(v["verified"], true, "{v:#}");
-    assert_eq!(v["keyid"], ana_keyid.as_str(), "keyid = sha256 of the raw public key");
+    assert_eq!(
+        v["keyid"],
+        ana_keyid.as_str(),
+        "keyid = sha256 of the raw public key"
+    );
     assert_eq!(v["person"], ana.as_str());
     let st = &v["statement"];
     assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
@@ -163,14 +176,19 @@ fn an_envelope_signed_by_securesystemslib_is_accepted_and_counts() {
     // role claim, nonce and times; signed by securesystemslib.
     let out = s.repo.data.path().join("export-ana");
     s.repo
-        .oxide(&["--json", "approvals", &id, "--export", out.to_str().unwrap()])
+        .oxide(&[
+            "--json",
+            "approvals",
+            &id,
+            "--export",
+            out.to_str().unwrap(),
+        ])
         .expect(0);
     let files = exported_envelopes(&out);
     assert_eq!(files.len(), 1, "{files:?}");
     let ana_env: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
     let mut statement: Value =
-        serde_json::from_slice(&B64.decode(ana_env["payload"].as_str().unwrap()).unwrap())
-            .unwrap();
+        serde_json::from_slice(&B64.decode(ana_env["payload"].as_str().unwrap()).unwrap()).unwrap();
     let p = &mut statement["predicate"];
     p["person"] = json!(bob);
     p["role"] = json!("lead");
@@ -241,7 +259,10 @@ fn the_interop_venv_is_required_not_optional() {
     assert!(e.contains("scripts/setup.sh"), "{e}");
     // And the real one is there with the pinned securesystemslib (tests/interop/requirements.txt).
     let out = Command::new(interop_python())
-        .args(["-c", "import securesystemslib; print(securesystemslib.__version__)"])
+        .args([
+            "-c",
+            "import securesystemslib; print(securesystemslib.__version__)",
+        ])
         .output()
         .unwrap();
     let pinned = std::fs::read_to_string(

@@ -92,7 +92,10 @@ fn oxide_proposing_adds_no_skill_and_no_approval() {
     let skill = s.add_skill("host-brain");
     let skills_before = s.run(&["--json", "skill", "list"], &[]).expect(0).json();
     let p = s
-        .propose(&skill, &intent("src/config.txt", "retries = 3", "retries = 4"))
+        .propose(
+            &skill,
+            &intent("src/config.txt", "retries = 3", "retries = 4"),
+        )
         .expect(0)
         .json();
     assert_eq!(p["state"], "proposed", "{p:#}");
@@ -100,7 +103,11 @@ fn oxide_proposing_adds_no_skill_and_no_approval() {
     let skills_after = s.run(&["--json", "skill", "list"], &[]).expect(0).json();
     assert_eq!(skills_before, skills_after, "O.X.I.D.E wrote a skill");
     let a = s.approvals(id);
-    assert_eq!(a["approvals"], json!([]), "O.X.I.D.E approved its own bundle");
+    assert_eq!(
+        a["approvals"],
+        json!([]),
+        "O.X.I.D.E approved its own bundle"
+    );
 }
 
 #[test]
@@ -154,6 +161,23 @@ fn one_approver_approves_low_risk() {
 }
 
 #[test]
+fn any_registered_role_approves_low_risk() {
+    // The approver slot takes any registered person: a lead alone, a maintainer alone.
+    let s = SignedRepo::new(&[("lee", "lead"), ("max", "maintainer")]);
+    for i in 0..2 {
+        let id = s.validated_change(
+            "src/config.txt",
+            "retries = 3",
+            &format!("retries = {}", 5 + i),
+            "tester",
+        );
+        assert_eq!(policy_risk(&s, &id), "low");
+        s.approve(&id, s.person(i)).expect(0);
+        assert_eq!(s.state(&id), "approved", "{} alone", s.persons[i].1);
+    }
+}
+
+#[test]
 fn a_person_not_in_the_registry_is_refused() {
     // ghost has a keyring key but no entry in the committed registry.
     let s = SignedRepo::new(&[("ana", "approver")]);
@@ -178,7 +202,15 @@ fn an_uncommitted_registry_entry_grants_nothing() {
         .expect(0);
     s.run(
         &[
-            "--json", "approvers", "add", "--person", &mallory, "--name", "M", "--role", "lead",
+            "--json",
+            "approvers",
+            "add",
+            "--person",
+            &mallory,
+            "--name",
+            "M",
+            "--role",
+            "lead",
         ],
         &[],
     )
@@ -205,7 +237,10 @@ fn skill_submitter_approval_does_not_count() {
     let (ana, ben) = (s.person(0).to_string(), s.person(1).to_string());
     let skill = s.add_skill(&ana);
     let p = s
-        .propose(&skill, &intent("src/config.txt", "retries = 3", "retries = 4"))
+        .propose(
+            &skill,
+            &intent("src/config.txt", "retries = 3", "retries = 4"),
+        )
         .expect(0)
         .json();
     let id = p["id"].as_str().unwrap().to_string();
@@ -240,6 +275,20 @@ fn a_lead_gives_the_second_approval_for_high_risk() {
 }
 
 #[test]
+fn a_maintainer_is_not_a_lead() {
+    // High risk needs a lead; a maintainer fills the approver slot, never the lead's.
+    let s = SignedRepo::new(&[("ana", "approver"), ("max", "maintainer")]);
+    let id = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    s.approve(&id, s.person(0)).expect(0);
+    s.approve(&id, s.person(1)).expect(0);
+    assert_eq!(
+        s.state(&id),
+        "validated",
+        "a maintainer stood in for the lead"
+    );
+}
+
+#[test]
 fn a_role_claim_in_the_statement_grants_nothing() {
     // Ana (an approver) signs, with her own key, a statement claiming she is a lead.
     let s = SignedRepo::new(&[("ana", "approver"), ("ben", "approver")]);
@@ -257,10 +306,17 @@ fn a_role_claim_in_the_statement_grants_nothing() {
         &[("OXIDE_ACTOR", &ana)],
     );
     s.approve(&id, &ben).expect(0);
-    assert_eq!(s.state(&id), "validated", "a claimed role filled the lead slot");
+    assert_eq!(
+        s.state(&id),
+        "validated",
+        "a claimed role filled the lead slot"
+    );
     for r in s.approvals(&id)["approvals"].as_array().unwrap() {
         if r["person"] == ana.as_str() {
-            assert_eq!(r["role"], "approver", "the role comes from the registry: {r:#}");
+            assert_eq!(
+                r["role"], "approver",
+                "the role comes from the registry: {r:#}"
+            );
         }
     }
 }
@@ -279,7 +335,16 @@ fn a_reject_from_a_required_role_blocks() {
     let p = |i: usize| s.person(i).to_string();
     let reject = |id: &str, who: &str| {
         s.run(
-            &["--json", "approve", id, "--person", who, "--reject", "--reason", "not like this"],
+            &[
+                "--json",
+                "approve",
+                id,
+                "--person",
+                who,
+                "--reject",
+                "--reason",
+                "not like this",
+            ],
             &[("OXIDE_ACTOR", who)],
         )
         .expect(0)
@@ -287,15 +352,28 @@ fn a_reject_from_a_required_role_blocks() {
     let low = s.validated_change("src/config.txt", "retries = 3", "retries = 5", "tester");
     reject(&low, &p(0));
     let _ = s.approve(&low, &p(1));
-    assert_ne!(s.state(&low), "approved", "an approver's reject did not block (low risk)");
+    assert_ne!(
+        s.state(&low),
+        "approved",
+        "an approver's reject did not block (low risk)"
+    );
 
     let high = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
     reject(&high, &p(2));
     let _ = s.approve(&high, &p(0));
     let _ = s.approve(&high, &p(3));
-    assert_ne!(s.state(&high), "approved", "a lead's reject did not block (high risk)");
+    assert_ne!(
+        s.state(&high),
+        "approved",
+        "a lead's reject did not block (high risk)"
+    );
 
-    let critical = s.validated_change(".oxide/checks.toml", "timeout_s = 30", "timeout_s = 45", "tester");
+    let critical = s.validated_change(
+        ".oxide/checks.toml",
+        "timeout_s = 30",
+        "timeout_s = 45",
+        "tester",
+    );
     reject(&critical, &p(4));
     let _ = s.approve(&critical, &p(2));
     let _ = s.approve(&critical, &p(3));
@@ -315,7 +393,12 @@ fn a_governance_change_needs_two_leads_and_a_maintainer() {
         ("lou", "lead"),
         ("max", "maintainer"),
     ]);
-    let id = s.validated_change(".oxide/checks.toml", "timeout_s = 30", "timeout_s = 60", "tester");
+    let id = s.validated_change(
+        ".oxide/checks.toml",
+        "timeout_s = 30",
+        "timeout_s = 60",
+        "tester",
+    );
     assert_eq!(policy_risk(&s, &id), "critical");
     for i in 0..3 {
         s.approve(&id, s.person(i)).expect(0);
@@ -337,7 +420,10 @@ fn audit_checkpoint_is_signed_by_the_device_not_a_person() {
         .expect(0)
         .json();
     let keyid = c["keyid"].as_str().expect("keyid");
-    assert_ne!(keyid, s.persons[0].2, "a person's key signed the checkpoint");
+    assert_ne!(
+        keyid, s.persons[0].2,
+        "a person's key signed the checkpoint"
+    );
     let v = s.run(&["--json", "audit", "verify"], &[]).expect(0).json();
     assert_eq!(v["ok"], true, "{v:#}");
 }
@@ -351,8 +437,12 @@ fn root() -> PathBuf {
 /// The `file::…::test` references of docs/roles.md's matrix (between its markers), per row.
 fn matrix_rows() -> Vec<(String, Vec<String>)> {
     let doc = std::fs::read_to_string(root().join("docs/roles.md")).unwrap();
-    let start = doc.find("<!-- roles:matrix -->").expect("matrix start marker");
-    let end = doc.find("<!-- /roles:matrix -->").expect("matrix end marker");
+    let start = doc
+        .find("<!-- roles:matrix -->")
+        .expect("matrix start marker");
+    let end = doc
+        .find("<!-- /roles:matrix -->")
+        .expect("matrix end marker");
     doc[start..end]
         .lines()
         .filter(|l| l.starts_with('|') && !l.starts_with("| ---") && !l.starts_with("|---"))
@@ -399,7 +489,11 @@ fn test_exists(reference: &str) -> bool {
 #[test]
 fn every_test_named_in_roles_md_exists() {
     let rows = matrix_rows();
-    assert!(rows.len() >= 10, "docs/roles.md: the matrix has {} rows", rows.len());
+    assert!(
+        rows.len() >= 10,
+        "docs/roles.md: the matrix has {} rows",
+        rows.len()
+    );
     let mut missing = Vec::new();
     let mut named = 0;
     for (action, cells) in &rows {
@@ -431,6 +525,8 @@ fn every_test_named_in_roles_md_exists() {
     assert!(named >= 30, "only {named} test references");
     // The checker itself: a made-up name is caught.
     assert!(!test_exists("authority::no_such_test_anywhere"));
-    assert!(test_exists("authority::every_test_named_in_roles_md_exists"));
+    assert!(test_exists(
+        "authority::every_test_named_in_roles_md_exists"
+    ));
     assert!(test_exists("redteam::c07_injection_edits_oxide_policy"));
 }

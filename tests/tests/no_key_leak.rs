@@ -91,7 +91,13 @@ fn no_private_key_bytes_after_a_full_approve_run() {
 
     let export = s.repo.data.path().join("approvals-export");
     s.run(
-        &["--json", "approvals", &id, "--export", export.to_str().unwrap()],
+        &[
+            "--json",
+            "approvals",
+            &id,
+            "--export",
+            export.to_str().unwrap(),
+        ],
         &[],
     )
     .expect(0);
@@ -127,8 +133,14 @@ fn no_private_key_bytes_after_a_full_approve_run() {
 
     // The seeds, straight from the Secret Service.
     let mut seeds = vec![
-        (format!("person:{ana}"), keyring_seed(&format!("person:{ana}"))),
-        (format!("person:{lee}"), keyring_seed(&format!("person:{lee}"))),
+        (
+            format!("person:{ana}"),
+            keyring_seed(&format!("person:{ana}")),
+        ),
+        (
+            format!("person:{lee}"),
+            keyring_seed(&format!("person:{lee}")),
+        ),
     ];
     let others = keyring_entries();
     assert!(
@@ -174,7 +186,10 @@ fn a_planted_seed_is_found() {
     let s = SignedRepo::new(&[]);
     let seed: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(97) ^ 0x3c).collect();
     let seeds = vec![("person:planted".to_string(), seed.clone())];
-    assert!(scan(&sources(&s), &seeds).is_empty(), "clean before planting");
+    assert!(
+        scan(&sources(&s), &seeds).is_empty(),
+        "clean before planting"
+    );
 
     use base64::Engine;
     let mut blob = b"openssh-key-v1\0\0\0\0\x04none".to_vec();
@@ -203,7 +218,8 @@ fn a_planted_seed_is_found() {
         std::fs::write(path, bytes).unwrap();
         let hits = scan(&sources(&s), &seeds);
         assert!(
-            hits.iter().any(|h| h.starts_with(&path.display().to_string())),
+            hits.iter()
+                .any(|h| h.starts_with(&path.display().to_string())),
             "the seed planted in {} was not found: {hits:?}",
             path.display()
         );
