@@ -707,6 +707,15 @@ impl Draft {
                 let mut keys = toml_edit::ArrayOfTables::new();
                 keys.push(key_item(&public, &at));
                 t.insert("keys", toml_edit::Item::ArrayOfTables(keys));
+                if !self.doc.contains_key("person") {
+                    // A file of comments only (the default): they stay above the first person.
+                    let header = self.doc.trailing().as_str().unwrap_or_default().to_string();
+                    if !header.trim().is_empty() {
+                        self.doc.set_trailing("");
+                        let sep = if header.ends_with("\n\n") { "" } else { "\n" };
+                        t.decor_mut().set_prefix(format!("{header}{sep}"));
+                    }
+                }
                 self.persons_mut()?.push(t);
                 notes.push(format!(
                     "added {id} ({name}) with roles {} and key {kid}, valid from {at}",

@@ -142,7 +142,7 @@ fn strict_parse_names_the_line_and_field() {
         "{}[[person]]\nid = \"alice\"\nname = \"B\"\nroles = []\n",
         person("", &good_key)
     ));
-    assert!(e.contains("line 11") && e.contains("twice"), "{e}");
+    assert!(e.contains("line 10") && e.contains("twice"), "{e}");
     let e = err(&person(
         "",
         "public = \"ssh-ed25519 AAAAnotakey\"\nvalid_from = \"2026-01-01T00:00:00Z\"",
@@ -176,7 +176,7 @@ fn strict_parse_names_the_line_and_field() {
         person("", &good_key)
     ));
     assert!(
-        e.contains("line 15") && e.contains("already registered") && e.contains("alice"),
+        e.contains("line 14") && e.contains("already registered") && e.contains("alice"),
         "{e}"
     );
     let e = err("[[person]\n");
