@@ -65,7 +65,15 @@ const MATRIX: &[(&str, &[&str])] = &[
     ),
     (
         "workflow",
-        &["audit", "canon", "clock", "proposal", "store", "workspace"],
+        &[
+            "audit",
+            "canon",
+            "clock",
+            "proposal",
+            "signing",
+            "store",
+            "workspace",
+        ],
     ),
     (
         "gitops",
@@ -152,6 +160,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("check_results", "checks"),
     ("policy_decisions", "policy"),
     ("signing_keys", "signing"),
+    ("bundle_signatures", "signing"),
+    ("audit_checkpoints", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

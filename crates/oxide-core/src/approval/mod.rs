@@ -56,7 +56,9 @@ pub enum ApprovalError {
         status: ApprovalStatus,
         problems: String,
     },
-    #[error("[approvals] lifetime_hours is {0}; it must be a positive number of hours (default 168)")]
+    #[error(
+        "[approvals] lifetime_hours is {0}; it must be a positive number of hours (default 168)"
+    )]
     BadLifetime(f64),
     #[error("cannot write {path}: {why}")]
     Export { path: String, why: String },
@@ -149,8 +151,7 @@ pub fn current(ws: &Workspace, id: &str) -> Result<Facts, Error> {
         .map_err(git_err)?
         .tree_id()
         .to_string();
-    let (decision, _) =
-        crate::policy::proposal_decision(ws, &row, &crate::actor::from_env())?;
+    let (decision, _) = crate::policy::proposal_decision(ws, &row, &crate::actor::from_env())?;
     let checks = crate::checks::validate::latest_results(conn, &row.id)?;
     let run = checks.first().map(|c| c.run_id.clone());
     let run_commit = match &run {
@@ -364,7 +365,12 @@ impl Evaluated {
         ApprovalEvidence {
             required_count: facts.required.count,
             required_roles: facts.required.roles.clone(),
-            valid_approvers: self.tally.counted.iter().map(|c| c.person.clone()).collect(),
+            valid_approvers: self
+                .tally
+                .counted
+                .iter()
+                .map(|c| c.person.clone())
+                .collect(),
             roles_covered: self.tally.counted.iter().map(|c| c.slot.clone()).collect(),
             counted: self.tally.counted.clone(),
             not_counted: self.tally.not_counted.clone(),
@@ -677,7 +683,12 @@ pub fn sign(
 /// proposal `id`: it must be `valid` against the facts now and signed by a key of the
 /// committed registry; then it is stored and tallied exactly like [`sign`]'s.
 #[tracing::instrument(name = "approval.submit", skip_all, fields(proposal = id))]
-pub fn submit(ws: &mut Workspace, id: &str, envelope: &[u8], actor: &str) -> Result<SignReport, Error> {
+pub fn submit(
+    ws: &mut Workspace,
+    id: &str,
+    envelope: &[u8],
+    actor: &str,
+) -> Result<SignReport, Error> {
     let row = workflow::require(ws.store().conn(), id)?;
     ready(&row.id, row.state)?;
     let facts = current(ws, &row.id)?;
@@ -750,7 +761,8 @@ fn store(
         let mut state = facts.state;
         let blocks = ev.tally.blocking.iter().any(|b| b.approval_id == stored.id);
         if blocks && workflow::can(state, workflow::Transition::Reject) {
-            state = workflow::reject(tx, &id, &stored.person, &statement.predicate.reason, &stamp)?.to;
+            state =
+                workflow::reject(tx, &id, &stored.person, &statement.predicate.reason, &stamp)?.to;
         } else if ev.tally.satisfied && state == State::Validated {
             let rec = workflow::approve(tx, &id, &ev.evidence(facts), &stamp)?;
             if rec.passed() {
@@ -815,7 +827,9 @@ pub fn preview(ws: &Workspace, id: &str, person: &str) -> Result<SigningPreview,
     let facts = current(ws, id)?;
     let registry = Registry::committed(ws)?;
     let now = ws.clock().now();
-    let keyid = crate::signing::keys::person_key(person)?.keyid().to_string();
+    let keyid = crate::signing::keys::person_key(person)?
+        .keyid()
+        .to_string();
     let mut refusals = Vec::new();
     if let Err(e) = gate(&facts, person) {
         refusals.push(e.to_string());
@@ -956,7 +970,13 @@ pub fn export(ws: &Workspace, id: &str, dir: &Path) -> Result<Vec<PathBuf>, Erro
         let safe: String = r
             .person
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = dir.join(format!("{}-{}-{safe}.dsse.json", row.id, r.id));
         std::fs::write(&path, r.envelope.as_bytes()).map_err(|e| err(&path, e))?;
@@ -964,4 +984,3 @@ pub fn export(ws: &Workspace, id: &str, dir: &Path) -> Result<Vec<PathBuf>, Erro
     }
     Ok(out)
 }
-

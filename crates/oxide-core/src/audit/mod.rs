@@ -227,10 +227,21 @@ pub fn count(conn: &Connection) -> Result<u64, AuditError> {
 /// (head record ahead of the last event).
 #[tracing::instrument(name = "audit.verify", skip_all)]
 pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
-    let mut expected_seq = 1i64;
-    let mut prev: Option<String> = None;
+    verify_from(conn, None)
+}
+
+/// `verify` for the events after a known-good one: `after = Some((seq, hash))` trusts event
+/// `seq` to carry `hash` (e.g. a signed checkpoint says so) and walks only the later events
+/// (`events` counts those), failing at `seq + 1` when it does not link to `hash`.
+/// `None` walks the whole chain.
+pub fn verify_from(
+    conn: &Connection,
+    after: Option<(i64, &str)>,
+) -> Result<AuditVerify, AuditError> {
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq"))?;
+    let mut rows = stmt.query([after.map_or(0, |(s, _)| s)])?;
+    let mut expected_seq = after.map_or(1, |(s, _)| s + 1);
+    let mut prev: Option<String> = after.map(|(_, h)| h.to_string());
     let mut events = 0u64;
     let bad = |seq: i64, events: u64, why: String| AuditVerify {
         ok: false,
@@ -292,9 +303,27 @@ pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
             events,
             format!("the log ends at event {} but event {seq} was recorded as the last: events were removed from the end", expected_seq - 1),
         )),
-        None if events > 0 => Ok(bad(1, events, "the chain's head record is missing".into())),
+        None if events > 0 || after.is_some() => Ok(bad(1, events, "the chain's head record is missing".into())),
         _ => Ok(AuditVerify { ok: true, events, first_bad_seq: None, problem: None }),
     }
+}
+
+/// The head record: the last appended event's `(seq, hash)`, if any event was appended.
+pub fn head(conn: &Connection) -> Result<Option<(i64, String)>, AuditError> {
+    Ok(conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// The event with sequence number `seq`, as stored.
+pub fn event(conn: &Connection, seq: i64) -> Result<Option<AuditEvent>, AuditError> {
+    Ok(conn
+        .query_row(&format!("{SELECT} WHERE seq = ?1"), [seq], |r| {
+            row_to_event(r).map(|(e, _)| e)
+        })
+        .optional()?)
 }
 
 /// Writes every event as one JSON line (`seq, ts, actor, kind, subject, payload, prev, hash`),

@@ -359,6 +359,11 @@ pub fn validate(
     let id = row.id.clone();
     let recovered = recover(ws, &repo, Some(&id), actor)?;
     workflow::check_legal(ws.store().conn(), &id, Transition::PassValidation)?;
+    // REC-001: the bundle's instance-key signature and digest, before anything acts on it.
+    // A bundle that fails is quarantined (committed) and the refusal returned.
+    let ts = ws.clock().now_rfc3339();
+    ws.store_mut()
+        .write(|tx| workflow::check_bundle(tx, &id, &Stamp::new(actor, &ts)))??;
     let settings = ws.settings()?;
     let bot = BotIdentity::from(&settings.workflow);
     let bundle = row.bundle.clone();

@@ -145,7 +145,10 @@ pub fn insert(
 }
 
 /// A proposal's approvals, oldest first.
-pub fn for_proposal(conn: &Connection, proposal: &str) -> Result<Vec<StoredApproval>, SigningError> {
+pub fn for_proposal(
+    conn: &Connection,
+    proposal: &str,
+) -> Result<Vec<StoredApproval>, SigningError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM approvals WHERE proposal_id = ?1 ORDER BY id"
     ))?;

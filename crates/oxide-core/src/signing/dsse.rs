@@ -205,10 +205,7 @@ mod tests {
             Err(DsseError::SignatureLength(63))
         );
         let extra = ok.to_json().replacen('{', "{\"x\":1,", 1);
-        assert!(matches!(
-            open(extra.as_bytes()),
-            Err(DsseError::NotJson(_))
-        ));
+        assert!(matches!(open(extra.as_bytes()), Err(DsseError::NotJson(_))));
         // base64 whose unused trailing bits are set: refused, not silently accepted.
         let mut bits = ok.clone();
         bits.payload = "e30=".replace('0', "1");

@@ -18,9 +18,12 @@
 
 pub mod admin;
 pub mod approvals;
+pub mod bundle_sig;
+pub mod checkpoint;
 pub mod dsse;
 pub mod keyring;
 pub mod keys;
+pub mod note;
 pub mod registry;
 pub mod statement;
 pub mod tally;
@@ -87,6 +90,19 @@ pub enum SigningError {
     },
     #[error("nonce {0} is already used by another approval; an approval is never stored twice. Nothing was stored")]
     NonceReused(String),
+    #[error("proposal {id} failed its bundle signature check (REC-001): {why}. OXIDE does not act on it (validate, approve and promote quarantine it); re-create the proposal from its skill or bundle")]
+    BundleInvalid { id: String, why: String },
+    #[error("the audit log does not extend what this device signed before{}: {why}. Nothing was signed; run `oxide audit verify` for the details", first_bad_seq.map(|s| format!(" (from event {s})")).unwrap_or_default())]
+    AuditTampered {
+        first_bad_seq: Option<i64>,
+        why: String,
+    },
+    #[error(
+        "the audit log has no events yet; there is nothing to checkpoint (run `oxide init` first)"
+    )]
+    NothingToCheckpoint,
+    #[error(transparent)]
+    Canon(#[from] crate::canon::CanonError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
     #[error(transparent)]
@@ -117,6 +133,10 @@ impl SigningError {
             SigningError::RegistryEdit { .. } => "SIGNING_REGISTRY_EDIT",
             SigningError::Io { .. } => "SIGNING_IO",
             SigningError::NonceReused(_) => "SIGNING_NONCE_REUSED",
+            SigningError::BundleInvalid { .. } => "SIGNING_BUNDLE_INVALID",
+            SigningError::AuditTampered { .. } => "SIGNING_AUDIT_TAMPERED",
+            SigningError::NothingToCheckpoint => "SIGNING_NOTHING_TO_CHECKPOINT",
+            SigningError::Canon(e) => e.code(),
             SigningError::Audit(e) => e.code(),
             SigningError::Store(e) => e.code(),
         }
@@ -134,7 +154,12 @@ impl SigningError {
             | SigningError::ReasonRequired
             | SigningError::RegistryInvalid { .. }
             | SigningError::RegistryEdit { .. } => ErrorKind::Invalid,
-            SigningError::KeyMismatch { .. } | SigningError::NonceReused(_) => ErrorKind::Refused,
+            SigningError::KeyMismatch { .. }
+            | SigningError::NonceReused(_)
+            | SigningError::BundleInvalid { .. }
+            | SigningError::AuditTampered { .. } => ErrorKind::Refused,
+            SigningError::NothingToCheckpoint => ErrorKind::Invalid,
+            SigningError::Canon(_) => ErrorKind::Internal,
             SigningError::NoKeyring { .. }
             | SigningError::BadSecret { .. }
             | SigningError::Io { .. } => ErrorKind::Internal,

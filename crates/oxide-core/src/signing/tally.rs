@@ -193,10 +193,7 @@ pub fn tally(
                 ));
             }
         } else if rejecting.contains(&b.person) {
-            not_counted.push(skip(
-                b,
-                format!("{} also rejected the proposal", b.person),
-            ));
+            not_counted.push(skip(b, format!("{} also rejected the proposal", b.person)));
         } else if candidates.iter().any(|c| c.person == b.person) {
             not_counted.push(skip(
                 b,
@@ -211,7 +208,11 @@ pub fn tally(
     }
     let edges: Vec<Vec<usize>> = candidates
         .iter()
-        .map(|b| (0..slots.len()).filter(|&s| fits(&slots[s], b.roles)).collect())
+        .map(|b| {
+            (0..slots.len())
+                .filter(|&s| fits(&slots[s], b.roles))
+                .collect()
+        })
         .collect();
     let mut slot_owner: Vec<Option<usize>> = vec![None; slots.len()];
     for p in 0..candidates.len() {
@@ -352,7 +353,11 @@ mod tests {
         assert_eq!(t.missing.len(), 1);
         let t = tally(
             &r,
-            &[b(1, "x", "k1", lm), b(2, "y", "k2", LEAD), b(3, "z", "k3", MAINT)],
+            &[
+                b(1, "x", "k1", lm),
+                b(2, "y", "k2", LEAD),
+                b(3, "z", "k3", MAINT),
+            ],
             None,
             None,
         );
@@ -366,7 +371,11 @@ mod tests {
         rej.decision = D::Reject;
         let t = tally(
             &r,
-            &[b(1, "l", "k1", LEAD), b(2, "a", "k2", APPROVER), rej.clone()],
+            &[
+                b(1, "l", "k1", LEAD),
+                b(2, "a", "k2", APPROVER),
+                rej.clone(),
+            ],
             None,
             None,
         );
@@ -383,7 +392,12 @@ mod tests {
         assert!(t.satisfied, "{t:#?}");
         let mut outsider = b(4, "o", "k4", &[]);
         outsider.decision = D::Reject;
-        let t = tally(&req(1, &["lead"]), &[b(1, "l", "k1", LEAD), outsider], None, None);
+        let t = tally(
+            &req(1, &["lead"]),
+            &[b(1, "l", "k1", LEAD), outsider],
+            None,
+            None,
+        );
         assert!(t.satisfied);
     }
 

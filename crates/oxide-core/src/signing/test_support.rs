@@ -15,7 +15,10 @@ pub fn key(seed: u8) -> SecretKey {
 pub fn registry_of(persons: &[(&str, &[Role], &[u8], Option<OffsetDateTime>)]) -> Registry {
     let mut text = String::new();
     for (p, roles, seeds, rev) in persons {
-        let roles: Vec<String> = roles.iter().map(|r| format!("\"{}\"", r.as_str())).collect();
+        let roles: Vec<String> = roles
+            .iter()
+            .map(|r| format!("\"{}\"", r.as_str()))
+            .collect();
         text.push_str(&format!(
             "[[person]]\nid = \"{p}\"\nname = \"{p}\"\nroles = [{}]\n",
             roles.join(", ")

@@ -245,7 +245,10 @@ pub fn verify_with(
             if e <= i {
                 out.find(
                     ApprovalStatus::Invalid,
-                    format!("expires_at {} is not after issued_at {}", p.expires_at, p.issued_at),
+                    format!(
+                        "expires_at {} is not after issued_at {}",
+                        p.expires_at, p.issued_at
+                    ),
                 );
             }
             if (i - now).whole_seconds() > MAX_CLOCK_SKEW_S {
@@ -478,7 +481,11 @@ mod tests {
         env.signatures[0].keyid = key(2).keyid().to_string();
         let c = check(env.to_json().as_bytes(), &reg);
         assert_eq!(c.status, ApprovalStatus::Invalid);
-        assert!(c.problems[0].contains("does not verify"), "{:?}", c.problems);
+        assert!(
+            c.problems[0].contains("does not verify"),
+            "{:?}",
+            c.problems
+        );
         // An unregistered key is invalid.
         let c = check(&envelope(9, predicate("zed")), &reg);
         assert_eq!(c.status, ApprovalStatus::Invalid);
@@ -569,7 +576,12 @@ mod tests {
             let mut cur = current();
             m(&mut cur);
             let c = verify(&env, &cur, &reg, NOW, &Ledger::default());
-            assert_eq!(c.status, ApprovalStatus::Stale, "move {i}: {:?}", c.problems);
+            assert_eq!(
+                c.status,
+                ApprovalStatus::Stale,
+                "move {i}: {:?}",
+                c.problems
+            );
         }
     }
 }

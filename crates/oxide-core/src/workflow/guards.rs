@@ -204,7 +204,10 @@ impl ApprovalEvidence {
         if let Some(b) = self.blocking.first() {
             return Some((
                 reason::APPROVAL_BLOCKED,
-                format!("{} rejected the proposal (approval {})", b.person, b.approval_id),
+                format!(
+                    "{} rejected the proposal (approval {})",
+                    b.person, b.approval_id
+                ),
             ));
         }
         let mut persons: Vec<&str> = self.counted.iter().map(|c| c.person.as_str()).collect();

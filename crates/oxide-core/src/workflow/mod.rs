@@ -12,6 +12,7 @@ use crate::audit::{self, NewEvent};
 use crate::canon;
 use crate::clock::Stamp;
 use crate::proposal::{Bundle, BUNDLE_SCHEMA_VERSION};
+use crate::signing::{self, SigningError};
 use crate::store::StoreError;
 
 mod guards;
@@ -55,6 +56,8 @@ pub enum WorkflowError {
     Audit(#[from] audit::AuditError),
     #[error(transparent)]
     Canon(#[from] canon::CanonError),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 impl From<rusqlite::Error> for WorkflowError {
@@ -76,6 +79,7 @@ impl WorkflowError {
             WorkflowError::Store(e) => e.code(),
             WorkflowError::Audit(e) => e.code(),
             WorkflowError::Canon(e) => e.code(),
+            WorkflowError::Signing(e) => e.code(),
         }
     }
 
@@ -91,6 +95,7 @@ impl WorkflowError {
             | WorkflowError::Canon(_) => crate::ErrorKind::Internal,
             WorkflowError::Store(e) => e.kind(),
             WorkflowError::Audit(e) => e.kind(),
+            WorkflowError::Signing(e) => e.kind(),
         }
     }
 }
@@ -376,7 +381,12 @@ pub fn admit(
         }
     }
     let canonical = canon::canonical_string(bundle)?;
+    let now = crate::clock::parse_ts(stamp.at).ok_or_else(|| {
+        WorkflowError::BadBundle(format!("admission time '{}' is not RFC 3339", stamp.at))
+    })?;
     rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp)?;
+    // REC-001: the instance key signs the bundle in the admission transaction.
+    signing::bundle_sig::sign(conn, &id, &digest, now)?;
     let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer});
     let edge = TableEdge {
         transition: T::Admit,
@@ -385,6 +395,37 @@ pub fn admit(
     };
     write_record(conn, &id, &edge, &Verdict::pass(), &inputs, stamp)?;
     rows::get(conn, &id)?.ok_or(WorkflowError::NotFound(id))
+}
+
+/// REC-001, before a gate acts on proposal `id`: its bundle's instance-key signature and
+/// digest (`signing::bundle_sig::verify`, over the canonical bytes of the bundle the gate will
+/// act on). When they do not hold, the proposal is quarantined on `conn` (guarded transition,
+/// guard record, audit event, reason `SIGNING_BUNDLE_INVALID`) where the table allows it, and
+/// the refusal comes back as `Ok(Err(..))`: the caller commits the quarantine, then reports
+/// the refusal (exit 3). A keyring that cannot be reached is an error (nothing judged).
+pub fn check_bundle(
+    conn: &Connection,
+    id: &str,
+    stamp: &Stamp<'_>,
+) -> Result<Result<(), SigningError>, WorkflowError> {
+    let (row, state) = load(conn, id)?;
+    let canonical = canon::canonical_bytes(&row.bundle)?;
+    match signing::bundle_sig::verify(conn, &row.id, &row.digest, &canonical) {
+        Ok(_) => Ok(Ok(())),
+        Err(e @ SigningError::BundleInvalid { .. }) => {
+            if can(state, T::Quarantine) {
+                quarantine(
+                    conn,
+                    &row.id,
+                    reason::SIGNING_BUNDLE_INVALID,
+                    &e.to_string(),
+                    stamp,
+                )?;
+            }
+            Ok(Err(e))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A proposal's guard evaluation records, oldest first.

@@ -11,6 +11,9 @@ pub const INTENT_DOES_NOT_APPLY: &str = "INTENT_DOES_NOT_APPLY";
 /// Quarantine: the proposal branch does not point at the commit its bundle makes (rewritten
 /// before or during validation).
 pub const BRANCH_FORGED: &str = "BRANCH_FORGED";
+/// Quarantine: the bundle's instance-key signature or digest does not verify (REC-001): the
+/// stored bundle, its digest, its signature or the key pointer was changed after admission.
+pub const SIGNING_BUNDLE_INVALID: &str = "SIGNING_BUNDLE_INVALID";
 /// Supersede: the target branch moved and the intent no longer applies to its head.
 pub const TARGET_MOVED: &str = "TARGET_MOVED";
 /// Supersede: a newer bundle for the same skill replaces the proposal.

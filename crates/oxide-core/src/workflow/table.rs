@@ -133,6 +133,8 @@ pub const TABLE: &[(Transition, State, State)] = &[
     (T::PassValidation, S::Proposed, S::Validated),
     (T::FailValidation, S::Proposed, S::FailedValidation),
     (T::Quarantine, S::Proposed, S::Quarantined),
+    (T::Quarantine, S::Validated, S::Quarantined),
+    (T::Quarantine, S::Approved, S::Quarantined),
     (T::Supersede, S::Proposed, S::Superseded),
     (T::Supersede, S::Validated, S::Superseded),
     (T::Supersede, S::Approved, S::Superseded),

@@ -38,18 +38,26 @@ fn bundle(n: usize) -> Bundle {
     }
 }
 
+/// A store whose instance key (which signs admitted bundles; OS keyring) already exists, so
+/// that what a test counts is what the transitions write.
 fn store() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
     let s = Store::open(&d.path().join("s.sqlite3")).unwrap();
+    crate::signing::instance_key(s.conn(), crate::clock::parse_ts(TS).unwrap()).unwrap();
     (d, s)
 }
 
+/// Guard records, and audit events after the instance key's creation.
 fn counts(c: &Connection) -> (i64, i64) {
     let t = c
         .query_row("SELECT count(*) FROM transitions", [], |r| r.get(0))
         .unwrap();
     let a = c
-        .query_row("SELECT count(*) FROM audit_events", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM audit_events WHERE kind != 'signing.instance_key_created'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     (t, a)
 }
@@ -199,9 +207,16 @@ fn admit_writes_row_record_and_event_once() {
         (h[0].from.as_str(), h[0].to.as_str()),
         ("discovered", "proposed")
     );
-    let ev = crate::audit::list(store.conn(), None, None).unwrap();
+    // Event 1 is the instance key's creation (`store()`).
+    let ev = crate::audit::list(store.conn(), Some(1), None).unwrap();
     assert_eq!(ev[0].kind, "workflow.admit");
     assert_eq!(ev[0].seq, h[0].audit_seq);
+    // REC-001: the bundle was signed by the instance key in the admission transaction.
+    let canonical = canon::canonical_bytes(&bundle(1)).unwrap();
+    crate::signing::bundle_sig::verify(store.conn(), &row.id, &row.digest, &canonical).unwrap();
+    let err =
+        crate::signing::bundle_sig::verify(store.conn(), &row.id, &row.digest, b"{}").unwrap_err();
+    assert_eq!(err.code(), "SIGNING_BUNDLE_INVALID");
 
     // The same bundle again: refused, nothing written.
     let err = store
