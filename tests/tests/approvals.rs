@@ -40,9 +40,33 @@ fn commit_all(repo: &TestRepo, msg: &str) {
     git(repo.path(), &["commit", "-q", "-m", msg]);
 }
 
-/// A person id unique to this test.
+/// A person id unique to this test run (the keyring outlives one test), whose keyring entry
+/// is removed when the test ends.
 fn pid(name: &str, tag: &str) -> String {
-    format!("{name}-{tag}")
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{tag}-{}-{:x}", std::process::id(), nanos)
+}
+
+/// Removes these persons' keyring items when the test ends, passed or failed.
+struct Forget(Vec<String>);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::process::Command::new("secret-tool")
+                .args([
+                    "clear",
+                    "service",
+                    "dev.oxide.review",
+                    "username",
+                    &format!("person:{p}"),
+                ])
+                .status();
+        }
+    }
 }
 
 /// A workspace whose committed contract is `checks`, with `team` = (person, role) each given
@@ -156,6 +180,7 @@ fn verify_fails(repo: &TestRepo, id: &str) -> Value {
 #[test]
 fn a_low_risk_approval_is_signed_stored_exported_and_verified() {
     let alice = pid("alice", "low");
+    let _forget = Forget(vec![alice.clone()]);
     let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
     let id = validated(&repo, "low", 3, &"ab".repeat(32), "tester");
 
@@ -224,6 +249,7 @@ fn a_low_risk_approval_is_signed_stored_exported_and_verified() {
 #[test]
 fn a_database_edit_of_an_approval_row_is_caught() {
     let alice = pid("alice", "dbedit");
+    let _forget = Forget(vec![alice.clone()]);
     let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
     let id = validated(&repo, "dbedit", 3, &"ab".repeat(32), "tester");
     approve(&repo, &id, &alice);
@@ -270,6 +296,7 @@ fn a_database_edit_of_an_approval_row_is_caught() {
 #[test]
 fn an_approval_replayed_onto_another_proposal_is_refused() {
     let alice = pid("alice", "replay");
+    let _forget = Forget(vec![alice.clone()]);
     let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
     let p1 = validated(&repo, "one", 3, &"ab".repeat(32), "tester");
     let p2 = validated(&repo, "two", 4, &"ab".repeat(32), "tester");
@@ -301,6 +328,7 @@ fn an_approval_replayed_onto_another_proposal_is_refused() {
 #[test]
 fn a_revoked_key_revokes_its_approvals() {
     let alice = pid("alice", "revoke");
+    let _forget = Forget(vec![alice.clone()]);
     let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
     let id = validated(&repo, "revoke", 3, &"ab".repeat(32), "tester");
     let r = approve(&repo, &id, &alice);
@@ -314,6 +342,7 @@ fn a_revoked_key_revokes_its_approvals() {
 #[test]
 fn an_approval_expires_after_the_committed_lifetime() {
     let alice = pid("alice", "expire");
+    let _forget = Forget(vec![alice.clone()]);
     let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
     let toml = repo.path().join(".oxide/oxide.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
@@ -332,6 +361,7 @@ fn an_approval_expires_after_the_committed_lifetime() {
 fn a_moved_branch_or_policy_makes_approvals_stale_and_refuses_signing() {
     let alice = pid("alice", "stale");
     let bob = pid("bob", "stale");
+    let _forget = Forget(vec![alice.clone(), bob.clone()]);
     let repo = team_repo(SANDBOXED, &[(&alice, "approver"), (&bob, "approver")]);
     let id = validated(&repo, "stale", 3, &"ab".repeat(32), "tester");
     approve(&repo, &id, &alice);
@@ -366,17 +396,18 @@ fn a_moved_branch_or_policy_makes_approvals_stale_and_refuses_signing() {
 fn one_person_with_two_keys_counts_once() {
     let dan = pid("dan", "twokeys");
     let eve = pid("eve", "twokeys");
+    let _forget = Forget(vec![dan.clone(), eve.clone()]);
     let repo = team_repo(SANDBOXED, &[(&dan, "approver"), (&eve, "approver")]);
     // 60 lines: a medium change, two approvers needed.
     let id = validated(&repo, "twokeys", 60, &"ab".repeat(32), "tester");
     let first = approve(&repo, &id, &dan);
     assert_eq!(first["state"], "validated", "{first:#}");
-    // dan's second key, registered too.
+    // dan's second key (`keys rotate` registers it in the draft), committed.
     let k2 = repo
         .oxide(&["--json", "keys", "rotate", "--person", &dan])
         .expect(0)
         .json();
-    register(&repo, &dan, "approver", Some(k2["public"].as_str().unwrap()));
+    assert_ne!(k2["keyid"], first["keyid"]);
     commit_all(&repo, "dan's second key");
     let second = approve(&repo, &id, &dan);
     assert_ne!(first["keyid"], second["keyid"]);
@@ -393,6 +424,7 @@ fn one_person_with_two_keys_counts_once() {
 fn the_initiator_and_the_skill_submitter_cannot_approve() {
     let ivan = pid("ivan", "self");
     let sue = pid("sue", "self");
+    let _forget = Forget(vec![ivan.clone(), sue.clone()]);
     let repo = team_repo(SANDBOXED, &[(&ivan, "approver"), (&sue, "approver")]);
     let skill = repo.data.path().join("skill.json");
     std::fs::write(
@@ -423,6 +455,7 @@ fn the_initiator_and_the_skill_submitter_cannot_approve() {
 fn high_risk_reaches_approved_only_after_a_leads_signature() {
     let ann = pid("ann", "high");
     let lee = pid("lee", "high");
+    let _forget = Forget(vec![ann.clone(), lee.clone()]);
     let repo = team_repo(UNSANDBOXED, &[(&ann, "approver"), (&lee, "lead")]);
     let id = validated(&repo, "high", 3, &"ab".repeat(32), "tester");
     let a = approve(&repo, &id, &ann);
@@ -448,6 +481,7 @@ fn high_risk_reaches_approved_only_after_a_leads_signature() {
 fn a_rejection_needs_a_reason_and_a_required_role_blocks() {
     let ann = pid("ann", "reject");
     let lee = pid("lee", "reject");
+    let _forget = Forget(vec![ann.clone(), lee.clone()]);
     let repo = team_repo(UNSANDBOXED, &[(&ann, "approver"), (&lee, "lead")]);
     let id = validated(&repo, "reject", 3, &"ab".repeat(32), "tester");
     unchanged_after(&repo, &id, || {
@@ -478,6 +512,7 @@ fn a_rejection_needs_a_reason_and_a_required_role_blocks() {
 fn unregistered_persons_and_unvalidated_proposals_are_refused() {
     let ann = pid("ann", "gates");
     let zed = pid("zed", "gates");
+    let _forget = Forget(vec![ann.clone(), zed.clone()]);
     let repo = team_repo(SANDBOXED, &[(&ann, "approver")]);
     // zed has a keyring key but is not in the committed registry (only in a draft).
     keygen(&repo, &zed);

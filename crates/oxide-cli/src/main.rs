@@ -67,6 +67,12 @@ pub enum Command {
     /// Wrapper envelopes -> bindings -> capsules; eligibility, query views, quarantine.
     #[command(subcommand)]
     Binder(cmd::binder::BinderCmd),
+    /// Signing keys in the OS keyring: generate, list, export, rotate, revoke.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCmd),
+    /// The trust registry .oxide/approvers.toml: add (working-tree draft), list (committed).
+    #[command(subcommand)]
+    Approvers(cmd::approvers::ApproversCmd),
     /// Sign an approval (or with --reject, a rejection) of a validated proposal with your
     /// keyring key; the proposal moves to approved once the two-person rule is satisfied.
     Approve(cmd::approve::ApproveArgs),
@@ -107,6 +113,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Validate(a) => cmd::validate::run(cli, a, out),
         Command::Policy(c) => cmd::policy::run(cli, c, out),
         Command::Binder(c) => cmd::binder::run(cli, c, out),
+        Command::Keys(c) => cmd::keys::run(cli, c, out),
+        Command::Approvers(c) => cmd::approvers::run(cli, c, out),
         Command::Approve(a) => cmd::approve::approve(cli, a, out),
         Command::Approvals(a) => cmd::approve::approvals(cli, a, out),
         Command::Verify(a) => cmd::approve::verify(cli, a, out),

@@ -29,7 +29,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "checks", "synth", "policy",
         ],
     ),
-    ("read models and orchestrators", &["views", "setup"]),
+    (
+        "read models and orchestrators",
+        &["views", "setup", "approval"],
+    ),
 ];
 
 /// THE allowed-dependency matrix: every module of `oxide-core` and the modules it may name.
@@ -137,6 +140,13 @@ const MATRIX: &[(&str, &[&str])] = &[
         ],
     ),
     ("setup", &["clock", "policy", "signing", "workspace"]),
+    (
+        "approval",
+        &[
+            "actor", "audit", "canon", "checks", "clock", "gitops", "policy", "proposal",
+            "signing", "skill", "store", "workflow", "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -162,6 +172,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("signing_keys", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
+    ("approvals", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

@@ -1,8 +1,10 @@
 //! One file per command group; each only translates arguments and prints results.
 pub mod approve;
+pub mod approvers;
 pub mod audit;
 pub mod binder;
 pub mod init;
+pub mod keys;
 pub mod lifecycle;
 pub mod policy;
 pub mod proposal;
