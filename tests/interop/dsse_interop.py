@@ -11,7 +11,7 @@ docs/approvals.md documents it.
 Modes (all print JSON on stdout; exit 0 = success, 1 = verification failed,
 2 = bad usage/input):
 
-  verify --registry FILE ENVELOPE_FILE...
+  verify REGISTRY_FILE ENVELOPE_FILE...
       Verifies every envelope against the registry's keys (threshold 1) and prints one
       JSON object per envelope: {"file", "keyid", "person", "statement"}.
   public
@@ -82,13 +82,13 @@ def registry_keys(path: str) -> tuple[list[SSlibKey], dict[str, str]]:
 
 
 def verify(args: list[str]) -> None:
-    if len(args) < 3 or args[0] != "--registry":
-        fail(2, "usage: dsse_interop.py verify --registry FILE ENVELOPE_FILE...")
-    keys, owner = registry_keys(args[1])
+    if len(args) < 2:
+        fail(2, "usage: dsse_interop.py verify REGISTRY_FILE ENVELOPE_FILE...")
+    keys, owner = registry_keys(args[0])
     if not keys:
-        fail(2, f"{args[1]} registers no keys")
+        fail(2, f"{args[0]} registers no keys")
     ok = True
-    for name in args[2:]:
+    for name in args[1:]:
         with open(name, encoding="utf-8") as f:
             data = json.load(f)
         envelope = Envelope.from_dict(data)

@@ -438,7 +438,9 @@ pub fn keyring_entries() -> Vec<(String, Vec<u8>)> {
         .args(["search", "--all", "--unlock", "service", KEYRING_SERVICE])
         .output()
         .expect("run secret-tool (apt package libsecret-tools)");
-    let text = String::from_utf8_lossy(&o.stdout);
+    // secret-tool prints the attributes on stderr, the secrets on stdout.
+    let text =
+        String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
     let mut names: Vec<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("attribute.username = "))
