@@ -170,9 +170,9 @@ const OWNERS: &[(&str, &str)] = &[
     ("check_results", "checks"),
     ("policy_decisions", "policy"),
     ("signing_keys", "signing"),
+    ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
-    ("approvals", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

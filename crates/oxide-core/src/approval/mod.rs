@@ -745,6 +745,11 @@ fn store(
     };
     let statement = Statement::new(&facts.current.proposal_id, &facts.current.bundle_digest, p);
     let id = facts.current.proposal_id.clone();
+    // REC-001: the bundle's instance-key signature holds before anyone's approval is stored.
+    let bundle = ws
+        .store_mut()
+        .write(|tx| workflow::check_bundle(tx, &id, &Stamp::new(actor, &ts)))?;
+    bundle?;
     let (stored, tally, state) = ws.store_mut().write(|tx| -> Result<_, Error> {
         let stamp = Stamp::new(actor, &ts);
         let stored = approvals::insert(
@@ -793,10 +798,14 @@ fn store(
     })
 }
 
-/// Signs an audit checkpoint of the head after a governance transition (approve, reject).
+/// Signs an audit checkpoint of the head with this device's key after every approval or
+/// rejection (and the transition it caused), so a later rewrite of these events is caught.
 fn checkpoint(ws: &mut Workspace) -> Result<Option<i64>, Error> {
-    let _ = ws;
-    Ok(None)
+    let now = ws.clock().now();
+    let cp = ws
+        .store_mut()
+        .write(|tx| crate::signing::checkpoint::create(tx, now))?;
+    Ok(Some(cp.seq))
 }
 
 /// What a signature would bind, shown before signing.

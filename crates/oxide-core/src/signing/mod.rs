@@ -157,7 +157,8 @@ impl SigningError {
             SigningError::KeyMismatch { .. }
             | SigningError::NonceReused(_)
             | SigningError::BundleInvalid { .. }
-            | SigningError::AuditTampered { .. } => ErrorKind::Refused,
+            | SigningError::AuditTampered { .. }
+            | SigningError::NonceReused(_) => ErrorKind::Refused,
             SigningError::NothingToCheckpoint => ErrorKind::Invalid,
             SigningError::Canon(_) => ErrorKind::Internal,
             SigningError::NoKeyring { .. }
