@@ -155,7 +155,6 @@ impl SigningError {
             | SigningError::RegistryInvalid { .. }
             | SigningError::RegistryEdit { .. } => ErrorKind::Invalid,
             SigningError::KeyMismatch { .. }
-            | SigningError::NonceReused(_)
             | SigningError::BundleInvalid { .. }
             | SigningError::AuditTampered { .. }
             | SigningError::NonceReused(_) => ErrorKind::Refused,
