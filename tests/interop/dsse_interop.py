@@ -70,7 +70,7 @@ def registry_keys(path: str) -> tuple[list[SSlibKey], dict[str, str]]:
         registry = tomllib.load(f)
     keys: list[SSlibKey] = []
     owner: dict[str, str] = {}
-    for person in registry.get("persons", []):
+    for person in registry.get("person", []):
         for entry in person.get("keys", []):
             public = load_ssh_public_key(entry["public"].encode())
             if not isinstance(public, Ed25519PublicKey):
