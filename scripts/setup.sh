@@ -22,6 +22,8 @@ APT_PACKAGES=(
   sqlite3 openssh-client
   # the sandbox checks run in (docs/checks.md)
   bubblewrap
+  # a venv for the independent DSSE verifier (securesystemslib) of the interop journey
+  python3 python3-venv
 )
 
 missing=()
@@ -93,6 +95,29 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   say "cargo install cargo-nextest (a few minutes)"
   cargo install cargo-nextest --locked
+fi
+
+# --- the independent DSSE implementation (tests/interop) -------------------------------
+# securesystemslib (pinned in tests/interop/requirements.txt) in a venv of Debian's python:
+# the system Python is externally managed. tests/tests/approvals_interop.rs runs
+# $OXIDE_INTEROP_VENV/bin/python and fails when it is missing.
+venv="${OXIDE_INTEROP_VENV:-target/interop-venv}"
+req_sum=$(sha256sum tests/interop/requirements.txt | cut -d' ' -f1)
+venv_stamp="$venv/.oxide-requirements-sha256"
+if [ -x "$venv/bin/python" ] && [ -f "$venv_stamp" ] && [ "$(cat "$venv_stamp")" = "$req_sum" ]; then
+  say "interop venv: up to date ($venv)"
+else
+  py=/usr/bin/python3
+  [ -x "$py" ] || py=$(command -v python3) || die "python3 not found: install python3 and python3-venv"
+  say "interop venv: creating $venv with $("$py" --version 2>&1)"
+  rm -rf "$venv"
+  "$py" -m venv "$venv" || die "cannot create a venv with $py: install python3-venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --only-binary=:all: -r tests/interop/requirements.txt \
+    || die "pip could not install tests/interop/requirements.txt into $venv"
+  "$venv/bin/python" -c 'import securesystemslib.dsse, securesystemslib.signer, cryptography' \
+    || die "securesystemslib does not import in $venv"
+  echo "$req_sum" >"$venv_stamp"
 fi
 
 # --- crates ----------------------------------------------------------------------------

@@ -658,4 +658,7 @@ cases! {
     c41_gitmodules_points_elsewhere => "41-gitmodules-points-elsewhere",
     c42_long_line_under_cap => "42-long-line-under-cap",
     c43_harness_cargo_build_rs => "43-harness-cargo-build-rs",
+    c44_injection_registers_oxide_as_approver => "44-injection-registers-oxide-as-approver",
+    c45_manual_bundle_plants_allowed_signers => "45-manual-bundle-plants-allowed-signers",
+    c46_base_from_fork_with_forged_registry => "46-base-from-fork-with-forged-registry",
 }
