@@ -25,8 +25,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "rooms",
         &[
-            "recent", "proposal", "memory", "binder", "skill", "workflow", "gitops", "checks",
-            "synth", "policy",
+            "recent", "proposal", "signing", "memory", "binder", "skill", "workflow", "gitops",
+            "checks", "synth", "policy",
         ],
     ),
     ("read models and orchestrators", &["views", "setup"]),
@@ -45,6 +45,18 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("workspace", &["audit", "canon", "clock", "store"]),
     ("recent", &[]),
     ("proposal", &["canon", "clock", "store", "workspace"]),
+    (
+        "signing",
+        &[
+            "actor",
+            "audit",
+            "canon",
+            "clock",
+            "proposal",
+            "store",
+            "workspace",
+        ],
+    ),
     ("memory", &["audit", "canon", "store"]),
     ("binder", &["audit", "canon", "clock", "store", "workspace"]),
     (
@@ -116,7 +128,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "workspace",
         ],
     ),
-    ("setup", &["clock", "policy", "workspace"]),
+    ("setup", &["clock", "policy", "signing", "workspace"]),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -139,6 +151,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("validation_runs", "checks"),
     ("check_results", "checks"),
     ("policy_decisions", "policy"),
+    ("signing_keys", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker
