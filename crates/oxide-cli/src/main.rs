@@ -67,6 +67,14 @@ pub enum Command {
     /// Wrapper envelopes -> bindings -> capsules; eligibility, query views, quarantine.
     #[command(subcommand)]
     Binder(cmd::binder::BinderCmd),
+    /// Sign an approval (or with --reject, a rejection) of a validated proposal with your
+    /// keyring key; the proposal moves to approved once the two-person rule is satisfied.
+    Approve(cmd::approve::ApproveArgs),
+    /// A proposal's approvals: status (valid, stale, expired, revoked, invalid), the
+    /// two-person tally, what is missing; --export DIR writes the DSSE envelopes.
+    Approvals(cmd::approve::ApprovalsArgs),
+    /// Verify a proposal's approvals now (exit 3 when not ok).
+    Verify(cmd::approve::VerifyArgs),
 }
 
 impl Cli {
@@ -99,6 +107,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Validate(a) => cmd::validate::run(cli, a, out),
         Command::Policy(c) => cmd::policy::run(cli, c, out),
         Command::Binder(c) => cmd::binder::run(cli, c, out),
+        Command::Approve(a) => cmd::approve::approve(cli, a, out),
+        Command::Approvals(a) => cmd::approve::approvals(cli, a, out),
+        Command::Verify(a) => cmd::approve::verify(cli, a, out),
     }
 }
 

@@ -45,6 +45,8 @@ pub enum Error {
     Checks(#[from] crate::checks::ChecksError),
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
+    #[error(transparent)]
+    Approval(#[from] crate::approval::ApprovalError),
 }
 
 impl Error {
@@ -65,6 +67,7 @@ impl Error {
             Error::Gitops(e) => e.code(),
             Error::Checks(e) => e.code(),
             Error::Signing(e) => e.code(),
+            Error::Approval(e) => e.code(),
         }
     }
 
@@ -84,6 +87,7 @@ impl Error {
             Error::Gitops(e) => e.kind(),
             Error::Checks(e) => e.kind(),
             Error::Signing(e) => e.kind(),
+            Error::Approval(e) => e.kind(),
         }
     }
 }

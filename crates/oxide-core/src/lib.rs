@@ -6,10 +6,11 @@
 //!   files);
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
 //!   `checks`, `synth`, `policy`, `signing`;
-//! - read models and orchestrators: `views`, `setup`;
+//! - read models and orchestrators: `views`, `setup`, `approval`;
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;
+pub mod approval;
 pub mod audit;
 pub mod binder;
 pub mod canon;

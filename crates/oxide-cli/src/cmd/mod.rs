@@ -1,4 +1,5 @@
 //! One file per command group; each only translates arguments and prints results.
+pub mod approve;
 pub mod audit;
 pub mod binder;
 pub mod init;

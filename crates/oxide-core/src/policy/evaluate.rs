@@ -230,6 +230,26 @@ fn harness_facts(
         .collect()
 }
 
+/// A stored proposal's decision under the policy in force now, and the input it saw —
+/// nothing recorded, nothing moved (the approval room asks this before every signature and
+/// every verification; `eval_proposal` records it).
+pub fn proposal_decision(
+    ws: &crate::Workspace,
+    row: &crate::workflow::ProposalRow,
+    actor: &str,
+) -> Result<(Decision, Value), crate::Error> {
+    let validation = validation_facts(ws, &row.id)?;
+    let capsules = capsule_facts(ws, row)?;
+    let input = serde_json::to_value(proposal_input(ws, row, validation, capsules, actor)?)
+        .map_err(|e| PolicyError::Canon(canon::CanonError::Canonicalize(e.to_string())))?;
+    let (policy, committed) = committed_policy(ws)?;
+    let decision = with_warning(
+        policy.evaluate(&row.id, &input),
+        provenance_warning(ws, &policy, committed)?,
+    );
+    Ok((decision, input))
+}
+
 /// `policy eval ID`: assembles the input from the other rooms, evaluates it with the
 /// workspace policy and records the decision; when it is a denial and the transition table
 /// lets the proposal be denied, the proposal is denied (workflow guard) in the same
@@ -242,15 +262,7 @@ pub fn eval_proposal(
 ) -> Result<ProposalEval, crate::Error> {
     let row = crate::workflow::rows::get(ws.store().conn(), id)?
         .ok_or_else(|| PolicyError::UnknownProposal(id.to_string()))?;
-    let validation = validation_facts(ws, &row.id)?;
-    let capsules = capsule_facts(ws, &row)?;
-    let input = serde_json::to_value(proposal_input(ws, &row, validation, capsules, actor)?)
-        .map_err(|e| PolicyError::Canon(canon::CanonError::Canonicalize(e.to_string())))?;
-    let (policy, committed) = committed_policy(ws)?;
-    let decision = with_warning(
-        policy.evaluate(&row.id, &input),
-        provenance_warning(ws, &policy, committed)?,
-    );
+    let (decision, input) = proposal_decision(ws, &row, actor)?;
     let ts = ws.clock().now_rfc3339();
     let row_id = row.id.clone();
     let (recorded, state) = ws.store_mut().write(|tx| -> Result<_, crate::Error> {

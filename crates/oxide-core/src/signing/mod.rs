@@ -17,9 +17,14 @@
 //! export or an IPC message.
 
 pub mod admin;
+pub mod approvals;
+pub mod dsse;
 pub mod keyring;
 pub mod keys;
 pub mod registry;
+pub mod statement;
+pub mod tally;
+pub mod verify;
 
 use crate::ErrorKind;
 
@@ -80,6 +85,8 @@ pub enum SigningError {
         path: String,
         why: String,
     },
+    #[error("nonce {0} is already used by another approval; an approval is never stored twice. Nothing was stored")]
+    NonceReused(String),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
     #[error(transparent)]
@@ -109,6 +116,7 @@ impl SigningError {
             SigningError::RegistryInvalid { .. } => "SIGNING_REGISTRY_INVALID",
             SigningError::RegistryEdit { .. } => "SIGNING_REGISTRY_EDIT",
             SigningError::Io { .. } => "SIGNING_IO",
+            SigningError::NonceReused(_) => "SIGNING_NONCE_REUSED",
             SigningError::Audit(e) => e.code(),
             SigningError::Store(e) => e.code(),
         }
@@ -126,7 +134,7 @@ impl SigningError {
             | SigningError::ReasonRequired
             | SigningError::RegistryInvalid { .. }
             | SigningError::RegistryEdit { .. } => ErrorKind::Invalid,
-            SigningError::KeyMismatch { .. } => ErrorKind::Refused,
+            SigningError::KeyMismatch { .. } | SigningError::NonceReused(_) => ErrorKind::Refused,
             SigningError::NoKeyring { .. }
             | SigningError::BadSecret { .. }
             | SigningError::Io { .. } => ErrorKind::Internal,
@@ -187,3 +195,6 @@ pub(crate) fn atomically<T>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -170,8 +170,10 @@ pub fn supersede(
     )
 }
 
-/// What the approval gate established (computed by the policy and signing rooms).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the approval gate established (computed by the approval orchestrator from the
+/// signing room's verification and two-person tally). The guard record carries all of it:
+/// the approvals that counted (and the slot each filled) and why the others did not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ApprovalEvidence {
     pub required_count: u32,
     pub required_roles: Vec<String>,
@@ -179,9 +181,72 @@ pub struct ApprovalEvidence {
     pub valid_approvers: Vec<String>,
     /// Roles those valid approvals cover.
     pub roles_covered: Vec<String>,
+    /// The approvals that counted, one per distinct person, each in one required slot.
+    #[serde(default)]
+    pub counted: Vec<crate::signing::tally::Counted>,
+    /// The approvals that did not count, and why.
+    #[serde(default)]
+    pub not_counted: Vec<crate::signing::tally::NotCounted>,
+    /// Valid rejections from a required role: they block.
+    #[serde(default)]
+    pub blocking: Vec<crate::signing::tally::Blocking>,
+    /// Who created the proposal and who submitted its skill: they never count.
+    #[serde(default)]
+    pub initiator: Option<String>,
+    #[serde(default)]
+    pub submitter: Option<String>,
 }
 
-/// `validated → approved`. Guard: enough valid approvals, every required role covered.
+impl ApprovalEvidence {
+    /// What is wrong with the tally itself (empty: it holds): a blocking rejection, a person
+    /// counted twice, the initiator or submitter counted, a required slot without its person.
+    fn tally_problem(&self) -> Option<(&'static str, String)> {
+        if let Some(b) = self.blocking.first() {
+            return Some((
+                reason::APPROVAL_BLOCKED,
+                format!("{} rejected the proposal (approval {})", b.person, b.approval_id),
+            ));
+        }
+        let mut persons: Vec<&str> = self.counted.iter().map(|c| c.person.as_str()).collect();
+        persons.sort_unstable();
+        if let Some(w) = persons.windows(2).find(|w| w[0] == w[1]) {
+            return Some((
+                reason::APPROVAL_SAME_PERSON,
+                format!("{} is counted more than once", w[0]),
+            ));
+        }
+        for excluded in [&self.initiator, &self.submitter].into_iter().flatten() {
+            if persons.contains(&excluded.as_str()) {
+                return Some((
+                    reason::APPROVAL_CONFLICT_OF_INTEREST,
+                    format!("{excluded} created the proposal or its skill and cannot approve it"),
+                ));
+            }
+        }
+        if self.counted.is_empty() {
+            return None;
+        }
+        let mut open: Vec<&str> = self.required_roles.iter().map(String::as_str).collect();
+        while open.len() < self.required_count as usize {
+            open.push("approver");
+        }
+        for c in &self.counted {
+            if let Some(i) = open.iter().position(|r| *r == c.slot) {
+                open.swap_remove(i);
+            }
+        }
+        if !open.is_empty() {
+            return Some((
+                reason::APPROVAL_ROLE_MISSING,
+                format!("no counted approval fills the required slot(s) {open:?}"),
+            ));
+        }
+        None
+    }
+}
+
+/// `validated → approved`. Guard: enough valid approvals from distinct persons (never the
+/// initiator or the skill's submitter), every required role slot filled, no blocking rejection.
 pub fn approve(
     conn: &Connection,
     id: &str,
@@ -200,7 +265,13 @@ pub fn approve(
                 .iter()
                 .filter(|r| !ev.roles_covered.contains(r))
                 .collect();
-            if (ev.valid_approvers.len() as u32) < ev.required_count {
+            if let Some((code, why)) = ev.tally_problem().filter(|(c, _)| {
+                *c == reason::APPROVAL_BLOCKED
+                    || *c == reason::APPROVAL_SAME_PERSON
+                    || *c == reason::APPROVAL_CONFLICT_OF_INTEREST
+            }) {
+                Verdict::deny_policy(code, why)
+            } else if (ev.valid_approvers.len() as u32) < ev.required_count {
                 Verdict::deny_policy(
                     reason::APPROVALS_INSUFFICIENT,
                     format!(
@@ -214,6 +285,8 @@ pub fn approve(
                     reason::APPROVAL_ROLE_MISSING,
                     format!("no valid approval from role(s) {missing:?}"),
                 )
+            } else if let Some((code, why)) = ev.tally_problem() {
+                Verdict::deny_policy(code, why)
             } else {
                 Verdict::pass()
             }

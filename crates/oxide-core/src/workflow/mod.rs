@@ -376,7 +376,7 @@ pub fn admit(
         }
     }
     let canonical = canon::canonical_string(bundle)?;
-    rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp.at)?;
+    rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp)?;
     let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer});
     let edge = TableEdge {
         transition: T::Admit,

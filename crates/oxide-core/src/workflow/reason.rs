@@ -21,6 +21,12 @@ pub const REJECTED: &str = "REJECTED";
 pub const APPROVALS_INSUFFICIENT: &str = "APPROVALS_INSUFFICIENT";
 /// Approve denied: a required role has no valid approval.
 pub const APPROVAL_ROLE_MISSING: &str = "APPROVAL_ROLE_MISSING";
+/// Approve denied: a valid rejection from a required role blocks the proposal.
+pub const APPROVAL_BLOCKED: &str = "APPROVAL_BLOCKED";
+/// Approve denied: one person is counted more than once (two keys are still one person).
+pub const APPROVAL_SAME_PERSON: &str = "APPROVAL_SAME_PERSON";
+/// Approve denied: the initiator or the skill's submitter is counted.
+pub const APPROVAL_CONFLICT_OF_INTEREST: &str = "APPROVAL_CONFLICT_OF_INTEREST";
 /// Promote denied: a promotion gate did not pass.
 pub const PROMOTION_GATE_FAILED: &str = "PROMOTION_GATE_FAILED";
 /// Promote denied: no promotion commit.

@@ -99,14 +99,35 @@ pub(crate) fn insert(
     digest: &str,
     state: State,
     bundle_canonical: &str,
-    ts: &str,
+    stamp: &crate::clock::Stamp<'_>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO proposals (id, digest, skill_id, state, bundle, created_at, updated_at)
-         VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5)",
-        params![id, digest, state.as_str(), bundle_canonical, ts],
+        "INSERT INTO proposals (id, digest, skill_id, state, bundle, created_at, updated_at,
+                                initiator)
+         VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, ?6)",
+        params![
+            id,
+            digest,
+            state.as_str(),
+            bundle_canonical,
+            stamp.at,
+            stamp.actor
+        ],
     )?;
     Ok(())
+}
+
+/// Who created the proposal (the actor of its `admit`); `None` for a row from before this was
+/// recorded whose admission left no audit event. The two-person rule excludes this person.
+pub fn initiator(conn: &Connection, id: &str) -> Result<Option<String>, WorkflowError> {
+    conn.query_row(
+        "SELECT initiator FROM proposals WHERE id = ?1",
+        params![id],
+        |r| r.get::<_, Option<String>>(0),
+    )
+    .optional()
+    .map(Option::flatten)
+    .map_err(read_err)
 }
 
 /// A state change of one row: from, to, and the codes it sets (each only when given, so a

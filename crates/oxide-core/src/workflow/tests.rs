@@ -122,6 +122,7 @@ fn fire(conn: &Connection, id: &str, t: Transition) -> Result<GuardRecord, Workf
                 required_roles: vec!["approver".into()],
                 valid_approvers: vec!["alice".into()],
                 roles_covered: vec!["approver".into()],
+                ..Default::default()
             },
             &stamp(),
         ),
@@ -253,6 +254,7 @@ fn denied_guard_records_and_audits_without_moving() {
                     required_roles: vec!["lead".into()],
                     valid_approvers: vec!["alice".into()],
                     roles_covered: vec!["approver".into()],
+                    ..Default::default()
                 },
                 &stamp(),
             )

@@ -11,6 +11,32 @@ pub struct Settings {
     pub binder: BinderSettings,
     #[serde(default)]
     pub synth: SynthSettings,
+    #[serde(default)]
+    pub approvals: ApprovalSettings,
+}
+
+/// `[approvals]`: how long a signed approval stays valid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettings {
+    /// Hours from signing until an approval expires (default 168, one week; fractions allowed).
+    #[serde(default = "default_lifetime_hours")]
+    pub lifetime_hours: f64,
+}
+
+/// One week.
+pub const DEFAULT_APPROVAL_LIFETIME_HOURS: f64 = 168.0;
+
+fn default_lifetime_hours() -> f64 {
+    DEFAULT_APPROVAL_LIFETIME_HOURS
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        ApprovalSettings {
+            lifetime_hours: DEFAULT_APPROVAL_LIFETIME_HOURS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,6 +26,10 @@ model_digest = ""
 seed = 42
 num_ctx = 8192
 timeout_s = 120
+
+[approvals]
+# Hours a signed approval stays valid (fractions allowed); an expired approval no longer counts.
+lifetime_hours = 168
 "#;
 
 pub const CHECKS_TOML: &str = r#"# The CI contract: checks run against every proposal in a temporary worktree.

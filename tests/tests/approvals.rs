@@ -1,0 +1,507 @@
+//! Issue 12 journeys (items 4–6) through the real `oxide` binary under the real Secret
+//! Service (gnome-keyring inside `dbus-run-session`, started by scripts/test): signed
+//! approvals bound to what was reviewed, their statuses, the two-person rule, and every
+//! attack on them — a flipped byte, a replay onto another proposal, a revoked key, an
+//! expired approval, a moved bundle/branch/policy, one person with two keys, the initiator
+//! and the skill's submitter, a database row edited by a local user — refused with exit 3 and
+//! the state unchanged.
+//!
+//! Person ids carry the test's own tag: keyring entries (`person:<id>`) are shared by every
+//! test of the run.
+
+use oxide_journeys::{git, TestRepo};
+use serde_json::{json, Value};
+
+/// Checks that pass, sandboxed (low risk for a small change).
+const SANDBOXED: &str = r#"
+[[check]]
+name = "has-new-file"
+run = ["test", "-f", "NEW.txt"]
+env = ["PATH"]
+timeout_s = 30
+"#;
+
+/// The same check on the host: the default policy makes every proposal high risk.
+const UNSANDBOXED: &str = r#"
+[[check]]
+name = "has-new-file"
+run = ["test", "-f", "NEW.txt"]
+env = ["PATH"]
+timeout_s = 30
+sandbox = false
+"#;
+
+fn head(repo: &TestRepo) -> String {
+    git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+fn commit_all(repo: &TestRepo, msg: &str) {
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", msg]);
+}
+
+/// A person id unique to this test.
+fn pid(name: &str, tag: &str) -> String {
+    format!("{name}-{tag}")
+}
+
+/// A workspace whose committed contract is `checks`, with `team` = (person, role) each given
+/// a keyring key and registered in the committed trust registry.
+fn team_repo(checks: &str, team: &[(&str, &str)]) -> TestRepo {
+    let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
+    repo.init();
+    std::fs::write(repo.path().join(".oxide/checks.toml"), checks).unwrap();
+    for (person, role) in team {
+        keygen(&repo, person);
+        register(&repo, person, role, None);
+    }
+    commit_all(&repo, "governance");
+    repo
+}
+
+fn keygen(repo: &TestRepo, person: &str) -> Value {
+    let k = repo
+        .oxide(&["--json", "keys", "generate", "--person", person])
+        .expect(0)
+        .json();
+    assert!(k["keyid"].as_str().is_some_and(|s| s.len() == 64), "{k}");
+    k
+}
+
+fn register(repo: &TestRepo, person: &str, role: &str, public: Option<&str>) {
+    let mut args = vec![
+        "--json", "approvers", "add", "--person", person, "--name", person, "--role", role,
+    ];
+    if let Some(p) = public {
+        args.extend(["--public-key", p]);
+    }
+    repo.oxide(&args).expect(0);
+}
+
+/// Imports a bundle creating NEW.txt with `lines` lines (as `actor`), validates it and
+/// returns its id (state `validated`).
+fn validated(repo: &TestRepo, name: &str, lines: usize, skill_hex: &str, actor: &str) -> String {
+    let content: String = (0..lines).map(|i| format!("line {i} of {name}\n")).collect();
+    let b = oxide_journeys::manual_bundle(
+        &head(repo),
+        skill_hex,
+        &format!("Add NEW.txt ({name})"),
+        json!([{"op": "create_file", "path": "NEW.txt", "content": content}]),
+        "2026-11-21T05:00:00Z",
+    );
+    let file = repo.data.path().join(format!("{name}.json"));
+    std::fs::write(&file, b.to_string()).unwrap();
+    let id = repo
+        .oxide_env(
+            &["--json", "proposal", "import", file.to_str().unwrap()],
+            &[("OXIDE_ACTOR", actor)],
+        )
+        .expect(0)
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    id
+}
+
+fn state(repo: &TestRepo, id: &str) -> String {
+    repo.oxide(&["--json", "proposal", "show", id]).expect(0).json()["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn approvals(repo: &TestRepo, id: &str) -> Value {
+    repo.oxide(&["--json", "approvals", id]).expect(0).json()
+}
+
+fn statuses(repo: &TestRepo, id: &str) -> Vec<String> {
+    approvals(repo, id)["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn approve(repo: &TestRepo, id: &str, person: &str) -> Value {
+    repo.oxide(&["--json", "approve", id, "--person", person])
+        .expect(0)
+        .json()
+}
+
+/// Counts the rows of a table through the database file.
+fn count(repo: &TestRepo, table: &str) -> i64 {
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// What a refusal must leave as it was: the proposal's state and every approval row.
+fn unchanged_after(repo: &TestRepo, id: &str, f: impl FnOnce()) {
+    let before = (state(repo, id), count(repo, "approvals"));
+    f();
+    assert_eq!((state(repo, id), count(repo, "approvals")), before);
+}
+
+fn verify_fails(repo: &TestRepo, id: &str) -> Value {
+    let v = repo.oxide(&["--json", "verify", id]).expect(3).json();
+    assert_eq!(v["ok"], false, "{v:#}");
+    assert!(!v["problems"].as_array().unwrap().is_empty(), "{v:#}");
+    v
+}
+
+#[test]
+fn a_low_risk_approval_is_signed_stored_exported_and_verified() {
+    let alice = pid("alice", "low");
+    let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
+    let id = validated(&repo, "low", 3, &"ab".repeat(32), "tester");
+
+    let r = approve(&repo, &id, &alice);
+    assert_eq!(r["id"], id.as_str());
+    assert_eq!(r["state"], "approved", "{r:#}");
+    let env = &r["envelope"];
+    assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
+    assert_eq!(env["signatures"][0]["keyid"], r["keyid"]);
+    assert_eq!(state(&repo, &id), "approved");
+
+    let a = approvals(&repo, &id);
+    let first = &a["approvals"][0];
+    for k in ["person", "role", "keyid", "decision", "status"] {
+        assert!(first.get(k).is_some(), "{k} in {first}");
+    }
+    assert_eq!(first["person"], alice.as_str());
+    assert_eq!(first["status"], "valid");
+    assert_eq!(first["decision"], "approve");
+    assert_eq!(a["tally"]["satisfied"], true);
+
+    let v = repo.oxide(&["--json", "verify", &id]).expect(0).json();
+    assert_eq!(v["ok"], true, "{v:#}");
+
+    // The guard record of validated → approved lists who counted.
+    let h = repo
+        .oxide(&["--json", "proposal", "history", &id])
+        .expect(0)
+        .json();
+    let last = h["transitions"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["to"], "approved", "{h:#}");
+    let ev = repo
+        .oxide(&["--json", "audit", "list", "--kind", "workflow.approve"])
+        .expect(0)
+        .json();
+    let inputs = &ev["events"].as_array().unwrap().last().unwrap()["payload"]["inputs"];
+    if inputs.is_null() {
+        // `audit list` shows no payloads: read the event from the database file instead.
+        let db = rusqlite::Connection::open(repo.db()).unwrap();
+        let p: String = db
+            .query_row(
+                "SELECT payload FROM audit_events WHERE kind = 'workflow.approve' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let p: Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(p["inputs"]["counted"][0]["person"], alice.as_str(), "{p:#}");
+    } else {
+        assert_eq!(inputs["counted"][0]["person"], alice.as_str(), "{inputs:#}");
+    }
+
+    // Export: one DSSE file per approval, the envelope as stored.
+    let dir = repo.data.path().join("export");
+    let e = repo
+        .oxide(&["--json", "approvals", &id, "--export", dir.to_str().unwrap()])
+        .expect(0)
+        .json();
+    let files = e["exported"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    let text = std::fs::read_to_string(files[0].as_str().unwrap()).unwrap();
+    let exported: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(&exported, env);
+}
+
+#[test]
+fn a_database_edit_of_an_approval_row_is_caught() {
+    let alice = pid("alice", "dbedit");
+    let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
+    let id = validated(&repo, "dbedit", 3, &"ab".repeat(32), "tester");
+    approve(&repo, &id, &alice);
+    repo.oxide(&["--json", "verify", &id]).expect(0);
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let env: String = db
+        .query_row("SELECT envelope FROM approvals", [], |r| r.get(0))
+        .unwrap();
+
+    // One byte of the signature flipped (a character of its base64 changed).
+    let mut doc: Value = serde_json::from_str(&env).unwrap();
+    let sig = doc["signatures"][0]["sig"].as_str().unwrap().to_string();
+    let flipped = format!(
+        "{}{}{}",
+        &sig[..10],
+        if &sig[10..11] == "A" { "B" } else { "A" },
+        &sig[11..]
+    );
+    doc["signatures"][0]["sig"] = flipped.into();
+    db.execute(
+        "UPDATE approvals SET envelope = ?1",
+        [serde_json::to_string(&doc).unwrap()],
+    )
+    .unwrap();
+    assert_eq!(statuses(&repo, &id), ["invalid"]);
+    verify_fails(&repo, &id);
+
+    // The envelope restored, but the row's person column rewritten: caught as well.
+    db.execute("UPDATE approvals SET envelope = ?1, person = 'mallory'", [&env])
+        .unwrap();
+    assert_eq!(statuses(&repo, &id), ["invalid"]);
+    let v = verify_fails(&repo, &id);
+    assert!(
+        v["problems"].to_string().contains("the database was edited"),
+        "{v:#}"
+    );
+
+    // The row deleted: the audit log still names the approval.
+    db.execute("DELETE FROM approvals", []).unwrap();
+    let v = verify_fails(&repo, &id);
+    assert!(v["problems"].to_string().contains("missing from the database"), "{v:#}");
+}
+
+#[test]
+fn an_approval_replayed_onto_another_proposal_is_refused() {
+    let alice = pid("alice", "replay");
+    let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
+    let p1 = validated(&repo, "one", 3, &"ab".repeat(32), "tester");
+    let p2 = validated(&repo, "two", 4, &"ab".repeat(32), "tester");
+    approve(&repo, &p1, &alice);
+    let dir = repo.data.path().join("export");
+    let e = repo
+        .oxide(&["--json", "approvals", &p1, "--export", dir.to_str().unwrap()])
+        .expect(0)
+        .json();
+    let file = e["exported"][0].as_str().unwrap().to_string();
+
+    unchanged_after(&repo, &p2, || {
+        let r = repo
+            .oxide(&["--json", "approve", &p2, "--envelope", &file])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_ENVELOPE_REFUSED");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains("replayed"));
+    });
+    assert_eq!(state(&repo, &p2), "validated");
+
+    // Moved onto p2 in the database file: invalid there, and p2 is not approved by it.
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    db.execute("UPDATE approvals SET proposal_id = ?1", [&p2])
+        .unwrap();
+    assert_eq!(statuses(&repo, &p2), ["invalid"]);
+    verify_fails(&repo, &p2);
+}
+
+#[test]
+fn a_revoked_key_revokes_its_approvals() {
+    let alice = pid("alice", "revoke");
+    let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
+    let id = validated(&repo, "revoke", 3, &"ab".repeat(32), "tester");
+    let r = approve(&repo, &id, &alice);
+    let keyid = r["keyid"].as_str().unwrap().to_string();
+    repo.oxide(&["--json", "keys", "revoke", &keyid, "--reason", "laptop lost"])
+        .expect(0);
+    assert_eq!(statuses(&repo, &id), ["revoked"]);
+    verify_fails(&repo, &id);
+}
+
+#[test]
+fn an_approval_expires_after_the_committed_lifetime() {
+    let alice = pid("alice", "expire");
+    let repo = team_repo(SANDBOXED, &[(&alice, "approver")]);
+    let toml = repo.path().join(".oxide/oxide.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text.replace("lifetime_hours = 168", "lifetime_hours = 0.0005");
+    assert!(text.contains("lifetime_hours = 0.0005"), "{text}");
+    std::fs::write(&toml, text).unwrap();
+    commit_all(&repo, "approvals live 1.8 s");
+    let id = validated(&repo, "expire", 3, &"ab".repeat(32), "tester");
+    approve(&repo, &id, &alice);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(statuses(&repo, &id), ["expired"]);
+    verify_fails(&repo, &id);
+}
+
+#[test]
+fn a_moved_branch_or_policy_makes_approvals_stale_and_refuses_signing() {
+    let alice = pid("alice", "stale");
+    let bob = pid("bob", "stale");
+    let repo = team_repo(SANDBOXED, &[(&alice, "approver"), (&bob, "approver")]);
+    let id = validated(&repo, "stale", 3, &"ab".repeat(32), "tester");
+    approve(&repo, &id, &alice);
+    assert_eq!(statuses(&repo, &id), ["valid"]);
+
+    // The policy changed after the approval (a governance commit on the target branch).
+    let rego = repo.path().join(".oxide/policy/oxide.rego");
+    let text = std::fs::read_to_string(&rego).unwrap();
+    std::fs::write(&rego, format!("{text}\n# tuned after the approval\n")).unwrap();
+    commit_all(&repo, "policy tuned");
+    assert_eq!(statuses(&repo, &id), ["stale"]);
+    let v = verify_fails(&repo, &id);
+    assert!(v["problems"].to_string().contains("policy digest"), "{v:#}");
+
+    // The proposal branch moved to another commit: refused, and reported.
+    let branch = format!("refs/heads/oxide/proposals/{id}");
+    let good = git(repo.path(), &["rev-parse", &branch]).trim().to_string();
+    git(repo.path(), &["update-ref", &branch, &head(&repo)]);
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide(&["--json", "approve", &id, "--person", &bob])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_BRANCH_FORGED");
+    });
+    let a = approvals(&repo, &id);
+    assert!(a["problems"].to_string().contains("cannot be trusted"), "{a:#}");
+    assert_ne!(a["approvals"][0]["status"], "valid");
+    git(repo.path(), &["update-ref", &branch, &good]);
+}
+
+#[test]
+fn one_person_with_two_keys_counts_once() {
+    let dan = pid("dan", "twokeys");
+    let eve = pid("eve", "twokeys");
+    let repo = team_repo(SANDBOXED, &[(&dan, "approver"), (&eve, "approver")]);
+    // 60 lines: a medium change, two approvers needed.
+    let id = validated(&repo, "twokeys", 60, &"ab".repeat(32), "tester");
+    let first = approve(&repo, &id, &dan);
+    assert_eq!(first["state"], "validated", "{first:#}");
+    // dan's second key, registered too.
+    let k2 = repo
+        .oxide(&["--json", "keys", "rotate", "--person", &dan])
+        .expect(0)
+        .json();
+    register(&repo, &dan, "approver", Some(k2["public"].as_str().unwrap()));
+    commit_all(&repo, "dan's second key");
+    let second = approve(&repo, &id, &dan);
+    assert_ne!(first["keyid"], second["keyid"]);
+    assert_eq!(second["state"], "validated", "{second:#}");
+    assert_eq!(second["counted"], false);
+    assert!(second["why"].as_str().unwrap().contains("counts once"), "{second:#}");
+    assert_eq!(state(&repo, &id), "validated");
+    // A second person completes it.
+    let third = approve(&repo, &id, &eve);
+    assert_eq!(third["state"], "approved", "{third:#}");
+}
+
+#[test]
+fn the_initiator_and_the_skill_submitter_cannot_approve() {
+    let ivan = pid("ivan", "self");
+    let sue = pid("sue", "self");
+    let repo = team_repo(SANDBOXED, &[(&ivan, "approver"), (&sue, "approver")]);
+    let skill = repo.data.path().join("skill.json");
+    std::fs::write(
+        &skill,
+        json!({"title": "Add a file", "description": "Add NEW.txt.", "source": "manual",
+               "submitted_by": sue, "evidence_refs": [], "targets": ["NEW.txt"]})
+        .to_string(),
+    )
+    .unwrap();
+    let s = repo
+        .oxide(&["--json", "skill", "add", skill.to_str().unwrap()])
+        .expect(0)
+        .json();
+    let hex = s["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let id = validated(&repo, "self", 3, &hex, &ivan);
+    for person in [&ivan, &sue] {
+        unchanged_after(&repo, &id, || {
+            let r = repo
+                .oxide(&["--json", "approve", &id, "--person", person])
+                .expect(3);
+            assert_eq!(r.error_code(), "APPROVAL_CONFLICT_OF_INTEREST", "{person}");
+        });
+    }
+    assert_eq!(state(&repo, &id), "validated");
+}
+
+#[test]
+fn high_risk_reaches_approved_only_after_a_leads_signature() {
+    let ann = pid("ann", "high");
+    let lee = pid("lee", "high");
+    let repo = team_repo(UNSANDBOXED, &[(&ann, "approver"), (&lee, "lead")]);
+    let id = validated(&repo, "high", 3, &"ab".repeat(32), "tester");
+    let a = approve(&repo, &id, &ann);
+    assert_eq!(a["state"], "validated", "{a:#}");
+    assert_eq!(a["tally"]["missing"], json!(["lead"]), "{a:#}");
+    let v = verify_fails(&repo, &id);
+    assert!(v["problems"].to_string().contains("missing lead"), "{v:#}");
+    let l = approve(&repo, &id, &lee);
+    assert_eq!(l["state"], "approved", "{l:#}");
+    assert_eq!(state(&repo, &id), "approved");
+    let a = approvals(&repo, &id);
+    let roles: Vec<_> = a["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["role"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(roles, ["approver", "lead"]);
+    repo.oxide(&["--json", "verify", &id]).expect(0);
+}
+
+#[test]
+fn a_rejection_needs_a_reason_and_a_required_role_blocks() {
+    let ann = pid("ann", "reject");
+    let lee = pid("lee", "reject");
+    let repo = team_repo(UNSANDBOXED, &[(&ann, "approver"), (&lee, "lead")]);
+    let id = validated(&repo, "reject", 3, &"ab".repeat(32), "tester");
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide(&["--json", "approve", &id, "--person", &lee, "--reject"])
+            .expect(2);
+        assert_eq!(r.error_code(), "APPROVAL_REASON_REQUIRED");
+    });
+    approve(&repo, &id, &ann);
+    let r = repo
+        .oxide(&[
+            "--json", "approve", &id, "--person", &lee, "--reject", "--reason", "too risky",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(r["state"], "rejected", "{r:#}");
+    assert_eq!(state(&repo, &id), "rejected");
+    // Nothing more can be signed.
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide(&["--json", "approve", &id, "--person", &ann])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_NOT_READY");
+    });
+}
+
+#[test]
+fn unregistered_persons_and_unvalidated_proposals_are_refused() {
+    let ann = pid("ann", "gates");
+    let zed = pid("zed", "gates");
+    let repo = team_repo(SANDBOXED, &[(&ann, "approver")]);
+    // zed has a keyring key but is not in the committed registry (only in a draft).
+    keygen(&repo, &zed);
+    register(&repo, &zed, "lead", None);
+    let id = validated(&repo, "gates", 3, &"ab".repeat(32), "tester");
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide(&["--json", "approve", &id, "--person", &zed])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_NOT_REGISTERED");
+    });
+    // A proposal never validated.
+    let b = oxide_journeys::manual_bundle(
+        &head(&repo),
+        &"ab".repeat(32),
+        "not validated",
+        json!([{"op": "create_file", "path": "OTHER.txt", "content": "x\n"}]),
+        "2026-11-21T05:00:00Z",
+    );
+    let p = repo.import_bundle("unvalidated", &b);
+    unchanged_after(&repo, &p, || {
+        let r = repo
+            .oxide(&["--json", "approve", &p, "--person", &ann])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_NOT_READY");
+    });
+}
