@@ -74,7 +74,9 @@ fn seed_of(person: &str) -> Vec<u8> {
     } else {
         base64::engine::general_purpose::STANDARD
             .decode(text)
-            .unwrap_or_else(|e| panic!("the keyring entry of {person} is neither hex nor base64: {e}"))
+            .unwrap_or_else(|e| {
+                panic!("the keyring entry of {person} is neither hex nor base64: {e}")
+            })
     };
     assert_eq!(seed.len(), 32, "an ed25519 seed is 32 bytes");
     seed
@@ -138,12 +140,20 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     git(repo.path(), &["add", ".oxide"]);
     git(repo.path(), &["commit", "-q", "-m", "governance"]);
 
+    // Person ids of this run: keyring entries are per machine, shared by every test.
+    let tag = std::process::id();
+    let (ana, lee) = (format!("ana-desk-{tag}"), format!("lee-desk-{tag}"));
+    let (ana, lee) = (ana.as_str(), lee.as_str());
+
     // The approver's key from the CLI; the lead's from the app (below).
-    let ana = repo
-        .oxide(&["--json", "keys", "generate", "--person", "ana"])
+    let generated = repo
+        .oxide(&["--json", "keys", "generate", "--person", ana])
         .expect(0)
         .json();
-    assert!(ana["public"].as_str().unwrap().starts_with("ssh-ed25519 "));
+    assert!(generated["public"]
+        .as_str()
+        .unwrap()
+        .starts_with("ssh-ed25519 "));
 
     let app = Launch::new("desktop-approvals")
         .workspace(&repo)
@@ -153,28 +163,47 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     assert_eq!(app.execute(RECORD_IPC, &[]), json!(true));
 
     // Settings: the lead says who they are and generates their key in the keyring.
-    whoami(&app, "lee");
+    whoami(&app, lee);
     app.wait_text("keys-none", |t| t.contains("SIGNING_NO_KEY"));
     app.click("keys-generate");
     let lee_public = app.wait_text("keys-public", |t| t.starts_with("ssh-ed25519 "));
     let line = app.text("keys-allowed-line");
     assert!(
-        line.starts_with("lee namespaces=\"git\" ssh-ed25519 "),
+        line.starts_with(&format!("{lee} namespaces=\"git\" ssh-ed25519 ")),
         "{line}"
     );
 
     // The registry, committed: ana approves, lee leads. Until then nobody may approve.
     repo.oxide(&[
-        "--json", "approvers", "add", "--person", "ana", "--name", "Ana", "--role", "approver",
+        "--json",
+        "approvers",
+        "add",
+        "--person",
+        ana,
+        "--name",
+        "Ana",
+        "--role",
+        "approver",
     ])
     .expect(0);
     repo.oxide(&[
-        "--json", "approvers", "add", "--person", "lee", "--name", "Lee", "--role", "lead",
+        "--json",
+        "approvers",
+        "add",
+        "--person",
+        lee,
+        "--name",
+        "Lee",
+        "--role",
+        "lead",
     ])
     .expect(0);
     git(repo.path(), &["add", ".oxide/approvers.toml"]);
     git(repo.path(), &["commit", "-q", "-m", "approvers"]);
-    let listed = repo.oxide(&["--json", "approvers", "list"]).expect(0).json();
+    let listed = repo
+        .oxide(&["--json", "approvers", "list"])
+        .expect(0)
+        .json();
     assert_eq!(listed["persons"].as_array().unwrap().len(), 2, "{listed:#}");
 
     // A change to authentication code: the policy makes it high (a lead and an approver).
@@ -192,7 +221,10 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     );
     let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
     assert_eq!(v["state"], "validated", "{v:#}");
-    let d = repo.oxide(&["--json", "policy", "eval", &id]).expect(0).json();
+    let d = repo
+        .oxide(&["--json", "policy", "eval", &id])
+        .expect(0)
+        .json();
     assert_eq!(d["risk"], "high", "{d:#}");
 
     // The registry as committed shows in Settings.
@@ -202,7 +234,7 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     });
 
     // The approver: her Inbox lists the proposal; her page shows what she signs.
-    whoami(&app, "ana");
+    whoami(&app, ana);
     app.chord(&[keys::ALT], "1");
     app.wait_text("view-title", |t| t == "Inbox");
     app.wait_for("ana's inbox item", Duration::from_secs(20), || {
@@ -210,7 +242,7 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     });
     // j opens the first (newest) proposal.
     app.chord(&[], "j");
-    app.wait_text("signing-person", |t| t == "ana");
+    app.wait_text("signing-person", |t| t == ana);
     assert_eq!(app.text("binds-risk"), "high");
     assert_eq!(app.text("approver-state"), "validated");
     assert_eq!(app.text("approver-risk-risk"), "Risk high");
@@ -226,7 +258,7 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     app.click("approve-confirm");
     app.wait_for("ana's approval", Duration::from_secs(30), || {
         (app.try_find("approval").is_some()
-            && app.attr("approval", "data-person").as_deref() == Some("ana"))
+            && app.attr("approval", "data-person").as_deref() == Some(ana))
         .then_some(())
     });
     assert_eq!(
@@ -242,7 +274,7 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     );
 
     // The lead: his Inbox says the proposal needs a lead.
-    whoami(&app, "lee");
+    whoami(&app, lee);
     app.chord(&[keys::ALT], "1");
     app.wait_text("view-title", |t| t == "Inbox");
     app.wait_for("lee's inbox item", Duration::from_secs(20), || {
@@ -250,12 +282,12 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     });
     assert_eq!(app.text("inbox-label"), "needs a lead");
     assert!(
-        app.text("inbox-given").contains("ana"),
+        app.text("inbox-given").contains(ana),
         "the approval already given is listed"
     );
     app.screenshot("docs-lead-inbox");
     app.click("inbox-item");
-    app.wait_text("signing-person", |t| t == "lee");
+    app.wait_text("signing-person", |t| t == lee);
     assert_eq!(app.text("signing-role"), "lead");
     app.click("approve-open");
     app.click("approve-confirm");
@@ -278,8 +310,8 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     assert_eq!(
         people,
         [
-            ("ana".to_string(), "valid".to_string()),
-            ("lee".to_string(), "valid".to_string())
+            (ana.to_string(), "valid".to_string()),
+            (lee.to_string(), "valid".to_string())
         ]
     );
 
@@ -287,18 +319,23 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     let log = ipc_log(&app);
     let urls: Vec<&str> = log.iter().filter_map(|e| e["url"].as_str()).collect();
     assert_eq!(
-        urls.iter().filter(|u| u.ends_with("/approval_sign")).count(),
+        urls.iter()
+            .filter(|u| u.ends_with("/approval_sign"))
+            .count(),
         2,
         "{urls:?}"
     );
-    assert!(urls.iter().any(|u| u.ends_with("/keys_generate")), "{urls:?}");
+    assert!(
+        urls.iter().any(|u| u.ends_with("/keys_generate")),
+        "{urls:?}"
+    );
     let traffic = serde_json::to_string(&log).unwrap();
     assert!(
         traffic.contains(&lee_public["ssh-ed25519 ".len()..]),
         "the recorder saw the public key go by"
     );
     // ... and not one private-key byte, in any spelling, of either person.
-    for person in ["ana", "lee"] {
+    for person in [ana, lee] {
         let seed = seed_of(person);
         for s in spellings(&seed) {
             assert!(
