@@ -2,8 +2,10 @@
 //! `oxide-core`; the app keeps one opened workspace behind a mutex (`state`) and decides
 //! which workspace to open on start (`startup`).
 
+pub mod approval;
 pub mod binder;
 pub mod commands;
+pub mod keys;
 pub mod policy;
 pub mod startup;
 pub mod state;
@@ -59,6 +61,19 @@ pub fn run() {
             validation::workflow_table,
             validation::validate_start,
             validation::validate_poll,
+            keys::whoami_get,
+            keys::whoami_set,
+            keys::keys_list,
+            keys::keys_public,
+            keys::keys_generate,
+            keys::keys_rotate,
+            keys::keys_revoke,
+            keys::keys_allowed_signers,
+            keys::approvers_list,
+            approval::approval_inbox,
+            approval::approval_preview,
+            approval::approval_status,
+            approval::approval_sign,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

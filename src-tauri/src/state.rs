@@ -37,6 +37,11 @@ impl AppPaths {
         self.config_dir.join("recent-workspaces.json")
     }
 
+    /// Who signs on this device (Settings: who I am); the core checks the id.
+    pub fn whoami_file(&self) -> PathBuf {
+        self.config_dir.join("who-i-am.json")
+    }
+
     /// The demo repository created on first start.
     pub fn demo_dir(&self) -> PathBuf {
         self.data_dir.join("demo-workspace")

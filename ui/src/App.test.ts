@@ -20,6 +20,8 @@ beforeEach(() => {
       case 'proposals_list':
       case 'workflow_table':
         return [];
+      case 'whoami_get':
+        return null;
       default:
         throw new Error(`unexpected ${cmd}`);
     }
