@@ -297,7 +297,7 @@ fn charts_count_states_risks_lead_times_and_reasons() {
             "taskspec": {"scope": "repo", "target": {"kind": "file", "id": format!("src/{i}.rs")},
                          "action": {"kind": "edit"}},
             "gates": [{"name": "unit", "version": "1", "status": if *signal == "fail" { "fail" } else { "pass" }}],
-            "env": {"os": "linux"}, "evidence_refs": [],
+            "env": {"os": "linux"}, "evidence_refs": [format!("ci://runs/1/{i}")],
             "observed_at": "2026-03-02T10:00:00Z"
         });
         if let Some(c) = frc {
