@@ -15,6 +15,7 @@ mod policy;
 mod report;
 mod sandbox;
 mod synth;
+mod timeline;
 
 /// (name, entry point, one-line description). Add one line per benchmark.
 type Bench = (&'static str, fn() -> Result<(), String>, &'static str);
@@ -39,6 +40,11 @@ const BENCHES: &[Bench] = &[
         "binder",
         binder::run,
         "envelope ingestion vs a bare prepared INSERT",
+    ),
+    (
+        "timeline",
+        timeline::run,
+        "1,000,000 audit events: timeline pages vs reading the same rows; verify vs sha256sum",
     ),
     (
         "sandbox",

@@ -1,47 +1,157 @@
+use std::io::Write;
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use oxide_core::audit::{Order, TimelineFilter, TimelineQuery};
 use serde_json::json;
 
 use crate::output::{CliError, Out};
 use crate::Cli;
 
+/// The filters `audit list` and `audit export` share.
+#[derive(Args, Debug, Clone)]
+pub struct Filters {
+    /// Only events with a sequence number greater than SEQ.
+    #[arg(long, value_name = "SEQ")]
+    after: Option<i64>,
+    /// Only events with a sequence number less than SEQ (with --limit: the ones just below it).
+    #[arg(long, value_name = "SEQ")]
+    before: Option<i64>,
+    /// Only events of this kind (exact, e.g. workflow.validate); repeat for several.
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Vec<String>,
+    /// Only events by this actor (exact).
+    #[arg(long, value_name = "ACTOR")]
+    actor: Option<String>,
+    /// Only events about this subject (exact: a proposal id, a skill id).
+    #[arg(long, value_name = "SUBJECT")]
+    subject: Option<String>,
+    /// Only events at or after T (RFC 3339, or a date YYYY-MM-DD = its midnight UTC).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Only events before T (exclusive; same forms as --since).
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// Only events whose kind, actor or subject has words starting with each of WORDS.
+    #[arg(long, value_name = "WORDS")]
+    search: Option<String>,
+    /// Newest first (the default is oldest first).
+    #[arg(long)]
+    reverse: bool,
+    /// At most N events.
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+}
+
+impl Filters {
+    fn query(&self) -> Result<TimelineQuery, CliError> {
+        if self.limit == Some(0) {
+            return Err(CliError::invalid(
+                "USAGE",
+                "--limit 0 lists nothing: give at least 1, or leave --limit out for every event",
+            ));
+        }
+        Ok(TimelineQuery {
+            filter: TimelineFilter {
+                kinds: self.kinds.clone(),
+                actor: self.actor.clone(),
+                subject: self.subject.clone(),
+                since: self.since.clone(),
+                until: self.until.clone(),
+                search: self.search.clone(),
+            },
+            order: if self.reverse {
+                Order::NewestFirst
+            } else {
+                Order::OldestFirst
+            },
+            before: self.before,
+            after: self.after,
+            jump: None,
+            limit: self.limit,
+        })
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Events oldest first.
+    /// Events oldest first (newest first with --reverse), optionally filtered.
     List {
-        /// Only events with a sequence number greater than SEQ.
-        #[arg(long, value_name = "SEQ")]
-        after: Option<i64>,
-        /// At most N events.
-        #[arg(long, value_name = "N")]
-        limit: Option<u32>,
+        #[command(flatten)]
+        filters: Filters,
+        /// One event per line as JSON (JSON Lines), streamed; no surrounding document.
+        #[arg(long)]
+        json_lines: bool,
     },
     /// Re-check every hash and link, every signed checkpoint and the keyring's witness; exit 3
     /// naming the first bad event when something does not hold.
     Verify,
-    /// Write every event as JSON Lines to FILE, and the signed checkpoints to FILE.checkpoints.
-    Export { file: PathBuf },
+    /// Write the events (all, or those the filters of `audit list` select) as JSON Lines to
+    /// FILE, and the signed checkpoints to FILE.checkpoints.
+    Export {
+        file: PathBuf,
+        #[command(flatten)]
+        filters: Filters,
+    },
     /// Sign the current head of the audit chain with this device's key (OS keyring).
     Checkpoint,
+}
+
+fn human_line(e: &oxide_core::audit::AuditEvent) -> String {
+    format!(
+        "{:>6}  {}  {:<14} {:<24} {}",
+        e.seq, e.ts, e.actor, e.kind, e.subject
+    )
 }
 
 pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
     let ws = cli.open()?;
     match cmd {
-        AuditCmd::List { after, limit } => {
-            let events = ws.audit_list(*after, *limit)?;
+        AuditCmd::List {
+            filters,
+            json_lines: true,
+        } => {
+            let q = filters.query()?;
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            let mut closed = false;
+            let mut failed: Option<std::io::Error> = None;
+            ws.audit_for_each(&q, |e| {
+                if closed || failed.is_some() {
+                    return Ok(());
+                }
+                let line = serde_json::to_string(&e).unwrap_or_default();
+                if let Err(err) = writeln!(w, "{line}") {
+                    if err.kind() == std::io::ErrorKind::BrokenPipe {
+                        closed = true;
+                    } else {
+                        failed = Some(err);
+                    }
+                }
+                Ok(())
+            })?;
+            match w.flush() {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe && failed.is_none() => {
+                    failed = Some(e)
+                }
+                _ => {}
+            }
+            if let Some(e) = failed {
+                return Err(CliError::io("cannot write the events to stdout", e));
+            }
+        }
+        AuditCmd::List {
+            filters,
+            json_lines: false,
+        } => {
+            let q = filters.query()?;
+            let mut events = Vec::new();
+            ws.audit_for_each(&q, |e| {
+                events.push(e);
+                Ok(())
+            })?;
             out.result(&json!({ "events": events }), || {
-                events
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{:>6}  {}  {:<14} {:<24} {}",
-                            e.seq, e.ts, e.actor, e.kind, e.subject
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                events.iter().map(human_line).collect::<Vec<_>>().join("\n")
             });
         }
         AuditCmd::Verify => {
@@ -76,8 +186,9 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
                 out.refused_result(&v, String::new);
             }
         }
-        AuditCmd::Export { file } => {
-            let r = oxide_core::signing::checkpoint::export(ws.store().conn(), file)
+        AuditCmd::Export { file, filters } => {
+            let q = filters.query()?;
+            let r = oxide_core::signing::checkpoint::export(ws.store().conn(), file, &q)
                 .map_err(oxide_core::Error::from)?;
             out.result(
                 &json!({ "events": r.events, "file": file, "checkpoints": r.checkpoints,

@@ -74,27 +74,74 @@ pub fn show(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
 }
 
 pub fn history(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
+    use oxide_core::views::HistoryEntry;
     let ws = cli.open()?;
-    let recs =
-        oxide_core::workflow::history(ws.store().conn(), id).map_err(oxide_core::Error::from)?;
-    out.result(&json!({ "transitions": recs }), || {
-        recs.iter()
-            .map(|r| {
-                let mut s = format!(
-                    "{}  {:<16} {} -> {}  {}",
-                    r.at, r.guard, r.from, r.to, r.outcome
-                );
-                if let Some(c) = &r.failure_reason_code {
-                    s.push_str(&format!("  failure={c}"));
-                }
-                if let Some(c) = &r.policy_reason_code {
-                    s.push_str(&format!("  policy={c}"));
-                }
-                s
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
+    let h = oxide_core::views::proposal_history(ws.store().conn(), id)?;
+    let recs: Vec<_> = h
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            HistoryEntry::Guard { record, .. } => Some(record),
+            _ => None,
+        })
+        .collect();
+    out.result(
+        &json!({ "id": h.id, "state": h.state, "transitions": recs, "events": h.entries }),
+        || {
+            h.entries
+                .iter()
+                .map(|e| {
+                    let seq = e
+                        .audit_seq()
+                        .map_or_else(|| "     ?".to_string(), |s| format!("{s:>6}"));
+                    match e {
+                        HistoryEntry::Guard { at, record: r, .. } => {
+                            let mut s = format!(
+                                "{seq}  {at}  guard   {:<16} {} -> {}  {}",
+                                r.guard, r.from, r.to, r.outcome
+                            );
+                            if let Some(c) = &r.failure_reason_code {
+                                s.push_str(&format!("  failure={c}"));
+                            }
+                            if let Some(c) = &r.policy_reason_code {
+                                s.push_str(&format!("  policy={c}"));
+                            }
+                            s
+                        }
+                        HistoryEntry::CheckRun { at, run, .. } => {
+                            let passed = run
+                                .checks
+                                .iter()
+                                .filter(|c| c.status.as_str() == "passed")
+                                .count();
+                            format!(
+                                "{seq}  {at}  checks  run {} {}  {passed}/{} passed",
+                                run.run_id,
+                                run.status,
+                                run.checks.len()
+                            )
+                        }
+                        HistoryEntry::PolicyDecision {
+                            at, decision: d, ..
+                        } => format!(
+                            "{seq}  {at}  policy  {} risk {}{}",
+                            d.decision.outcome.as_str(),
+                            d.decision.risk.as_str(),
+                            d.decision
+                                .policy_reason_code
+                                .as_deref()
+                                .map(|c| format!("  policy={c}"))
+                                .unwrap_or_default()
+                        ),
+                        HistoryEntry::Event { at, event, .. } => {
+                            format!("{seq}  {at}  event   {}", event.kind)
+                        }
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    );
     Ok(())
 }
 

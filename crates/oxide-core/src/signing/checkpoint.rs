@@ -534,8 +534,12 @@ struct ExportLine<'a> {
 /// `oxide audit export FILE`: the events as JSON Lines (`audit::export`) and every checkpoint
 /// as JSON Lines in `FILE.checkpoints` (`{seq, hash, keyid, public, created_at, note}`), each
 /// written atomically.
-pub fn export(conn: &Connection, path: &Path) -> Result<ExportReport, SigningError> {
-    let events = audit::export(conn, path)?;
+pub fn export(
+    conn: &Connection,
+    path: &Path,
+    q: &audit::TimelineQuery,
+) -> Result<ExportReport, SigningError> {
+    let events = audit::export_matching(conn, path, q)?;
     let mut cp_path = path.as_os_str().to_owned();
     cp_path.push(".checkpoints");
     let cp_path = PathBuf::from(cp_path);
