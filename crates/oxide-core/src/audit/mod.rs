@@ -25,6 +25,8 @@ pub enum AuditError {
     Export { path: String, why: String },
     #[error(transparent)]
     Canon(#[from] canon::CanonError),
+    #[error("there is no audit event {0}; `oxide audit list` shows the seqs that exist")]
+    NoSuchEvent(i64),
 }
 
 impl From<rusqlite::Error> for AuditError {
@@ -40,13 +42,14 @@ impl AuditError {
             AuditError::BadPayload(_) => "AUDIT_BAD_PAYLOAD",
             AuditError::Export { .. } => "AUDIT_EXPORT",
             AuditError::Canon(e) => e.code(),
+            AuditError::NoSuchEvent(_) => "AUDIT_NO_SUCH_EVENT",
         }
     }
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             AuditError::Store(e) => e.kind(),
-            AuditError::Export { .. } => crate::ErrorKind::Invalid,
+            AuditError::Export { .. } | AuditError::NoSuchEvent(_) => crate::ErrorKind::Invalid,
             AuditError::BadPayload(_) | AuditError::Canon(_) => crate::ErrorKind::Internal,
         }
     }
@@ -117,6 +120,11 @@ pub fn event_hash(
         payload,
         prev,
     })
+}
+
+/// An event's payload as the RFC 8785 text its hash covers.
+pub fn canonical_payload(ev: &AuditEvent) -> Result<String, AuditError> {
+    Ok(canon::canonical_string(&ev.payload)?)
 }
 
 /// Appends one event. Call it with the transaction that makes the change it records.
@@ -224,23 +232,80 @@ pub fn count(conn: &Connection) -> Result<u64, AuditError> {
 
 /// Walks the whole chain and names the first event that does not hold: edited (hash mismatch),
 /// deleted or inserted (seq gap, prev mismatch), reordered (prev mismatch), or a truncated tail
-/// (head record ahead of the last event).
+/// (head record ahead of the last event). The same walk as `verify_step`, in one go.
 #[tracing::instrument(name = "audit.verify", skip_all)]
 pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
-    let mut expected_seq = 1i64;
-    let mut prev: Option<String> = None;
-    let mut events = 0u64;
-    let bad = |seq: i64, events: u64, why: String| AuditVerify {
-        ok: false,
-        events,
-        first_bad_seq: Some(seq),
-        problem: Some(why),
+    let mut cursor: Option<VerifyCursor> = None;
+    loop {
+        let step = verify_step(conn, cursor.as_ref(), u32::MAX)?;
+        match step.verdict {
+            Some(verdict) => return Ok(verdict),
+            None => cursor = step.cursor,
+        }
+    }
+}
+
+/// Where a chunked verification stands: the last event checked and the hash the next one must
+/// link to. Opaque to callers; pass back what `verify_step` returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyCursor {
+    pub last_seq: i64,
+    pub prev: Option<String>,
+    pub events: u64,
+}
+
+/// One chunk of a verification: the verdict once the walk ended (a bad event or the end of
+/// the chain), else the cursor to continue from. `checked` and `total` are for progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyStep {
+    pub checked: u64,
+    /// The head's seq: how many events the chain should hold.
+    pub total: u64,
+    pub cursor: Option<VerifyCursor>,
+    pub verdict: Option<AuditVerify>,
+}
+
+/// Verifies at most `max` events after `cursor` (from the start when `None`), so a caller can
+/// show progress and stay responsive on a long chain; `verify` is this in one go.
+#[tracing::instrument(name = "audit.verify_step", skip_all, fields(max))]
+pub fn verify_step(
+    conn: &Connection,
+    cursor: Option<&VerifyCursor>,
+    max: u32,
+) -> Result<VerifyStep, AuditError> {
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let total = head.as_ref().map_or(0, |(s, _)| (*s).max(0) as u64);
+    // The first chunk has no lower bound, so a row inserted below seq 1 is still seen.
+    let (after, mut prev, mut events) = match cursor {
+        Some(c) => (c.last_seq, c.prev.clone(), c.events),
+        None => (i64::MIN, None, 0),
     };
+    let mut expected_seq = if cursor.is_some() { after + 1 } else { 1 };
+    let bad = |seq: i64, events: u64, why: String| VerifyStep {
+        checked: events,
+        total,
+        cursor: None,
+        verdict: Some(AuditVerify {
+            ok: false,
+            events,
+            first_bad_seq: Some(seq),
+            problem: Some(why),
+        }),
+    };
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let max = max.max(1);
+    let mut rows = stmt.query(params![after, i64::from(max)])?;
+    let mut in_chunk = 0u64;
     while let Some(r) = rows.next()? {
         let (e, payload_text) = row_to_event(r)?;
         events += 1;
+        in_chunk += 1;
         if e.seq != expected_seq {
             let missing = expected_seq;
             return Ok(bad(
@@ -281,11 +346,18 @@ pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
         prev = Some(e.hash);
         expected_seq += 1;
     }
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
+    if in_chunk == u64::from(max) {
+        return Ok(VerifyStep {
+            checked: events,
+            total,
+            cursor: Some(VerifyCursor {
+                last_seq: expected_seq - 1,
+                prev,
+                events,
+            }),
+            verdict: None,
+        });
+    }
     match head {
         Some((seq, hash)) if seq != expected_seq - 1 || Some(&hash) != prev.as_ref() => Ok(bad(
             expected_seq.min(seq.max(1)),
@@ -293,7 +365,12 @@ pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
             format!("the log ends at event {} but event {seq} was recorded as the last: events were removed from the end", expected_seq - 1),
         )),
         None if events > 0 => Ok(bad(1, events, "the chain's head record is missing".into())),
-        _ => Ok(AuditVerify { ok: true, events, first_bad_seq: None, problem: None }),
+        _ => Ok(VerifyStep {
+            checked: events,
+            total,
+            cursor: None,
+            verdict: Some(AuditVerify { ok: true, events, first_bad_seq: None, problem: None }),
+        }),
     }
 }
 
