@@ -107,8 +107,10 @@ const MATRIX: &[(&str, &[&str])] = &[
         "views",
         &[
             "audit",
+            "binder",
             "checks",
             "gitops",
+            "policy",
             "proposal",
             "store",
             "synth",
@@ -128,6 +130,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("workspaces", "workspace"),
     ("audit_events", "audit"),
     ("audit_head", "audit"),
+    ("audit_fts", "audit"),
     ("skills", "skill"),
     ("proposals", "workflow"),
     ("transitions", "workflow"),
@@ -552,7 +555,9 @@ fn migration_tables(dir: &Path) -> BTreeSet<String> {
                 continue;
             }
             let mut j = k + 1;
-            if ws.get(j).is_some_and(|w| w.eq_ignore_ascii_case("TEMP")) {
+            if ws.get(j).is_some_and(|w| {
+                w.eq_ignore_ascii_case("TEMP") || w.eq_ignore_ascii_case("VIRTUAL")
+            }) {
                 j += 1;
             }
             if !ws

@@ -1,6 +1,8 @@
 //! The append-only, hash-chained audit log: append (inside the caller's transaction),
 //! list, verify and export as JSON Lines.
 //!
+//! Browsing a long chain (pages, filters, search, jumps, counts) is `timeline.rs`.
+//!
 //! `hash = sha256(RFC 8785 of {seq, ts, actor, kind, subject, payload, prev})` and `prev` is the
 //! previous event's hash (`null` for the first). Anyone can re-check an export with a JCS
 //! library and sha256; `docs/audit.md` shows how.
@@ -14,6 +16,12 @@ use serde_json::Value;
 use crate::canon;
 use crate::store::StoreError;
 
+pub mod timeline;
+pub use timeline::{
+    count_matching, events_per_day, for_each_matching, position_of, query, seq_at_position,
+    DayKindCount, Jump, Order, TimelineFilter, TimelinePage, TimelineQuery,
+};
+
 /// Errors of the `audit` room.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -25,6 +33,9 @@ pub enum AuditError {
     Export { path: String, why: String },
     #[error(transparent)]
     Canon(#[from] canon::CanonError),
+    /// A timeline query that cannot be answered as asked (bad time, limit, cursors, search).
+    #[error("{0}")]
+    BadQuery(String),
     #[error("there is no audit event {0}; `oxide audit list` shows the seqs that exist")]
     NoSuchEvent(i64),
 }
@@ -42,6 +53,7 @@ impl AuditError {
             AuditError::BadPayload(_) => "AUDIT_BAD_PAYLOAD",
             AuditError::Export { .. } => "AUDIT_EXPORT",
             AuditError::Canon(e) => e.code(),
+            AuditError::BadQuery(_) => "AUDIT_BAD_QUERY",
             AuditError::NoSuchEvent(_) => "AUDIT_NO_SUCH_EVENT",
         }
     }
@@ -49,7 +61,9 @@ impl AuditError {
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             AuditError::Store(e) => e.kind(),
-            AuditError::Export { .. } | AuditError::NoSuchEvent(_) => crate::ErrorKind::Invalid,
+            AuditError::Export { .. } | AuditError::BadQuery(_) | AuditError::NoSuchEvent(_) => {
+                crate::ErrorKind::Invalid
+            }
             AuditError::BadPayload(_) | AuditError::Canon(_) => crate::ErrorKind::Internal,
         }
     }
@@ -134,9 +148,8 @@ pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEven
         return Err(AuditError::BadPayload(ev.payload.to_string()));
     }
     let head: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (seq, prev) = match head {
         Some((s, h)) => (s + 1, Some(h)),
@@ -144,25 +157,30 @@ pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEven
     };
     let hash = event_hash(seq, ts, ev.actor, ev.kind, ev.subject, &ev.payload, &prev)?;
     let payload_text = canon::canonical_string(&ev.payload)?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit_events (seq, ts, actor, kind, subject, payload, prev, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            seq,
-            ts,
-            ev.actor,
-            ev.kind,
-            ev.subject,
-            payload_text,
-            prev,
-            hash
-        ],
-    )?;
-    conn.execute(
+    )?
+    .execute(params![
+        seq,
+        ts,
+        ev.actor,
+        ev.kind,
+        ev.subject,
+        payload_text,
+        prev,
+        hash
+    ])?;
+    conn.prepare_cached(
         "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
          ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        params![seq, hash],
-    )?;
+    )?
+    .execute(params![seq, hash])?;
+    // The timeline's word index (derived, unhashed; see migrations/0014_audit_timeline.sql).
+    conn.prepare_cached(
+        "INSERT INTO audit_fts (rowid, kind, actor, subject) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![seq, ev.kind, ev.actor, ev.subject])?;
     Ok(AuditEvent {
         seq,
         ts: ts.to_string(),
@@ -196,7 +214,8 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(AuditEvent, String)>
 
 const SELECT: &str = "SELECT seq, ts, actor, kind, subject, payload, prev, hash FROM audit_events";
 
-/// Events with `seq > after`, oldest first, at most `limit`.
+/// Events with `seq > after`, oldest first, at most `limit` (the first CLI contract; the
+/// timeline's pages are [`query`]).
 pub fn list(
     conn: &Connection,
     after: Option<i64>,
@@ -230,9 +249,68 @@ pub fn count(conn: &Connection) -> Result<u64, AuditError> {
     )
 }
 
+/// An event's columns as stored, borrowed from the row.
+#[derive(Clone, Copy)]
+struct StoredRow<'a> {
+    seq: i64,
+    ts: &'a str,
+    actor: &'a str,
+    kind: &'a str,
+    subject: &'a str,
+    payload_text: &'a str,
+    prev: Option<&'a str>,
+}
+
+/// The bytes `hash` is the sha256 of, built from an event's stored columns: RFC 8785 of
+/// `{seq, ts, actor, kind, subject, payload, prev}` with the stored payload text (canonical
+/// JSON, as `append` wrote it) spliced in verbatim, so no JSON is parsed. Equal to what
+/// [`event_hash`] hashes for every event `append` writes (tested); for a payload text that is
+/// not canonical the result differs from the recorded hash, so such an edit is found too.
+fn hashed_bytes(buf: &mut Vec<u8>, e: &StoredRow<'_>) -> Result<(), canon::CanonError> {
+    let StoredRow {
+        seq,
+        ts,
+        actor,
+        kind,
+        subject,
+        payload_text,
+        prev,
+    } = *e;
+    let string = |buf: &mut Vec<u8>, s: &str| -> Result<(), canon::CanonError> {
+        buf.extend_from_slice(&canon::canonical_bytes(&s)?);
+        Ok(())
+    };
+    buf.clear();
+    // Keys in RFC 8785 order (UTF-16 code units): actor kind payload prev seq subject ts.
+    buf.extend_from_slice(br#"{"actor":"#);
+    string(buf, actor)?;
+    buf.extend_from_slice(br#","kind":"#);
+    string(buf, kind)?;
+    buf.extend_from_slice(br#","payload":"#);
+    buf.extend_from_slice(payload_text.as_bytes());
+    buf.extend_from_slice(br#","prev":"#);
+    match prev {
+        Some(p) => string(buf, p)?,
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(br#","seq":"#);
+    buf.extend_from_slice(seq.to_string().as_bytes());
+    buf.extend_from_slice(br#","subject":"#);
+    string(buf, subject)?;
+    buf.extend_from_slice(br#","ts":"#);
+    string(buf, ts)?;
+    buf.push(b'}');
+    Ok(())
+}
+
 /// Walks the whole chain and names the first event that does not hold: edited (hash mismatch),
 /// deleted or inserted (seq gap, prev mismatch), reordered (prev mismatch), or a truncated tail
-/// (head record ahead of the last event). The same walk as `verify_step`, in one go.
+/// (head record ahead of the last event).
+///
+/// Each event's hash is recomputed from its stored bytes without parsing its payload
+/// ([`hashed_bytes`]), so verifying costs about as much as hashing an export of the chain;
+/// only the first event that does not hold is looked at closely, to say what is wrong.
+/// The same walk as [`verify_step`], in one go.
 #[tracing::instrument(name = "audit.verify", skip_all)]
 pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
     let mut cursor: Option<VerifyCursor> = None;
@@ -287,6 +365,7 @@ pub fn verify_step(
         None => (i64::MIN, None, 0),
     };
     let mut expected_seq = if cursor.is_some() { after + 1 } else { 1 };
+    let mut buf = Vec::with_capacity(1024);
     let bad = |seq: i64, events: u64, why: String| VerifyStep {
         checked: events,
         total,
@@ -298,52 +377,56 @@ pub fn verify_step(
             problem: Some(why),
         }),
     };
-    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
     let max = max.max(1);
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
     let mut rows = stmt.query(params![after, i64::from(max)])?;
     let mut in_chunk = 0u64;
     while let Some(r) = rows.next()? {
-        let (e, payload_text) = row_to_event(r)?;
         events += 1;
         in_chunk += 1;
-        if e.seq != expected_seq {
+        let seq: i64 = r.get(0)?;
+        if seq != expected_seq {
             let missing = expected_seq;
             return Ok(bad(
-                missing.min(e.seq),
+                missing.min(seq),
                 events,
-                format!("event {missing} is missing: the chain jumps to {}", e.seq),
+                format!("event {missing} is missing: the chain jumps to {seq}"),
             ));
         }
-        if e.prev != prev {
-            return Ok(bad(e.seq, events, format!("event {} does not follow event {}: its prev link is wrong (reordered, inserted or an earlier event was removed)", e.seq, e.seq - 1)));
+        let text = |i: usize| -> rusqlite::Result<&str> {
+            r.get_ref(i)?.as_str().map_err(rusqlite::Error::from)
+        };
+        let row_prev: Option<&str> = match r.get_ref(6)? {
+            rusqlite::types::ValueRef::Null => None,
+            v => Some(v.as_str().map_err(rusqlite::Error::from)?),
+        };
+        if row_prev != prev.as_deref() {
+            return Ok(bad(seq, events, format!("event {seq} does not follow event {}: its prev link is wrong (reordered, inserted or an earlier event was removed)", seq - 1)));
         }
-        let canonical_payload = serde_json::from_str::<Value>(&payload_text)
-            .ok()
-            .and_then(|v| canon::canonical_string(&v).ok());
-        if canonical_payload.as_deref() != Some(payload_text.as_str()) {
-            return Ok(bad(
-                e.seq,
-                events,
-                format!(
-                    "event {} has a payload that is not canonical JSON (edited)",
-                    e.seq
-                ),
-            ));
+        let hash = text(7)?;
+        let stored = StoredRow {
+            seq,
+            ts: text(1)?,
+            actor: text(2)?,
+            kind: text(3)?,
+            subject: text(4)?,
+            payload_text: text(5)?,
+            prev: row_prev,
+        };
+        hashed_bytes(&mut buf, &stored)?;
+        if canon::sha256_bytes(&buf) != hash {
+            let (_, payload_text) = row_to_event(r)?;
+            let canonical_payload = serde_json::from_str::<Value>(&payload_text)
+                .ok()
+                .and_then(|v| canon::canonical_string(&v).ok());
+            let why = if canonical_payload.as_deref() != Some(payload_text.as_str()) {
+                format!("event {seq} has a payload that is not canonical JSON (edited)")
+            } else {
+                format!("event {seq} was altered: its content does not match its hash")
+            };
+            return Ok(bad(seq, events, why));
         }
-        let want = event_hash(
-            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
-        )?;
-        if want != e.hash {
-            return Ok(bad(
-                e.seq,
-                events,
-                format!(
-                    "event {} was altered: its content does not match its hash",
-                    e.seq
-                ),
-            ));
-        }
-        prev = Some(e.hash);
+        prev = Some(hash.to_string());
         expected_seq += 1;
     }
     if in_chunk == u64::from(max) {
@@ -377,29 +460,59 @@ pub fn verify_step(
 /// Writes every event as one JSON line (`seq, ts, actor, kind, subject, payload, prev, hash`),
 /// atomically: a temporary file renamed into place.
 pub fn export(conn: &Connection, path: &std::path::Path) -> Result<u64, AuditError> {
+    export_matching(
+        conn,
+        path,
+        &TimelineQuery {
+            order: Order::OldestFirst,
+            ..TimelineQuery::default()
+        },
+    )
+}
+
+/// Writes the events matching `q` (filter, cursors, order; `limit` `None` = all) as JSON
+/// Lines, atomically. Bad input writes nothing (the query is checked before the file is made).
+pub fn export_matching(
+    conn: &Connection,
+    path: &std::path::Path,
+    q: &TimelineQuery,
+) -> Result<u64, AuditError> {
     let err = |why: String| AuditError::Export {
         path: path.display().to_string(),
         why,
     };
+    // Check the query (times, cursors, search words) before any file exists.
+    timeline::for_each_matching(
+        conn,
+        &TimelineQuery {
+            limit: Some(1),
+            ..q.clone()
+        },
+        |_| Ok(()),
+    )?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile_in(dir).map_err(|e| err(e.to_string()))?;
-    let mut n = 0u64;
-    {
-        let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
-        let mut rows = stmt.query([])?;
+    let written = (|| {
         let mut w = std::io::BufWriter::new(&mut tmp.1);
-        while let Some(r) = rows.next()? {
-            let (e, _) = row_to_event(r)?;
+        let n = timeline::for_each_matching(conn, q, |e| {
             serde_json::to_writer(&mut w, &e).map_err(|e| err(e.to_string()))?;
-            w.write_all(b"\n").map_err(|e| err(e.to_string()))?;
-            n += 1;
-        }
+            w.write_all(b"\n").map_err(|e| err(e.to_string()))
+        })?;
         w.flush().map_err(|e| err(e.to_string()))?;
-    }
-    tmp.1.sync_all().map_err(|e| err(e.to_string()))?;
+        drop(w);
+        tmp.1.sync_all().map_err(|e| err(e.to_string()))?;
+        Ok(n)
+    })();
+    let n = match written {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp.0);
+            return Err(e);
+        }
+    };
     std::fs::rename(&tmp.0, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp.0);
         err(e.to_string())

@@ -239,3 +239,65 @@ fn chunked_verification_names_the_same_first_bad_seq_for_every_tampering() {
         }
     }
 }
+
+#[test]
+fn verify_hashes_the_stored_bytes_exactly_as_append_hashed_them() {
+    // Strings JCS escapes (quotes, backslashes, control characters, non-ASCII, U+2028) and
+    // payloads with nesting, numbers and key order to sort.
+    let tricky = [
+        "plain",
+        "quote \" and backslash \\",
+        "ctl \u{1} \u{1f} \t \n \r \u{8} \u{c}",
+        "ünïcödé ✓ 😀 \u{2028}\u{2029} \u{7f}",
+        "",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+    store
+        .write(|tx| -> Result<(), AuditError> {
+            for (i, s) in tricky.iter().enumerate() {
+                let e = append(
+                    tx,
+                    NewEvent {
+                        actor: s,
+                        kind: s,
+                        subject: s,
+                        payload: json!({"z": [1, 2.5, -0.0, 1e21, {"b": s, "a": null}], "a": s, "i": i}),
+                    },
+                    s,
+                )?;
+                let mut buf = Vec::new();
+                let payload_text = canon::canonical_string(&e.payload).unwrap();
+                hashed_bytes(
+                    &mut buf,
+                    &StoredRow {
+                        seq: e.seq,
+                        ts: &e.ts,
+                        actor: &e.actor,
+                        kind: &e.kind,
+                        subject: &e.subject,
+                        payload_text: &payload_text,
+                        prev: e.prev.as_deref(),
+                    },
+                )
+                .unwrap();
+                assert_eq!(canon::sha256_bytes(&buf), e.hash, "{s:?}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(verify(store.conn()).unwrap().ok);
+}
+
+#[test]
+fn a_payload_made_non_canonical_is_named() {
+    let (_d, store) = store_with(3);
+    // Same meaning, other bytes: a space after the colon.
+    tamper(
+        &store,
+        r#"UPDATE audit_events SET payload = '{"i": 1}' WHERE seq = 2"#,
+    );
+    let v = verify(store.conn()).unwrap();
+    assert_eq!(v.first_bad_seq, Some(2));
+    assert!(v.problem.unwrap().contains("not canonical"));
+}

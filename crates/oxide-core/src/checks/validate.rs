@@ -686,40 +686,87 @@ pub struct StoredCheck {
 
 /// The latest finished run's check results for a proposal (empty when never validated).
 pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredCheck>, Error> {
-    let mut stmt = conn.prepare(
-        "SELECT c.run_id, c.seq, c.name, c.required, c.status, c.exit_code, c.duration_ms,
-                c.failure_reason_code, c.output, c.output_truncated,
-                coalesce(json_extract(c.envelope, '$.env.sandbox'), 0)
-         FROM check_results c
+    let mut stmt = conn.prepare(&format!(
+        "{STORED_CHECK_COLS}
          WHERE c.run_id = (SELECT id FROM validation_runs WHERE proposal_id = ?1
                            AND status = 'finished' ORDER BY finished_at DESC, id DESC LIMIT 1)
-         ORDER BY c.seq",
-    )?;
-    let rows = stmt.query_map(params![proposal], |r| {
-        Ok(StoredCheck {
-            run_id: r.get(0)?,
-            seq: r.get(1)?,
-            name: r.get(2)?,
-            required: r.get(3)?,
-            status: {
-                let text: String = r.get(4)?;
-                CheckRunStatus::parse(&text).ok_or_else(|| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        4,
-                        rusqlite::types::Type::Text,
-                        format!("check_results.status holds `{text}`, which is no check status of this build").into(),
-                    )
-                })?
-            },
-            exit_code: r.get(5)?,
-            duration_ms: r.get(6)?,
-            failure_reason_code: r.get(7)?,
-            output: r.get(8)?,
-            output_truncated: r.get(9)?,
-            sandboxed: r.get(10)?,
-        })
-    })?;
+         ORDER BY c.seq"
+    ))?;
+    let rows = stmt.query_map(params![proposal], stored_check)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+const STORED_CHECK_COLS: &str = "SELECT c.run_id, c.seq, c.name, c.required, c.status,
+        c.exit_code, c.duration_ms, c.failure_reason_code, c.output, c.output_truncated,
+        coalesce(json_extract(c.envelope, '$.env.sandbox'), 0)
+    FROM check_results c";
+
+fn stored_check(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheck> {
+    Ok(StoredCheck {
+        run_id: r.get(0)?,
+        seq: r.get(1)?,
+        name: r.get(2)?,
+        required: r.get(3)?,
+        status: {
+            let text: String = r.get(4)?;
+            CheckRunStatus::parse(&text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    format!("check_results.status holds `{text}`, which is no check status of this build").into(),
+                )
+            })?
+        },
+        exit_code: r.get(5)?,
+        duration_ms: r.get(6)?,
+        failure_reason_code: r.get(7)?,
+        output: r.get(8)?,
+        output_truncated: r.get(9)?,
+        sandboxed: r.get(10)?,
+    })
+}
+
+/// One validation run of a proposal: when it ran, how it ended and its checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RunSummary {
+    pub run_id: String,
+    /// `running`, `finished` or `abandoned`.
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub checks: Vec<StoredCheck>,
+}
+
+/// Every validation run of a proposal, oldest first, with its check results (a proposal's
+/// history).
+pub fn runs_for(conn: &Connection, proposal: &str) -> Result<Vec<RunSummary>, Error> {
+    let mut stmt = conn.prepare(
+        "SELECT id, status, started_at, finished_at FROM validation_runs
+         WHERE proposal_id = ?1 ORDER BY started_at, id",
+    )?;
+    let runs = stmt
+        .query_map(params![proposal], |r| {
+            Ok(RunSummary {
+                run_id: r.get(0)?,
+                status: r.get(1)?,
+                started_at: r.get(2)?,
+                finished_at: r.get(3)?,
+                checks: Vec::new(),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut checks = conn.prepare(&format!(
+        "{STORED_CHECK_COLS} WHERE c.run_id = ?1 ORDER BY c.seq"
+    ))?;
+    let mut out = Vec::with_capacity(runs.len());
+    for mut run in runs {
+        run.checks = checks
+            .query_map(params![run.run_id], stored_check)?
+            .collect::<Result<_, _>>()?;
+        out.push(run);
+    }
+    Ok(out)
 }
 
 /// The proposal branch commit a run's checks ran on, as its envelopes name it (`git:<commit>`

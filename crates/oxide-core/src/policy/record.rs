@@ -147,3 +147,48 @@ pub fn proposal_gates(conn: &Connection) -> Result<Vec<ProposalGate>, crate::Err
     }
     Ok(out)
 }
+
+/// A proposal's risk as one recorded decision judged it, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskPoint {
+    pub proposal_id: String,
+    pub risk: super::Risk,
+    pub decided_at: String,
+    pub denied: bool,
+}
+
+/// Every recorded decision about a proposal, oldest first, as (proposal, risk, time): the
+/// charts' proposals by risk over time.
+pub fn risk_points(conn: &Connection) -> Result<Vec<RiskPoint>, PolicyError> {
+    let mut stmt = conn.prepare(
+        "SELECT proposal_id, risk, decided_at, outcome FROM policy_decisions
+         WHERE proposal_id IS NOT NULL ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (proposal_id, risk, decided_at, outcome) = row?;
+        let risk = serde_json::from_value(Value::String(risk.clone())).map_err(|_| {
+            PolicyError::Corrupt {
+                id: 0,
+                why: format!(
+                    "policy_decisions.risk holds `{risk}`, which is no risk of this build"
+                ),
+            }
+        })?;
+        out.push(RiskPoint {
+            proposal_id,
+            risk,
+            decided_at,
+            denied: outcome == "denied",
+        });
+    }
+    Ok(out)
+}

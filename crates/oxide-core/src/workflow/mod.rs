@@ -390,12 +390,24 @@ pub fn admit(
 /// A proposal's guard evaluation records, oldest first.
 pub fn history(conn: &Connection, id: &str) -> Result<Vec<GuardRecord>, WorkflowError> {
     let (row, _) = load(conn, id)?;
-    let mut stmt = conn.prepare(
-        "SELECT id, proposal_id, from_state, to_state, guard, outcome, failure_reason_code,
-                policy_reason_code, inputs_digest, at, audit_seq
-         FROM transitions WHERE proposal_id = ?1 ORDER BY id",
-    )?;
-    let recs = stmt.query_map(params![row.id], |r| {
+    records(conn, Some(&row.id))
+}
+
+/// Every proposal's guard evaluation records, oldest first (the charts' proposals over time
+/// and lead times).
+pub fn all_records(conn: &Connection) -> Result<Vec<GuardRecord>, WorkflowError> {
+    records(conn, None)
+}
+
+fn records(conn: &Connection, proposal: Option<&str>) -> Result<Vec<GuardRecord>, WorkflowError> {
+    const COLS: &str = "SELECT id, proposal_id, from_state, to_state, guard, outcome,
+        failure_reason_code, policy_reason_code, inputs_digest, at, audit_seq FROM transitions";
+    // Two statements, so the one proposal's read walks `transitions_by_proposal`.
+    let mut stmt = match proposal {
+        Some(_) => conn.prepare(&format!("{COLS} WHERE proposal_id = ?1 ORDER BY id"))?,
+        None => conn.prepare(&format!("{COLS} WHERE ?1 IS NULL ORDER BY id"))?,
+    };
+    let recs = stmt.query_map(params![proposal], |r| {
         let proposal: String = r.get(1)?;
         Ok(GuardRecord {
             id: r.get(0)?,

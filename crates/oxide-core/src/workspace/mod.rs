@@ -547,6 +547,34 @@ impl Workspace {
         Ok(audit::list(self.store.conn(), after, limit)?)
     }
 
+    /// One page of the audit timeline (filters, cursors, jumps: `audit::query`).
+    pub fn audit_page(&self, q: &audit::TimelineQuery) -> Result<audit::TimelinePage, Error> {
+        Ok(audit::query(self.store.conn(), q)?)
+    }
+
+    /// The events matching `q`, in its order, handed to `each` (`audit::for_each_matching`).
+    pub fn audit_for_each(
+        &self,
+        q: &audit::TimelineQuery,
+        each: impl FnMut(AuditEvent) -> Result<(), audit::AuditError>,
+    ) -> Result<u64, Error> {
+        Ok(audit::for_each_matching(self.store.conn(), q, each)?)
+    }
+
+    /// How many events match `filter` (`audit::count_matching`).
+    pub fn audit_count(&self, filter: &audit::TimelineFilter) -> Result<u64, Error> {
+        Ok(audit::count_matching(self.store.conn(), filter)?)
+    }
+
+    /// The events matching `q` written as JSON Lines to `path` (`audit::export_matching`).
+    pub fn audit_export_matching(
+        &self,
+        path: &Path,
+        q: &audit::TimelineQuery,
+    ) -> Result<u64, Error> {
+        Ok(audit::export_matching(self.store.conn(), path, q)?)
+    }
+
     pub fn audit_verify(&self) -> Result<AuditVerify, Error> {
         Ok(audit::verify(self.store.conn())?)
     }
