@@ -30,4 +30,11 @@
     "workflow_table",
     "validate_start",
     "validate_poll",
+    "timeline_page",
+    "timeline_count",
+    "timeline_event",
+    "audit_verify_step",
+    "timeline_export",
+    "proposal_history",
+    "charts",
 ]

@@ -8,6 +8,7 @@ pub mod policy;
 pub mod startup;
 pub mod state;
 pub mod synthesis;
+pub mod timeline;
 pub mod validation;
 
 use tauri::Manager;
@@ -59,6 +60,13 @@ pub fn run() {
             validation::workflow_table,
             validation::validate_start,
             validation::validate_poll,
+            timeline::timeline_page,
+            timeline::timeline_count,
+            timeline::timeline_event,
+            timeline::audit_verify_step,
+            timeline::timeline_export,
+            timeline::proposal_history,
+            timeline::charts,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
