@@ -9,6 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod binder;
+mod desktop;
 mod fixture;
 mod gitops;
 mod policy;
@@ -39,6 +40,11 @@ const BENCHES: &[Bench] = &[
         "binder",
         binder::run,
         "envelope ingestion vs a bare prepared INSERT",
+    ),
+    (
+        "desktop",
+        desktop::run,
+        "the desktop app's cold start to a drawn Inbox and idle RSS at 1,000,000 audit events",
     ),
     (
         "sandbox",
