@@ -43,4 +43,11 @@
     "approval_preview",
     "approval_status",
     "approval_sign",
+    "timeline_page",
+    "timeline_count",
+    "timeline_event",
+    "audit_verify_step",
+    "timeline_export",
+    "proposal_history",
+    "charts",
 ]

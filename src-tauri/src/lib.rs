@@ -10,6 +10,7 @@ pub mod policy;
 pub mod startup;
 pub mod state;
 pub mod synthesis;
+pub mod timeline;
 pub mod validation;
 
 use tauri::Manager;
@@ -74,6 +75,13 @@ pub fn run() {
             approval::approval_preview,
             approval::approval_status,
             approval::approval_sign,
+            timeline::timeline_page,
+            timeline::timeline_count,
+            timeline::timeline_event,
+            timeline::audit_verify_step,
+            timeline::timeline_export,
+            timeline::proposal_history,
+            timeline::charts,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

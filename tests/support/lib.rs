@@ -4,6 +4,7 @@
 pub mod desktop;
 pub mod fake_ollama;
 pub mod signing;
+pub mod history;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

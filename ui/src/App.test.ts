@@ -57,6 +57,6 @@ describe('App frame', () => {
     await user.keyboard('{Enter}');
     expect(screen.getByTestId('nav-skills').getAttribute('aria-current')).toBe('page');
     await user.keyboard('{End}');
-    expect(document.activeElement).toBe(screen.getByTestId('nav-settings'));
+    expect(document.activeElement).toBe(screen.getByTestId('nav-charts'));
   });
 });

@@ -9,6 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod binder;
+mod desktop;
 mod fixture;
 mod gitops;
 mod policy;
@@ -45,6 +46,11 @@ const BENCHES: &[Bench] = &[
         "timeline",
         timeline::run,
         "1,000,000 audit events: timeline pages vs reading the same rows; verify vs sha256sum",
+    ),
+    (
+        "desktop",
+        desktop::run,
+        "the desktop app's cold start to a drawn Inbox and idle RSS at 1,000,000 audit events",
     ),
     (
         "sandbox",

@@ -17,15 +17,18 @@ import type { SigningPreview } from './bindings/SigningPreview';
 import type { AuditEvent } from './bindings/AuditEvent';
 import type { AuditVerifyReport } from './bindings/AuditVerifyReport';
 import type { CapsuleDetail } from './bindings/CapsuleDetail';
+import type { Charts } from './bindings/Charts';
 import type { CapsuleFilter } from './bindings/CapsuleFilter';
 import type { CapsuleList } from './bindings/CapsuleList';
 import type { Discovered } from './bindings/Discovered';
 import type { ErrorDto } from './bindings/ErrorDto';
+import type { EventDetail } from './bindings/EventDetail';
 import type { OllamaStatus } from './bindings/OllamaStatus';
 import type { PinStatus } from './bindings/PinStatus';
 import type { ProgressPage } from './bindings/ProgressPage';
 import type { ProposalDetail } from './bindings/ProposalDetail';
 import type { ProposalEval } from './bindings/ProposalEval';
+import type { ProposalHistory } from './bindings/ProposalHistory';
 import type { ProposalGate } from './bindings/ProposalGate';
 import type { ProposalSummary } from './bindings/ProposalSummary';
 import type { ProposalView } from './bindings/ProposalView';
@@ -38,6 +41,11 @@ import type { State } from './bindings/State';
 import type { Status } from './bindings/Status';
 import type { TableEdge } from './bindings/TableEdge';
 import type { TestReport } from './bindings/TestReport';
+import type { TimelineFilter } from './bindings/TimelineFilter';
+import type { TimelinePage } from './bindings/TimelinePage';
+import type { TimelineQuery } from './bindings/TimelineQuery';
+import type { VerifyCursor } from './bindings/VerifyCursor';
+import type { VerifyStep } from './bindings/VerifyStep';
 
 /** No arguments. */
 type None = Record<never, never>;
@@ -86,6 +94,13 @@ export interface Commands {
   keys_revoke: { args: { keyid: string; reason: string }; result: RevokeReport };
   keys_allowed_signers: { args: None; result: string };
   approvers_list: { args: None; result: ApproversList };
+  timeline_event: { args: { seq: number }; result: EventDetail };
+  audit_verify_step: { args: { cursor: VerifyCursor | null; max: number | null }; result: VerifyStep };
+  timeline_page: { args: { query: TimelineQuery }; result: TimelinePage };
+  timeline_count: { args: { filter: TimelineFilter }; result: number };
+  timeline_export: { args: { filter: TimelineFilter }; result: number | null };
+  proposal_history: { args: { id: string }; result: ProposalHistory };
+  charts: { args: { filter: TimelineFilter }; result: Charts };
 }
 
 export type Command = keyof Commands;
@@ -136,6 +151,13 @@ export const COMMAND_ARGS: { [C in Command]: readonly (keyof ArgsOf<C>)[] } = {
   keys_revoke: ['keyid', 'reason'],
   keys_allowed_signers: [],
   approvers_list: [],
+  timeline_event: ['seq'],
+  audit_verify_step: ['cursor', 'max'],
+  timeline_page: ['query'],
+  timeline_count: ['filter'],
+  timeline_export: ['filter'],
+  proposal_history: ['id'],
+  charts: ['filter'],
 };
 
 /** The code used when a rejection is not an `ErrorDto` (a bug or a transport failure). */

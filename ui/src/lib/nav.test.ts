@@ -11,7 +11,7 @@ const key = (over: Partial<Parameters<typeof viewForShortcut>[0]>) => ({
 });
 
 describe('views', () => {
-  it('lists the seven views of the frame in order', () => {
+  it('lists the eight views of the frame in order', () => {
     expect(VIEWS.map((v) => v.label)).toEqual([
       'Inbox',
       'Proposals',
@@ -20,6 +20,7 @@ describe('views', () => {
       'Timeline',
       'Policy',
       'Settings',
+      'Charts',
     ]);
   });
 
@@ -34,10 +35,11 @@ describe('views', () => {
 });
 
 describe('viewForShortcut', () => {
-  it('maps Alt+1..7 to the views', () => {
+  it('maps Alt+1..8 to the views', () => {
     expect(viewForShortcut(key({ key: '1', altKey: true }))).toBe('inbox');
     expect(viewForShortcut(key({ key: '5', altKey: true }))).toBe('timeline');
     expect(viewForShortcut(key({ key: '7', altKey: true }))).toBe('settings');
+    expect(viewForShortcut(key({ key: '8', altKey: true }))).toBe('charts');
   });
 
   it('reads the physical digit when Alt changes the character', () => {
@@ -45,7 +47,7 @@ describe('viewForShortcut', () => {
   });
 
   it('ignores other digits, plain digits and other modifiers', () => {
-    expect(viewForShortcut(key({ key: '8', altKey: true }))).toBeNull();
+    expect(viewForShortcut(key({ key: '9', altKey: true }))).toBeNull();
     expect(viewForShortcut(key({ key: '0', altKey: true }))).toBeNull();
     expect(viewForShortcut(key({ key: '3' }))).toBeNull();
     expect(viewForShortcut(key({ key: '3', altKey: true, ctrlKey: true }))).toBeNull();

@@ -1,6 +1,6 @@
-// The frame's views, their order (Alt+1..7) and the keyboard rules of the navigation list.
+// The frame's views, their order (Alt+1..8) and the keyboard rules of the navigation list.
 
-export type ViewId = 'inbox' | 'proposals' | 'skills' | 'capsules' | 'timeline' | 'policy' | 'settings';
+export type ViewId = 'inbox' | 'proposals' | 'skills' | 'capsules' | 'timeline' | 'policy' | 'settings' | 'charts';
 
 export interface ViewInfo {
   id: ViewId;
@@ -48,6 +48,12 @@ export const VIEWS: readonly ViewInfo[] = [
     label: 'Settings',
     purpose: 'Theme, workspace and O.X.I.D.E connection.',
   },
+  {
+    id: 'charts',
+    label: 'Charts',
+    purpose:
+      'How governance is going: events per day, proposals by state and risk, time to approval and promotion, denials and failures by reason.',
+  },
 ];
 
 export function isViewId(value: string): value is ViewId {
@@ -63,7 +69,7 @@ interface KeyLike {
   shiftKey: boolean;
 }
 
-/** Alt+1..7 jumps to a view, wherever the focus is. */
+/** Alt+1..8 jumps to a view, wherever the focus is. */
 export function viewForShortcut(event: KeyLike): ViewId | null {
   if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return null;
   // `code` survives keyboard layouts where Alt+digit types another character.

@@ -26,11 +26,17 @@ afterEach(() => {
   toasts.clear();
 });
 
+/** One page of the timeline holding `events`. */
+const page = (events: unknown[]) => ({ events, has_newer: false, has_older: false, newer_cursor: null, older_cursor: null, anchor: null });
+/** The last chunk of a verification, with `verdict`. */
+const lastStep = (verdict: unknown) => ({ checked: 3, total: 3, cursor: null, verdict });
+
 describe('Timeline', () => {
   it('lists the audit events and shows the verification result', async () => {
     mockIPC((cmd) => {
-      if (cmd === 'audit_list') return [initEvent];
-      if (cmd === 'audit_verify') return { ok: true, events: 1, first_bad_seq: null, problem: null };
+      if (cmd === 'timeline_page') return page([initEvent]);
+      if (cmd === 'timeline_count') return 1;
+      if (cmd === 'audit_verify_step') return lastStep({ ok: true, events: 1, first_bad_seq: null, problem: null });
       throw new Error(`unexpected ${cmd}`);
     });
     render(Timeline);
@@ -43,9 +49,11 @@ describe('Timeline', () => {
 
   it('names the first bad seq when the chain is broken', async () => {
     mockIPC((cmd) =>
-      cmd === 'audit_list'
-        ? [initEvent]
-        : { ok: false, events: 3, first_bad_seq: 2, problem: 'hash does not match the event' },
+      cmd === 'timeline_page'
+        ? page([initEvent])
+        : cmd === 'timeline_count'
+          ? 1
+          : lastStep({ ok: false, events: 3, first_bad_seq: 2, problem: 'hash does not match the event' }),
     );
     render(Timeline);
     await userEvent.click(screen.getByTestId('verify-button'));

@@ -36,6 +36,8 @@ pub enum AuditError {
     /// A timeline query that cannot be answered as asked (bad time, limit, cursors, search).
     #[error("{0}")]
     BadQuery(String),
+    #[error("there is no audit event {0}; `oxide audit list` shows the seqs that exist")]
+    NoSuchEvent(i64),
 }
 
 impl From<rusqlite::Error> for AuditError {
@@ -52,13 +54,16 @@ impl AuditError {
             AuditError::Export { .. } => "AUDIT_EXPORT",
             AuditError::Canon(e) => e.code(),
             AuditError::BadQuery(_) => "AUDIT_BAD_QUERY",
+            AuditError::NoSuchEvent(_) => "AUDIT_NO_SUCH_EVENT",
         }
     }
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             AuditError::Store(e) => e.kind(),
-            AuditError::Export { .. } | AuditError::BadQuery(_) => crate::ErrorKind::Invalid,
+            AuditError::Export { .. } | AuditError::BadQuery(_) | AuditError::NoSuchEvent(_) => {
+                crate::ErrorKind::Invalid
+            }
             AuditError::BadPayload(_) | AuditError::Canon(_) => crate::ErrorKind::Internal,
         }
     }
@@ -129,6 +134,11 @@ pub fn event_hash(
         payload,
         prev,
     })
+}
+
+/// An event's payload as the RFC 8785 text its hash covers.
+pub fn canonical_payload(ev: &AuditEvent) -> Result<String, AuditError> {
+    Ok(canon::canonical_string(&ev.payload)?)
 }
 
 /// Appends one event. Call it with the transaction that makes the change it records.
@@ -300,6 +310,7 @@ fn hashed_bytes(buf: &mut Vec<u8>, e: &StoredRow<'_>) -> Result<(), canon::Canon
 /// Each event's hash is recomputed from its stored bytes without parsing its payload
 /// ([`hashed_bytes`]), so verifying costs about as much as hashing an export of the chain;
 /// only the first event that does not hold is looked at closely, to say what is wrong.
+/// The same walk as [`verify_step`], in one go.
 #[tracing::instrument(name = "audit.verify", skip_all)]
 pub fn verify(conn: &Connection) -> Result<AuditVerify, AuditError> {
     verify_from(conn, None)
@@ -313,20 +324,81 @@ pub fn verify_from(
     conn: &Connection,
     after: Option<(i64, &str)>,
 ) -> Result<AuditVerify, AuditError> {
-    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq"))?;
-    let mut rows = stmt.query([after.map_or(0, |(s, _)| s)])?;
-    let mut expected_seq = after.map_or(1, |(s, _)| s + 1);
-    let mut prev: Option<String> = after.map(|(_, h)| h.to_string());
-    let mut events = 0u64;
-    let mut buf = Vec::with_capacity(1024);
-    let bad = |seq: i64, events: u64, why: String| AuditVerify {
-        ok: false,
-        events,
-        first_bad_seq: Some(seq),
-        problem: Some(why),
+    let mut cursor: Option<VerifyCursor> = after.map(|(seq, hash)| VerifyCursor {
+        last_seq: seq,
+        prev: Some(hash.to_string()),
+        events: 0,
+    });
+    loop {
+        let step = verify_step(conn, cursor.as_ref(), u32::MAX)?;
+        match step.verdict {
+            Some(verdict) => return Ok(verdict),
+            None => cursor = step.cursor,
+        }
+    }
+}
+
+/// Where a chunked verification stands: the last event checked and the hash the next one must
+/// link to. Opaque to callers; pass back what `verify_step` returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyCursor {
+    pub last_seq: i64,
+    pub prev: Option<String>,
+    pub events: u64,
+}
+
+/// One chunk of a verification: the verdict once the walk ended (a bad event or the end of
+/// the chain), else the cursor to continue from. `checked` and `total` are for progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyStep {
+    pub checked: u64,
+    /// The head's seq: how many events the chain should hold.
+    pub total: u64,
+    pub cursor: Option<VerifyCursor>,
+    pub verdict: Option<AuditVerify>,
+}
+
+/// Verifies at most `max` events after `cursor` (from the start when `None`), so a caller can
+/// show progress and stay responsive on a long chain; `verify` is this in one go.
+#[tracing::instrument(name = "audit.verify_step", skip_all, fields(max))]
+pub fn verify_step(
+    conn: &Connection,
+    cursor: Option<&VerifyCursor>,
+    max: u32,
+) -> Result<VerifyStep, AuditError> {
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let total = head.as_ref().map_or(0, |(s, _)| (*s).max(0) as u64);
+    // The first chunk has no lower bound, so a row inserted below seq 1 is still seen.
+    let (after, mut prev, mut events) = match cursor {
+        Some(c) => (c.last_seq, c.prev.clone(), c.events),
+        None => (i64::MIN, None, 0),
     };
+    let mut expected_seq = if cursor.is_some() { after + 1 } else { 1 };
+    let mut buf = Vec::with_capacity(1024);
+    let bad = |seq: i64, events: u64, why: String| VerifyStep {
+        checked: events,
+        total,
+        cursor: None,
+        verdict: Some(AuditVerify {
+            ok: false,
+            events,
+            first_bad_seq: Some(seq),
+            problem: Some(why),
+        }),
+    };
+    let max = max.max(1);
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let mut rows = stmt.query(params![after, i64::from(max)])?;
+    let mut in_chunk = 0u64;
     while let Some(r) = rows.next()? {
         events += 1;
+        in_chunk += 1;
         let seq: i64 = r.get(0)?;
         if seq != expected_seq {
             let missing = expected_seq;
@@ -372,19 +444,31 @@ pub fn verify_from(
         prev = Some(hash.to_string());
         expected_seq += 1;
     }
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
+    if in_chunk == u64::from(max) {
+        return Ok(VerifyStep {
+            checked: events,
+            total,
+            cursor: Some(VerifyCursor {
+                last_seq: expected_seq - 1,
+                prev,
+                events,
+            }),
+            verdict: None,
+        });
+    }
     match head {
         Some((seq, hash)) if seq != expected_seq - 1 || Some(&hash) != prev.as_ref() => Ok(bad(
             expected_seq.min(seq.max(1)),
             events,
             format!("the log ends at event {} but event {seq} was recorded as the last: events were removed from the end", expected_seq - 1),
         )),
-        None if events > 0 || after.is_some() => Ok(bad(1, events, "the chain's head record is missing".into())),
-        _ => Ok(AuditVerify { ok: true, events, first_bad_seq: None, problem: None }),
+        None if events > 0 || cursor.is_some() => Ok(bad(1, events, "the chain's head record is missing".into())),
+        _ => Ok(VerifyStep {
+            checked: events,
+            total,
+            cursor: None,
+            verdict: Some(AuditVerify { ok: true, events, first_bad_seq: None, problem: None }),
+        }),
     }
 }
 

@@ -188,6 +188,58 @@ fn non_object_payload_is_refused() {
     assert_eq!(count(store.conn()).unwrap(), 0);
 }
 
+/// Walks the chain `max` events at a time, as the desktop's verify badge does.
+fn verify_in_chunks(conn: &Connection, max: u32) -> (AuditVerify, Vec<u64>) {
+    let mut cursor = None;
+    let mut progress = Vec::new();
+    loop {
+        let step = verify_step(conn, cursor.as_ref(), max).unwrap();
+        progress.push(step.checked);
+        if let Some(v) = step.verdict {
+            return (v, progress);
+        }
+        cursor = step.cursor;
+    }
+}
+
+#[test]
+fn chunked_verification_reports_progress_and_the_same_verdict() {
+    let (_d, store) = store_with(7);
+    let (v, progress) = verify_in_chunks(store.conn(), 3);
+    assert_eq!(v, verify(store.conn()).unwrap());
+    assert!(v.ok);
+    assert_eq!(progress, [3, 6, 7]);
+    let first = verify_step(store.conn(), None, 3).unwrap();
+    assert_eq!(first.total, 7);
+    assert_eq!(first.cursor.as_ref().map(|c| c.last_seq), Some(3));
+    // A chunk that ends exactly at the head still checks the head record.
+    let (v, progress) = verify_in_chunks(store.conn(), 7);
+    assert!(v.ok);
+    assert_eq!(progress, [7, 7]);
+}
+
+#[test]
+fn chunked_verification_names_the_same_first_bad_seq_for_every_tampering() {
+    let cases: &[(&str, i64)] = &[
+        ("UPDATE audit_events SET payload = '{\"i\":99}' WHERE seq = 5", 5),
+        ("DELETE FROM audit_events WHERE seq = 4", 4),
+        ("DELETE FROM audit_events WHERE seq = 7", 7),
+        ("UPDATE audit_events SET actor = 'mallory' WHERE seq = 6", 6),
+        ("UPDATE audit_events SET seq = 100 WHERE seq = 2; UPDATE audit_events SET seq = 2 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 100;", 2),
+        ("INSERT INTO audit_events VALUES (0, '2026-01-01T00:00:00Z', 'mallory', 'x', 'y', '{}', NULL, 'sha256:forged')", 0),
+    ];
+    for (sql, bad) in cases {
+        let (_d, store) = store_with(7);
+        tamper(&store, sql);
+        let whole = verify(store.conn()).unwrap();
+        assert_eq!(whole.first_bad_seq, Some(*bad), "{sql}");
+        for max in [1, 2, 3, 4] {
+            let (v, _) = verify_in_chunks(store.conn(), max);
+            assert_eq!(v, whole, "{sql} in chunks of {max}");
+        }
+    }
+}
+
 #[test]
 fn verify_hashes_the_stored_bytes_exactly_as_append_hashed_them() {
     // Strings JCS escapes (quotes, backslashes, control characters, non-ASCII, U+2028) and

@@ -3,11 +3,13 @@
 //! through the rooms' public functions, and decide nothing.
 
 pub mod charts;
+pub mod event;
 pub mod history;
 pub mod proposals;
 pub mod status;
 
 pub use charts::{charts, Charts};
+pub use event::{event_detail, EventDetail};
 pub use history::{proposal_history, HistoryEntry, ProposalHistory};
 
 pub use proposals::{detail, diff, list, view, ProposalDetail, ProposalSummary, ProposalView};

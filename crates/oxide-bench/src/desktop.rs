@@ -1,0 +1,287 @@
+//! `oxide-bench desktop`: the desktop app's cold start to a drawn Inbox under Xvfb, and its
+//! idle memory after opening a workspace with 1,000,000 audit events.
+//!
+//! The app is started the way the desktop journeys start it (tauri-driver → WebKitWebDriver →
+//! the app). Start = the app process's own start time (`/proc/PID/stat`, clock ticks after
+//! boot); drawn = the `oxide:inbox-drawn` performance mark the UI sets on the second frame
+//! callback after the Inbox and the workspace status were rendered (the first frame showing
+//! them has been painted), read through WebDriver as wall-clock time. Neither end includes the
+//! driver's own start. Memory = `VmRSS` of the app process, and of the app with the WebKit
+//! processes it started (web content, network), after 5 s idle on the Inbox and again after
+//! opening the Timeline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oxide_core::Clock;
+use oxide_journeys::desktop::{app_bin, Launch};
+use oxide_journeys::history::append_history;
+
+use crate::fixture::{err, git};
+use crate::report;
+
+const EVENTS: u64 = 1_000_000;
+const STARTS: usize = 5;
+const START_TARGET_S: f64 = 1.0;
+const RSS_TARGET_MB: f64 = 150.0;
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+fn clk_tck() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Boot time (Unix seconds) from /proc/stat.
+fn boot_time() -> Result<f64, String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(err("read /proc/stat"))?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or_else(|| "no btime in /proc/stat".to_string())
+}
+
+/// A process's start (Unix seconds) and parent pid.
+fn proc_start_and_parent(pid: u32) -> Option<(f64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ppid: u32 = f.get(1)?.parse().ok()?;
+    let ticks: f64 = f.get(19)?.parse().ok()?;
+    Some((boot_time().ok()? + ticks / clk_tck(), ppid))
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The newest running process whose executable is `bin`.
+fn find_app(bin: &Path) -> Option<u32> {
+    let bin = bin.canonicalize().ok()?;
+    pids()
+        .into_iter()
+        .filter(|p| std::fs::read_link(format!("/proc/{p}/exe")).ok().as_deref() == Some(&bin))
+        .filter_map(|p| proc_start_and_parent(p).map(|(s, _)| (p, s)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(p, _)| p)
+}
+
+/// The app's RSS, and the RSS of the app plus every process below it (WebKit's).
+fn rss_tree_mb(app: u32) -> (f64, f64) {
+    let all = pids();
+    let mut tree = vec![app];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        for p in &all {
+            if !tree.contains(p) && proc_start_and_parent(*p).map(|(_, pp)| pp) == Some(parent) {
+                tree.push(*p);
+            }
+        }
+        i += 1;
+    }
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let own = mb(rss_kb(app).unwrap_or(0));
+    let total = mb(tree.iter().filter_map(|p| rss_kb(*p)).sum());
+    (own, total)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+/// Which build of the app this is, from its path and size (for the report).
+fn build_of(bin: &Path) -> String {
+    let profile = bin
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let what = match profile.as_str() {
+        "release" => "release profile",
+        "debug" => "dev profile (dependencies optimized, opt-level 2; our crates unoptimized) — what `scripts/dev` runs",
+        _ => "unknown profile",
+    };
+    format!("`{}` ({what})", bin.display())
+}
+
+/// A git repository with `oxide init` and `EVENTS` audit events in total.
+fn build_workspace(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
+    git(&repo, &["init", "-q", "-b", "main"])?;
+    std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
+    git(&repo, &["add", "."])?;
+    git(&repo, &["commit", "-q", "-m", "start"])?;
+    let db = dir.join("data").join("oxide.sqlite3");
+    std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
+    oxide_core::setup::init(&repo, Some(&db), "bench", Clock::system())
+        .map_err(err("oxide init"))?;
+    let subjects: Vec<String> = (0..1000).map(|i| format!("p-{i:06x}")).collect();
+    let have = oxide_core::store::Store::open(&db)
+        .map_err(err("open the database"))
+        .and_then(|s| oxide_core::audit::count(s.conn()).map_err(err("count events")))?;
+    let t = std::time::Instant::now();
+    let head = append_history(&db, EVENTS - have, &subjects, 1_760_000_000);
+    eprintln!(
+        "[desktop] {} events appended in {:.1}s (head {head})",
+        EVENTS - have,
+        t.elapsed().as_secs_f64()
+    );
+    Ok((repo, db))
+}
+
+struct Sample {
+    start_s: f64,
+    rss_inbox: (f64, f64),
+    rss_timeline: (f64, f64),
+}
+
+fn one_start(repo: &Path, db: &Path, xdg: &Path, bin: &Path) -> Result<Sample, String> {
+    let app = Launch::new("bench-desktop")
+        .env("OXIDE_WORKSPACE", repo)
+        .env("OXIDE_DB", db)
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env("OXIDE_LOG", "warn")
+        .start();
+    let mark = app.wait_for("the Inbox to be drawn", Duration::from_secs(60), || {
+        app.execute(
+            "const m = performance.getEntriesByName('oxide:inbox-drawn')[0]; return m ? performance.timeOrigin + m.startTime : null;",
+            &[],
+        )
+        .as_f64()
+    });
+    let pid = find_app(bin).ok_or("the app's process was not found in /proc")?;
+    let (started, _) = proc_start_and_parent(pid).ok_or("the app's start time is unreadable")?;
+    let start_s = mark / 1000.0 - started;
+    std::thread::sleep(Duration::from_secs(5));
+    let rss_inbox = rss_tree_mb(pid);
+    app.click("nav-timeline");
+    app.wait_for("the Timeline's first page", Duration::from_secs(60), || {
+        app.attr("vlist-viewport", "data-top-seq")
+            .filter(|s| !s.is_empty())
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let rss_timeline = rss_tree_mb(pid);
+    drop(app);
+    Ok(Sample {
+        start_s,
+        rss_inbox,
+        rss_timeline,
+    })
+}
+
+pub fn run() -> Result<(), String> {
+    if std::env::var_os("DISPLAY").is_none() {
+        return Err("no DISPLAY: run under Xvfb, e.g. `xvfb-run -a -s \"-screen 0 1280x800x24\" dbus-run-session -- cargo run -p oxide-bench -- desktop`".into());
+    }
+    let bin = app_bin();
+    if !bin.is_file() {
+        return Err(format!(
+            "no desktop app at {}: build it (`npm --prefix ui run build && cargo build -p oxide-review`, or --release) or set OXIDE_REVIEW_BIN",
+            bin.display()
+        ));
+    }
+    let dir = tempfile::tempdir().map_err(err("temp dir"))?;
+    let (repo, db) = build_workspace(dir.path())?;
+    let xdg = dir.path().join("xdg");
+    let mut samples = Vec::new();
+    for i in 0..STARTS {
+        let s = one_start(&repo, &db, &xdg, &bin)?;
+        eprintln!(
+            "[desktop] start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB, timeline {:.0}/{:.0} MB",
+            i + 1,
+            s.start_s,
+            s.rss_inbox.0,
+            s.rss_inbox.1,
+            s.rss_timeline.0,
+            s.rss_timeline.1
+        );
+        samples.push(s);
+    }
+    let col = |f: &dyn Fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
+    let start = col(&|s| s.start_s);
+    let first = samples[0].start_s;
+    let (own_i, all_i) = (col(&|s| s.rss_inbox.0), col(&|s| s.rss_inbox.1));
+    let (own_t, all_t) = (col(&|s| s.rss_timeline.0), col(&|s| s.rss_timeline.1));
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?");
+    let body = format!(
+        "## desktop: cold start to a drawn Inbox, idle memory at 1,000,000 events\n\n\
+         `cargo run -p oxide-bench -- desktop` under Xvfb; app measured: {build}. Workspace: \
+         {EVENTS} audit events (a realistic mix of kinds over 1,000 subjects, appended through \
+         `audit::append`). {STARTS} starts; medians. Start = the app process's start time \
+         (`/proc/PID/stat`) to the `oxide:inbox-drawn` mark (the first frame with the Inbox \
+         and the workspace status painted), so the WebDriver chain's own start is not \
+         counted. The database file was just written, so the page cache is warm (a truly \
+         cold disk needs root to drop caches). RSS = `VmRSS`; \"with WebKit\" adds the web \
+         content and network processes the app starts. Load average {load} on 2 cores.\n\n\
+         {table}",
+        build = build_of(&bin),
+        table = report::table(
+            &["measure", "value", "target", ""],
+            &[
+                vec![
+                    "start → Inbox drawn (median)".into(),
+                    format!("{start:.3} s"),
+                    format!("≤ {START_TARGET_S} s"),
+                    verdict(start <= START_TARGET_S).into(),
+                ],
+                vec![
+                    "start → Inbox drawn (first start)".into(),
+                    format!("{first:.3} s"),
+                    String::new(),
+                    String::new(),
+                ],
+                vec![
+                    "idle RSS on the Inbox, app process".into(),
+                    format!("{own_i:.0} MB"),
+                    format!("≤ {RSS_TARGET_MB} MB"),
+                    verdict(own_i <= RSS_TARGET_MB).into(),
+                ],
+                vec![
+                    "idle RSS on the Inbox, with WebKit".into(),
+                    format!("{all_i:.0} MB"),
+                    String::new(),
+                    String::new(),
+                ],
+                vec![
+                    "idle RSS on the Timeline, app process".into(),
+                    format!("{own_t:.0} MB"),
+                    format!("≤ {RSS_TARGET_MB} MB"),
+                    verdict(own_t <= RSS_TARGET_MB).into(),
+                ],
+                vec![
+                    "idle RSS on the Timeline, with WebKit".into(),
+                    format!("{all_t:.0} MB"),
+                    String::new(),
+                    String::new(),
+                ],
+            ],
+        ),
+    );
+    report::write_section("desktop", &body)?;
+    println!("{body}");
+    Ok(())
+}

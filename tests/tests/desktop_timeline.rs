@@ -1,0 +1,200 @@
+//! Desktop journey: the maintainer's Timeline on a workspace with over a hundred thousand
+//! audit events. It opens at the newest event, filters to one proposal, jumps to the oldest
+//! event, opens an event's detail and verifies the chain; scrolling a page is timed at the
+//! newest end and deep in the history, and both are printed. The Timeline and the Charts
+//! are saved as the README's maintainer screenshots.
+
+use std::time::Duration;
+
+use oxide_journeys::desktop::{wait_until, DesktopApp, Launch};
+use oxide_journeys::history::append_history;
+use oxide_journeys::{git, manual_bundle, TestRepo};
+use serde_json::json;
+
+const EVENTS: u64 = 100_000;
+
+/// Sets the filter field select and types a value, then adds the chip.
+fn add_filter(app: &DesktopApp, field: &str, value: &str) {
+    app.execute(
+        "const s = document.querySelector('[data-testid=filter-field]'); s.value = arguments[0]; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        &[json!(field)],
+    );
+    app.type_into("filter-value", value);
+    app.click("filter-add");
+}
+
+/// The seq shown at the top of the list.
+fn top_seq(app: &DesktopApp) -> i64 {
+    app.attr("vlist-viewport", "data-top-seq")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// Waits until the list shows `seq` at the top and has settled (no page in flight).
+fn wait_top(app: &DesktopApp, what: &str, ok: impl Fn(i64) -> bool) -> i64 {
+    app.wait_for(what, Duration::from_secs(30), || {
+        let idle = app.attr("vlist-viewport", "data-loading").as_deref() == Some("false");
+        let top = top_seq(app);
+        (idle && ok(top)).then_some(top)
+    })
+}
+
+/// Presses Page Down in the list `n` times and returns each time, in milliseconds, from the
+/// key to the next frame drawn with the new top row.
+fn time_pages(app: &DesktopApp, n: usize) -> Vec<f64> {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        app.execute(
+            "const v = document.querySelector('[data-testid=vlist-viewport]');
+             const before = v.dataset.topSeq;
+             const t = { start: performance.now(), end: null };
+             window.__oxidePage = t;
+             const done = () => requestAnimationFrame(() => { t.end = performance.now(); });
+             const obs = new MutationObserver(() => {
+               if (v.dataset.topSeq !== before) { obs.disconnect(); done(); }
+             });
+             obs.observe(v, { attributes: true, subtree: true, childList: true });
+             v.dispatchEvent(new KeyboardEvent('keydown', { key: 'PageDown', bubbles: true, cancelable: true }));",
+            &[],
+        );
+        let ms = wait_until(Duration::from_secs(20), "a page to scroll", || {
+            app.execute(
+                "const t = window.__oxidePage; return t.end === null ? null : t.end - t.start;",
+                &[],
+            )
+            .as_f64()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        times.push(ms);
+        // Let the prefetch of the next page settle, as a reader's pause would.
+        wait_top(app, "the list to settle", |_| true);
+    }
+    times
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+#[test]
+fn timeline_stays_quick_at_a_hundred_thousand_events() {
+    let repo = TestRepo::new();
+    repo.init();
+    let base = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let bundle = manual_bundle(
+        &base,
+        &"ab".repeat(32),
+        "fix the greeting",
+        json!([{"op": "write", "path": "README.md", "content": "hello\n"}]),
+        "2026-11-20T10:00:00Z",
+    );
+    let proposal = repo.import_bundle("greeting", &bundle);
+    // Many proposals' worth of history; one in a thousand events is about `proposal`.
+    let mut subjects: Vec<String> = (0..999).map(|i| format!("p-{i:06x}")).collect();
+    subjects.push(proposal.clone());
+    let started = std::time::Instant::now();
+    let head = append_history(&repo.db(), EVENTS, &subjects, 1_795_000_000);
+    eprintln!(
+        "[timeline] {EVENTS} events appended in {:.1}s; head seq {head}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(head > EVENTS as i64);
+
+    let app = Launch::new("desktop-timeline").workspace(&repo).start();
+    app.click("nav-timeline");
+    app.wait_text("view-title", |t| t == "Timeline");
+
+    // Opens at the newest event.
+    let top = wait_top(&app, "the newest event at the top", |s| s > 0);
+    assert_eq!(top, head, "the timeline opens at the newest event");
+    let first_rows = app.texts("audit-seq");
+    assert_eq!(first_rows[0], head.to_string());
+    assert_eq!(first_rows[1], (head - 1).to_string(), "newest first");
+
+    // Time scrolling a page at the newest end…
+    let at_start = time_pages(&app, 7);
+    // …and deep in the history, a few thousand events from the oldest.
+    app.type_into("jump-seq", "3000");
+    app.click("jump-seq-go");
+    wait_top(&app, "seq 3000 at the top", |s| s == 3000);
+    let at_end = time_pages(&app, 7);
+    let (start_ms, end_ms) = (median(&at_start), median(&at_end));
+    eprintln!(
+        "[timeline] page scroll at the newest end: median {start_ms:.1} ms {at_start:?}; \
+         near the oldest end: median {end_ms:.1} ms {at_end:?}"
+    );
+    assert!(
+        end_ms <= (start_ms * 3.0).max(start_ms + 50.0),
+        "a page near the oldest end ({end_ms:.1} ms) must not take much longer than at the newest ({start_ms:.1} ms)"
+    );
+
+    // Filter to one proposal: every row is about it.
+    add_filter(&app, "subject", &proposal);
+    app.wait_for("the filter to apply", Duration::from_secs(30), || {
+        let subjects = app.texts("audit-subject");
+        (!subjects.is_empty() && subjects.iter().all(|s| s == &proposal)).then_some(())
+    });
+    let filtered_top = wait_top(&app, "the filtered list", |s| s > 0);
+    assert!(filtered_top <= head);
+    assert_eq!(app.texts("filter-chip").len(), 1);
+
+    // Jump to the oldest event of the filtered set: the import's own event comes first.
+    app.click("jump-oldest");
+    app.wait_for(
+        "the oldest matching event at the bottom",
+        Duration::from_secs(30),
+        || {
+            let seqs = app.texts("audit-seq");
+            let last: i64 = seqs.last()?.parse().ok()?;
+            (last < 10).then_some(())
+        },
+    );
+
+    // Without the filter, the oldest event is seq 1, the workspace's init.
+    app.click("filter-remove");
+    app.click("jump-oldest");
+    app.wait_for("seq 1 at the bottom", Duration::from_secs(30), || {
+        (app.texts("audit-seq").last().map(String::as_str) == Some("1")).then_some(())
+    });
+    let kinds = app.texts("audit-kind");
+    assert_eq!(kinds.last().map(String::as_str), Some("workspace.init"));
+
+    // Open an event's detail: its canonical payload, hash and prev.
+    app.execute(
+        "[...document.querySelectorAll('[data-testid=vlist-row]')].find(r => r.dataset.seq === '2').click()",
+        &[],
+    );
+    app.wait_text("event-detail-seq", |t| t == "2");
+    let hash = app.wait_text("event-detail-hash", |t| t.starts_with("sha256:"));
+    let prev = app.text("event-detail-prev");
+    assert!(
+        prev.starts_with("sha256:") && prev != hash,
+        "{prev} / {hash}"
+    );
+    let payload = app.text("event-detail-payload");
+    serde_json::from_str::<serde_json::Value>(&payload)
+        .unwrap_or_else(|e| panic!("the payload is JSON ({e}): {payload}"));
+    app.screenshot("docs-maintainer-timeline");
+
+    // Verify the whole chain, with progress, to the end.
+    app.click("verify-button");
+    let verdict = app.wait_for("the verification", Duration::from_secs(180), || {
+        app.try_find("verify-result")
+            .map(|_| app.text("verify-result"))
+    });
+    assert_eq!(
+        verdict,
+        format!("Chain intact · {head} events"),
+        "every event verifies"
+    );
+
+    // The charts of the same history: events per day by kind among them.
+    app.click("nav-charts");
+    app.wait_for("the charts", Duration::from_secs(60), || {
+        (app.attr("charts-view", "data-loaded").as_deref() == Some("true")).then_some(())
+    });
+    app.find("canvas-events");
+    app.screenshot("docs-maintainer-charts");
+}
