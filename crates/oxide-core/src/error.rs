@@ -43,6 +43,8 @@ pub enum Error {
     Gitops(#[from] crate::gitops::GitopsError),
     #[error(transparent)]
     Checks(#[from] crate::checks::ChecksError),
+    #[error(transparent)]
+    Govern(#[from] crate::govern::GovernError),
 }
 
 impl Error {
@@ -62,6 +64,7 @@ impl Error {
             Error::Workflow(e) => e.code(),
             Error::Gitops(e) => e.code(),
             Error::Checks(e) => e.code(),
+            Error::Govern(e) => e.code(),
         }
     }
 
@@ -80,6 +83,7 @@ impl Error {
             Error::Workflow(e) => e.kind(),
             Error::Gitops(e) => e.kind(),
             Error::Checks(e) => e.kind(),
+            Error::Govern(e) => e.kind(),
         }
     }
 }

@@ -29,7 +29,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "synth", "policy",
         ],
     ),
-    ("read models and orchestrators", &["views", "setup"]),
+    (
+        "read models and orchestrators",
+        &["views", "setup", "govern"],
+    ),
 ];
 
 /// THE allowed-dependency matrix: every module of `oxide-core` and the modules it may name.
@@ -117,6 +120,17 @@ const MATRIX: &[(&str, &[&str])] = &[
         ],
     ),
     ("setup", &["clock", "policy", "workspace"]),
+    (
+        "govern",
+        &[
+            "canon",
+            "checks",
+            "policy",
+            "proposal",
+            "workflow",
+            "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
