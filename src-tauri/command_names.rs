@@ -30,4 +30,7 @@
     "workflow_table",
     "validate_start",
     "validate_poll",
+    "govern_files",
+    "govern_preview",
+    "govern_submit",
 ]

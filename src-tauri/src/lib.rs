@@ -4,6 +4,7 @@
 
 pub mod binder;
 pub mod commands;
+pub mod govern;
 pub mod policy;
 pub mod startup;
 pub mod state;
@@ -59,6 +60,9 @@ pub fn run() {
             validation::workflow_table,
             validation::validate_start,
             validation::validate_poll,
+            govern::govern_files,
+            govern::govern_preview,
+            govern::govern_submit,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
