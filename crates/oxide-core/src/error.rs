@@ -44,6 +44,8 @@ pub enum Error {
     #[error(transparent)]
     Checks(#[from] crate::checks::ChecksError),
     #[error(transparent)]
+    Signing(#[from] crate::signing::SigningError),
+    #[error(transparent)]
     Govern(#[from] crate::govern::GovernError),
 }
 
@@ -64,6 +66,7 @@ impl Error {
             Error::Workflow(e) => e.code(),
             Error::Gitops(e) => e.code(),
             Error::Checks(e) => e.code(),
+            Error::Signing(e) => e.code(),
             Error::Govern(e) => e.code(),
         }
     }
@@ -83,6 +86,7 @@ impl Error {
             Error::Workflow(e) => e.kind(),
             Error::Gitops(e) => e.kind(),
             Error::Checks(e) => e.kind(),
+            Error::Signing(e) => e.kind(),
             Error::Govern(e) => e.kind(),
         }
     }

@@ -5,7 +5,7 @@
 //! - foundation: `actor`, `canon`, `clock`, `store`, `audit`, `workspace` (handle, settings,
 //!   files);
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
-//!   `checks`, `synth`, `policy`;
+//!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `govern` (governance edits proposed
 //!   from the app);
 //! - `error`: the aggregate of every room's error, the top of the crate.
@@ -24,6 +24,7 @@ pub mod policy;
 pub mod proposal;
 pub mod recent;
 pub mod setup;
+pub mod signing;
 pub mod skill;
 pub mod store;
 pub mod synth;

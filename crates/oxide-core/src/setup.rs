@@ -1,6 +1,7 @@
 //! `oxide init` and the desktop's demo workspace: an orchestrator above the rooms. The
 //! foundation (`workspace`) writes whatever files it is given; this module gathers every
-//! room's defaults (the foundation's settings and contracts, the policy room's Rego) so that
+//! room's defaults (the foundation's settings and contracts, the policy room's Rego, the
+//! signing room's empty trust registry) so that
 //! no lower layer has to know the rooms above it.
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use crate::Error;
 pub fn default_files() -> Vec<(&'static str, &'static str)> {
     let mut files = defaults::FILES.to_vec();
     files.extend_from_slice(crate::policy::DEFAULT_FILES);
+    files.extend_from_slice(crate::signing::DEFAULT_FILES);
     files
 }
 

@@ -25,8 +25,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "rooms",
         &[
-            "recent", "proposal", "memory", "binder", "skill", "workflow", "gitops", "checks",
-            "synth", "policy",
+            "recent", "proposal", "signing", "memory", "binder", "skill", "workflow", "gitops",
+            "checks", "synth", "policy",
         ],
     ),
     (
@@ -48,6 +48,18 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("workspace", &["audit", "canon", "clock", "store"]),
     ("recent", &[]),
     ("proposal", &["canon", "clock", "store", "workspace"]),
+    (
+        "signing",
+        &[
+            "actor",
+            "audit",
+            "canon",
+            "clock",
+            "proposal",
+            "store",
+            "workspace",
+        ],
+    ),
     ("memory", &["audit", "canon", "store"]),
     ("binder", &["audit", "canon", "clock", "store", "workspace"]),
     (
@@ -119,7 +131,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "workspace",
         ],
     ),
-    ("setup", &["clock", "policy", "workspace"]),
+    ("setup", &["clock", "policy", "signing", "workspace"]),
     (
         "govern",
         &[
@@ -127,6 +139,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "checks",
             "policy",
             "proposal",
+            "signing",
             "workflow",
             "workspace",
         ],
@@ -153,6 +166,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("validation_runs", "checks"),
     ("check_results", "checks"),
     ("policy_decisions", "policy"),
+    ("signing_keys", "signing"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

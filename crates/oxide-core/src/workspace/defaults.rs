@@ -58,17 +58,6 @@ pub const CHECKS_TOML: &str = r#"# The CI contract: checks run against every pro
 # timeout_s = 120
 "#;
 
-pub const APPROVERS_TOML: &str = r#"# The trust registry: who may approve, with which role and which public keys.
-# Roles: approver, lead, maintainer. Add people with `oxide approvers add`; commit this file
-# (it is a governance file, reviewed like any other governance change).
-#
-# [[person]]
-# id = "alice"
-# name = "Alice Example"
-# roles = ["approver", "lead"]
-# keys = ["ssh-ed25519 AAAA... alice"]
-"#;
-
 pub const POLICY_README: &str = r#"# Policy
 
 Rego (v1) risk and policy gates for this repository, evaluated in-process by OXIDE Review.
@@ -89,6 +78,5 @@ docs/policy.md for the input and output contracts.
 pub const FILES: &[(&str, &str)] = &[
     (".oxide/oxide.toml", OXIDE_TOML),
     (".oxide/checks.toml", CHECKS_TOML),
-    (".oxide/approvers.toml", APPROVERS_TOML),
     (".oxide/policy/README.md", POLICY_README),
 ];
