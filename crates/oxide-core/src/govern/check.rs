@@ -1,8 +1,7 @@
 //! Validation of governance edits (pure over the committed texts and the edits): an edited
 //! policy must load (compile, no recursion, deterministic) and pass its own `test_*` rules;
 //! the CI contract must match its JSON Schema and the contract's own rules; the settings must
-//! parse into `Settings`; the trust registry must be TOML (its strict parser belongs to the
-//! signing room and is used once that room is in this build).
+//! parse into `Settings`; the trust registry must pass the signing room's strict parser.
 
 use std::collections::BTreeMap;
 
@@ -147,10 +146,17 @@ fn check_registry(path: &str, text: &str, out: &mut FileCheck) {
     if let Err(p) = toml_value(path, text) {
         return out.problems.push(p);
     }
-    out.notes.push(
-        "checked as TOML only: the trust registry's strict parser (the signing room) is not in this build"
-            .into(),
-    );
+    // The signing room's strict parser: unknown fields, duplicate persons or keys, bad keys
+    // and bad times are refused with the field they are in.
+    match crate::signing::registry::Registry::parse(path, text) {
+        Ok(r) => out.notes.push(format!(
+            "parsed as the trust registry (signing room): {} person(s)",
+            r.persons.len()
+        )),
+        Err(e) => out
+            .problems
+            .push(problem(path, None, e.code(), e.to_string())),
+    }
 }
 
 /// Validates `edits` against `committed` (path → committed text). Paths must already be

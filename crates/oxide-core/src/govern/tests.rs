@@ -218,6 +218,15 @@ fn invalid_edits_are_refused_with_nothing_written() {
             "GOVERN_INVALID",
             "TOML_SYNTAX",
         ),
+        (
+            // TOML, but not a registry: the signing room's strict parser refuses it.
+            vec![edit(
+                ".oxide/approvers.toml",
+                "[[person]]\nid = \"ana\"\nname = \"Ana\"\nroles = [\"lead\"]\nkeys = []\nshoe = 1\n",
+            )],
+            "GOVERN_INVALID",
+            "SIGNING_REGISTRY_INVALID",
+        ),
     ];
     for (edits, code, problem_code) in cases {
         let p = preview(&f.ws, &edits).unwrap();
