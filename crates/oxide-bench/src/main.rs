@@ -9,6 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod binder;
+mod builds;
 mod fixture;
 mod gitops;
 mod policy;
@@ -39,6 +40,11 @@ const BENCHES: &[Bench] = &[
         "binder",
         binder::run,
         "envelope ingestion vs a bare prepared INSERT",
+    ),
+    (
+        "builds",
+        builds::run,
+        "`audit verify` of 200,000 events: dev-built vs release `oxide` vs sha256sum",
     ),
     (
         "sandbox",
