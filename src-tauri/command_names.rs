@@ -50,4 +50,7 @@
     "timeline_export",
     "proposal_history",
     "charts",
+    "govern_files",
+    "govern_preview",
+    "govern_submit",
 ]

@@ -6,6 +6,7 @@ pub mod approval;
 pub mod binder;
 pub mod commands;
 pub mod keys;
+pub mod govern;
 pub mod policy;
 pub mod startup;
 pub mod state;
@@ -82,6 +83,9 @@ pub fn run() {
             timeline::timeline_export,
             timeline::proposal_history,
             timeline::charts,
+            govern::govern_files,
+            govern::govern_preview,
+            govern::govern_submit,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

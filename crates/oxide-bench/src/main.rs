@@ -9,6 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod binder;
+mod builds;
 mod desktop;
 mod fixture;
 mod gitops;
@@ -51,6 +52,11 @@ const BENCHES: &[Bench] = &[
         "desktop",
         desktop::run,
         "the desktop app's cold start to a drawn Inbox and idle RSS at 1,000,000 audit events",
+    ),
+    (
+        "builds",
+        builds::run,
+        "`audit verify` of 200,000 events: dev-built vs release `oxide` vs sha256sum",
     ),
     (
         "sandbox",

@@ -21,8 +21,26 @@ pub fn write_section(name: &str, body: &str) -> Result<(), String> {
     write_section_in(&benchmarks_md(), name, body)
 }
 
-/// Replace (or append) the section for `name` in the file at `path` with `body`.
+/// Which build measured: the cargo profile and the opt-level of this crate and of its
+/// dependencies (recorded by build.rs). Every section starts with it (`write_section_in`).
+pub fn build_line() -> String {
+    format!(
+        "_Measured by a `{}` build of oxide-bench: opt-level {}, dependencies opt-level {}{}._",
+        env!("OXIDE_BENCH_PROFILE"),
+        env!("OXIDE_BENCH_OPT_LEVEL"),
+        env!("OXIDE_BENCH_DEPS_OPT_LEVEL"),
+        if cfg!(debug_assertions) {
+            ", debug assertions on"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Replace (or append) the section for `name` in the file at `path` with `body`, headed by
+/// [`build_line`] after the body's title line.
 pub fn write_section_in(path: &Path, name: &str, body: &str) -> Result<(), String> {
+    let body = with_build_line(body);
     let old = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -32,10 +50,19 @@ pub fn write_section_in(path: &Path, name: &str, body: &str) -> Result<(), Strin
         }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let new = splice(&old, name, body)?;
+    let new = splice(&old, name, &body)?;
     let tmp = path.with_extension("md.tmp");
     std::fs::write(&tmp, new).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+}
+
+/// `body` with [`build_line`] after its first line when that is a heading (else first).
+pub fn with_build_line(body: &str) -> String {
+    let line = build_line();
+    match body.split_once('\n') {
+        Some((title, rest)) if title.starts_with('#') => format!("{title}\n\n{line}\n{rest}"),
+        _ => format!("{line}\n\n{body}"),
+    }
 }
 
 /// Pure splice: the text with `name`'s section replaced by `body`.
@@ -92,6 +119,16 @@ mod tests {
     fn splice_appends_missing_section() {
         let new = splice("# B\n", "c", "x").unwrap();
         assert_eq!(new, "# B\n\n<!-- bench:c -->\nx\n<!-- /bench:c -->\n");
+    }
+
+    #[test]
+    fn every_section_says_which_build_measured_it() {
+        let b = with_build_line("## x: y\n\ntext\n");
+        let line = build_line();
+        assert!(line.contains(env!("OXIDE_BENCH_PROFILE")), "{line}");
+        assert!(line.contains("dependencies opt-level"), "{line}");
+        assert_eq!(b, format!("## x: y\n\n{line}\n\ntext\n"));
+        assert_eq!(with_build_line("text"), format!("{line}\n\ntext"));
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub enum Error {
     Signing(#[from] crate::signing::SigningError),
     #[error(transparent)]
     Approval(#[from] crate::approval::ApprovalError),
+    Govern(#[from] crate::govern::GovernError),
 }
 
 impl Error {
@@ -68,6 +69,7 @@ impl Error {
             Error::Checks(e) => e.code(),
             Error::Signing(e) => e.code(),
             Error::Approval(e) => e.code(),
+            Error::Govern(e) => e.code(),
         }
     }
 
@@ -88,6 +90,7 @@ impl Error {
             Error::Checks(e) => e.kind(),
             Error::Signing(e) => e.kind(),
             Error::Approval(e) => e.kind(),
+            Error::Govern(e) => e.kind(),
         }
     }
 }

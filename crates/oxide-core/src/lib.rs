@@ -6,7 +6,8 @@
 //!   files);
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
 //!   `checks`, `synth`, `policy`, `signing`;
-//! - read models and orchestrators: `views`, `setup`, `approval`;
+//! - read models and orchestrators: `views`, `setup`, `approval` (sign and count approvals),
+//!   `govern` (governance edits proposed from the app);
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;
@@ -18,6 +19,7 @@ pub mod checks;
 pub mod clock;
 pub mod error;
 pub mod gitops;
+pub mod govern;
 pub mod memory;
 pub mod policy;
 pub mod proposal;

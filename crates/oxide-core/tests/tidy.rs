@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "read models and orchestrators",
-        &["views", "setup", "approval"],
+        &["views", "setup", "approval", "govern"],
     ),
 ];
 
@@ -156,6 +156,18 @@ const MATRIX: &[(&str, &[&str])] = &[
             "signing",
             "skill",
             "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
+    (
+        "govern",
+        &[
+            "canon",
+            "checks",
+            "policy",
+            "proposal",
+            "signing",
             "workflow",
             "workspace",
         ],

@@ -12,7 +12,7 @@ pub mod validate;
 pub use apply::{apply_ops, BaseFiles, Change, FileChanges, MapBase, Problem};
 pub use tree::TreeFiles;
 pub use types::*;
-pub use validate::{validate_file, ProposalError, ValidationReport};
+pub use validate::{validate_document, validate_file, ProposalError, ValidationReport};
 
 /// A manual bundle of `ops` on `base` (a commit of `main`) with a fixed skill digest and
 /// creation time: the fixture the rooms above `proposal` build their tests on.

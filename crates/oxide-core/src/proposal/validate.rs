@@ -165,7 +165,21 @@ pub fn validate_file(repo_root: &Path, file: &Path) -> Result<ValidationReport, 
             ))
         }
     };
-    let (bundle, mut problems) = check_document(&doc);
+    validate_document(repo_root, &doc)
+}
+
+/// Validates a bundle document (already parsed JSON) against the repository at `repo_root`:
+/// schema, meaning, then applicability at its base commit (dry run: reads only). What
+/// [`validate_file`] does after reading the file; used for bundles built in memory (a
+/// governance edit from the app), so they pass the very same checks as a file.
+pub fn validate_document(repo_root: &Path, doc: &Value) -> Result<ValidationReport, ProposalError> {
+    let report = |problems: Vec<Problem>, digest, changes| ValidationReport {
+        ok: problems.is_empty(),
+        problems,
+        digest,
+        changes,
+    };
+    let (bundle, mut problems) = check_document(doc);
     let Some(bundle) = bundle else {
         return Ok(report(problems, None, vec![]));
     };

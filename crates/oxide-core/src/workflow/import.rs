@@ -26,13 +26,6 @@ pub struct ImportReport {
 #[tracing::instrument(name = "workflow.import", skip_all)]
 pub fn import(ws: &mut Workspace, file: &Path, actor: &str) -> Result<ImportReport, Error> {
     let dry = proposal::validate_file(ws.root(), file)?;
-    let refused = |problems: Vec<Problem>, digest: Option<String>| ImportReport {
-        ok: false,
-        problems,
-        id: None,
-        state: None,
-        digest,
-    };
     if !dry.ok {
         return Ok(refused(dry.problems, dry.digest));
     }
@@ -46,6 +39,44 @@ pub fn import(ws: &mut Workspace, file: &Path, actor: &str) -> Result<ImportRepo
             path: file.display().to_string(),
             why: e.to_string(),
         })?;
+    admit_manual(ws, &bundle, dry.digest, actor)
+}
+
+/// Imports a hand-written bundle built in memory (a governance edit from the app) through the
+/// same gates as [`import`]: the dry-run validation of its document, the manual-provenance
+/// and base-on-target checks, then `admit`. Nothing is written unless every check passes.
+#[tracing::instrument(name = "workflow.import_bundle", skip_all)]
+pub fn import_bundle(
+    ws: &mut Workspace,
+    bundle: &Bundle,
+    actor: &str,
+) -> Result<ImportReport, Error> {
+    let doc = serde_json::to_value(bundle)
+        .map_err(|e| crate::canon::CanonError::Canonicalize(e.to_string()))?;
+    let dry = proposal::validate_document(ws.root(), &doc)?;
+    if !dry.ok {
+        return Ok(refused(dry.problems, dry.digest));
+    }
+    admit_manual(ws, bundle, dry.digest, actor)
+}
+
+fn refused(problems: Vec<Problem>, digest: Option<String>) -> ImportReport {
+    ImportReport {
+        ok: false,
+        problems,
+        id: None,
+        state: None,
+        digest,
+    }
+}
+
+/// The gates after the dry run: manual provenance, a base on the target branch; then `admit`.
+fn admit_manual(
+    ws: &mut Workspace,
+    bundle: &Bundle,
+    digest: Option<String>,
+    actor: &str,
+) -> Result<ImportReport, Error> {
     if bundle.provenance.synthesizer != Synthesizer::Manual {
         return Ok(refused(
             vec![Problem::new(
@@ -53,16 +84,16 @@ pub fn import(ws: &mut Workspace, file: &Path, actor: &str) -> Result<ImportRepo
                 "PROVENANCE",
                 "only hand-written bundles (synthesizer \"manual\") can be imported; bundles from O.X.I.D.E are made by `oxide propose`, so their provenance cannot be claimed by a file",
             )],
-            dry.digest,
+            digest,
         ));
     }
-    if let Some(p) = base_off_target(ws, &bundle)? {
-        return Ok(refused(vec![p], dry.digest));
+    if let Some(p) = base_off_target(ws, bundle)? {
+        return Ok(refused(vec![p], digest));
     }
     let ts = ws.clock().now_rfc3339();
     let row = ws
         .store_mut()
-        .write(|tx| admit(tx, &bundle, &crate::clock::Stamp::new(actor, &ts)))?;
+        .write(|tx| admit(tx, bundle, &crate::clock::Stamp::new(actor, &ts)))?;
     Ok(ImportReport {
         ok: true,
         problems: Vec::new(),

@@ -21,7 +21,7 @@ pub mod reason;
 pub mod rows;
 pub mod table;
 pub use guards::*;
-pub use import::{import, ImportReport};
+pub use import::{import, import_bundle, ImportReport};
 pub use rows::ProposalRow;
 pub use table::{can, sources, table_edges, target, State, TableEdge, Transition, TABLE};
 

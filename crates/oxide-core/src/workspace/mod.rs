@@ -94,7 +94,7 @@ pub const GOVERNANCE_DIR: &str = ".oxide";
 /// The target branch when none was recorded (databases from before it was fixed at init).
 pub const DEFAULT_TARGET_BRANCH: &str = "main";
 
-fn parse_settings(origin: &str, text: &str) -> Result<Settings, WorkspaceError> {
+pub fn parse_settings(origin: &str, text: &str) -> Result<Settings, WorkspaceError> {
     toml::from_str(text).map_err(|e| WorkspaceError::BadConfig {
         path: origin.to_string(),
         why: e.message().to_string(),

@@ -1,0 +1,48 @@
+//! Records which build the benchmark binary is (cargo profile, opt-level of this crate and of
+//! its dependencies) so that every section of docs/benchmarks.md can say what it measured
+//! (`report::build_line`). The dependencies' opt-level comes from the workspace Cargo.toml's
+//! `[profile.<name>.package."*"]` (else the profile's own, else cargo's default).
+
+use std::path::Path;
+
+fn main() {
+    let manifest =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../Cargo.toml");
+    println!("cargo:rerun-if-changed={}", manifest.display());
+    println!("cargo:rerun-if-env-changed=CARGO_PROFILE_RELEASE_OPT_LEVEL");
+    println!("cargo:rerun-if-env-changed=CARGO_PROFILE_DEV_OPT_LEVEL");
+    // cargo's PROFILE is `debug` for dev/test and `release` for release (and profiles
+    // inheriting them); OPT_LEVEL is this crate's.
+    let profile = std::env::var("PROFILE").unwrap_or_else(|_| "unknown".into());
+    let opt = std::env::var("OPT_LEVEL").unwrap_or_else(|_| "?".into());
+    let name = if profile == "debug" {
+        "dev"
+    } else {
+        profile.as_str()
+    };
+    let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+    let deps = deps_opt_level(&text, name).unwrap_or_else(|| opt.clone());
+    println!("cargo:rustc-env=OXIDE_BENCH_PROFILE={name}");
+    println!("cargo:rustc-env=OXIDE_BENCH_OPT_LEVEL={opt}");
+    println!("cargo:rustc-env=OXIDE_BENCH_DEPS_OPT_LEVEL={deps}");
+}
+
+/// `opt-level` under `[profile.<name>.package."*"]` of a Cargo.toml, read line by line
+/// (enough for the workspace's own file; a value set elsewhere falls back to the crate's).
+fn deps_opt_level(text: &str, profile: &str) -> Option<String> {
+    let header = format!("[profile.{profile}.package.\"*\"]");
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == header;
+            continue;
+        }
+        if inside {
+            if let Some(v) = line.strip_prefix("opt-level") {
+                let v = v.trim_start().strip_prefix('=')?.trim();
+                return Some(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    None
+}
