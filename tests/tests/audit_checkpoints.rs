@@ -92,6 +92,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// An audit row as stored: seq, ts, actor, kind, subject, payload text, prev.
+type StoredEvent = (i64, String, String, String, String, String, Option<String>);
+
 /// The attacker's rewrite: drop the append-only triggers, change event `seq`'s payload with
 /// `edit`, recompute every hash from there on (and each `prev`) and the head record, as
 /// docs/audit.md tells anyone how to.
@@ -101,7 +104,7 @@ fn rewrite_event(db: &Path, seq: i64, edit: impl Fn(&mut Value)) {
         "DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;",
     )
     .unwrap();
-    let rows: Vec<(i64, String, String, String, String, String, Option<String>)> = c
+    let rows: Vec<StoredEvent> = c
         .prepare(
             "SELECT seq, ts, actor, kind, subject, payload, prev FROM audit_events ORDER BY seq",
         )

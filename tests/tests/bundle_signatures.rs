@@ -15,7 +15,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey};
 use oxide_journeys::{git, manual_bundle, TestRepo};
 use rusqlite::{params, Connection};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
