@@ -11,8 +11,11 @@ pub fn key(seed: u8) -> SecretKey {
     SecretKey::from_seed(&[seed; 32])
 }
 
-/// A registry of `(person, roles, key seeds, revoked_at)`, keys valid from 2026-01-01.
-pub fn registry_of(persons: &[(&str, &[Role], &[u8], Option<OffsetDateTime>)]) -> Registry {
+/// One test person: id, roles, the seeds of their keys, when those keys were revoked.
+pub type TestPerson<'a> = (&'a str, &'a [Role], &'a [u8], Option<OffsetDateTime>);
+
+/// A registry of test persons, keys valid from 2026-01-01.
+pub fn registry_of(persons: &[TestPerson<'_>]) -> Registry {
     let mut text = String::new();
     for (p, roles, seeds, rev) in persons {
         let roles: Vec<String> = roles
