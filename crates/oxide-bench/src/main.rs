@@ -16,6 +16,7 @@ mod gitops;
 mod policy;
 mod report;
 mod sandbox;
+mod signing;
 mod synth;
 mod timeline;
 
@@ -62,6 +63,11 @@ const BENCHES: &[Bench] = &[
         "sandbox",
         sandbox::run,
         "`oxide validate` with the check sandboxed vs unsandboxed, and bare bwrap vs `true`",
+    ),
+    (
+        "signing",
+        signing::run,
+        "approval verification vs raw ed25519 verify_strict, and one approve (sign + store + checkpoint) with the OS keyring",
     ),
 ];
 
