@@ -15,7 +15,11 @@ pub const SUBJECT_PREFIX: &str = "oxide-proposal:";
 /// A person's decision on a proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "ApprovalDecision")
+)]
 pub enum Decision {
     Approve,
     Reject,
