@@ -82,8 +82,7 @@ impl Gen {
         actor: &str,
         id: &str,
         guard: &'static str,
-        from: &str,
-        to: &str,
+        (from, to): (&str, &str),
         passed: bool,
         reason: Option<&str>,
     ) -> Ev {
@@ -129,7 +128,14 @@ impl Gen {
                 payload: json!({"digest": digest, "title": "Keep retries in config", "source": "host"}),
             });
         }
-        out.push(self.transition("oxide", &id, "admit", "discovered", "proposed", true, None));
+        out.push(self.transition(
+            "oxide",
+            &id,
+            "admit",
+            ("discovered", "proposed"),
+            true,
+            None,
+        ));
         let head = self.rng.hex(40);
         let base = self.rng.hex(40);
         out.push(Ev {
@@ -151,8 +157,7 @@ impl Gen {
                 &person,
                 &id,
                 "fail_validation",
-                "proposed",
-                "failed_validation",
+                ("proposed", "failed_validation"),
                 true,
                 Some(code),
             ));
@@ -162,8 +167,7 @@ impl Gen {
             &person,
             &id,
             "pass_validation",
-            "proposed",
-            "validated",
+            ("proposed", "validated"),
             true,
             None,
         ));
@@ -186,8 +190,7 @@ impl Gen {
                 &person,
                 &id,
                 "deny",
-                "validated",
-                "denied",
+                ("validated", "denied"),
                 true,
                 Some("oxide.protected_path"),
             ));
@@ -198,8 +201,7 @@ impl Gen {
                 &person,
                 &id,
                 "approve",
-                "validated",
-                "approved",
+                ("validated", "approved"),
                 false,
                 None,
             ));
@@ -210,15 +212,19 @@ impl Gen {
                 approver,
                 &id,
                 "approve",
-                "validated",
-                "approved",
+                ("validated", "approved"),
                 true,
                 None,
             ));
             if self.rng.chance(80) {
-                out.push(
-                    self.transition(approver, &id, "promote", "approved", "promoted", true, None),
-                );
+                out.push(self.transition(
+                    approver,
+                    &id,
+                    "promote",
+                    ("approved", "promoted"),
+                    true,
+                    None,
+                ));
             }
         }
         if self.rng.chance(5) {
