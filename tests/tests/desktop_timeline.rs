@@ -87,7 +87,7 @@ fn timeline_stays_quick_at_a_hundred_thousand_events() {
         &base,
         &"ab".repeat(32),
         "fix the greeting",
-        json!([{"op": "write", "path": "README.md", "content": "hello\n"}]),
+        json!([{"op": "create_file", "path": "NOTES.md", "content": "hello\n"}]),
         "2026-11-20T10:00:00Z",
     );
     let proposal = repo.import_bundle("greeting", &bundle);
