@@ -47,6 +47,7 @@ pub enum Error {
     Signing(#[from] crate::signing::SigningError),
     #[error(transparent)]
     Approval(#[from] crate::approval::ApprovalError),
+    #[error(transparent)]
     Govern(#[from] crate::govern::GovernError),
 }
 
