@@ -5,8 +5,8 @@
 pub mod approval;
 pub mod binder;
 pub mod commands;
-pub mod keys;
 pub mod govern;
+pub mod keys;
 pub mod policy;
 pub mod startup;
 pub mod state;

@@ -3,8 +3,8 @@
 
 pub mod desktop;
 pub mod fake_ollama;
-pub mod signing;
 pub mod history;
+pub mod signing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -64,6 +64,7 @@ fn approve(store: &mut Store, id: &str, at: &str) {
                     required_roles: vec!["approver".into()],
                     valid_approvers: vec!["bob".into()],
                     roles_covered: vec!["approver".into()],
+                    ..Default::default()
                 },
                 &Stamp::new("bob", at),
             )
@@ -118,6 +119,7 @@ fn a_proposal_history_is_every_record_in_chain_order() {
                 required_roles: vec!["approver".into()],
                 valid_approvers: vec![],
                 roles_covered: vec![],
+                ..Default::default()
             },
             &Stamp::new("bob", "2026-03-02T10:00:02Z"),
         )
@@ -170,6 +172,7 @@ fn a_proposal_history_is_every_record_in_chain_order() {
                 required_roles: vec![],
                 valid_approvers: vec![],
                 roles_covered: vec![],
+                ..Default::default()
             },
             &Stamp::new("bob", "2026-03-02T12:00:00Z"),
         )
@@ -185,6 +188,7 @@ fn a_proposal_history_is_every_record_in_chain_order() {
                 required_roles: vec!["approver".into()],
                 valid_approvers: vec!["bob".into()],
                 roles_covered: vec!["approver".into()],
+                ..Default::default()
             },
             &Stamp::new("bob", "2026-03-02T12:02:00Z"),
         )
