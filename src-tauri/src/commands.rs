@@ -156,7 +156,7 @@ pub async fn audit_list(
 #[tauri::command]
 pub async fn audit_verify(app: AppHandle) -> Result<AuditVerifyReport, ErrorDto> {
     blocking(app, |state| {
-        state.with_workspace(|ws| Ok(checkpoint::verify_workspace(ws)?))
+        state.with_workspace(checkpoint::verify_workspace)
     })
     .await
 }
