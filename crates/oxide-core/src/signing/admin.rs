@@ -184,7 +184,7 @@ pub fn revoke(
     }
     let note = if registry.changed {
         format!(
-            "{}; until then verification still accepts the key",
+            "{}; this machine refuses the key at once (it is revoked in this database), other machines once the change is committed",
             commit_note(ws)?
         )
     } else {

@@ -431,9 +431,10 @@ pub fn rotate_person(
     })
 }
 
-/// Records the revocation of key `keyid` in this database (with an audit event). The
-/// registry's `revoked_at` (`registry::Draft::revoke`), once committed, is what makes
-/// verification refuse the key; the keyring entry is left alone (rotate to get a new key).
+/// Records the revocation of key `keyid` in this database (with an audit event). Approval
+/// verification on this machine refuses the key from then on (failing closed); everywhere
+/// else the registry's `revoked_at` (`registry::Draft::revoke`), once committed, is what
+/// refuses it. The keyring entry is left alone (rotate to get a new key).
 #[tracing::instrument(name = "signing.revoke", skip_all, fields(keyid = keyid))]
 pub fn revoke(
     conn: &Connection,

@@ -224,6 +224,8 @@ beforeEach(() => {
       }
       case 'status':
         return { workspace: '/w', db: '/d', audit_events: 1, proposals: {}, initialized: true };
+      case 'proposal_history':
+        return { id: a.id, state: signed ? 'approved' : 'validated', entries: [] };
       default:
         throw new Error(`unexpected ${cmd}`);
     }
