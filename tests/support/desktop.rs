@@ -436,6 +436,12 @@ impl DesktopApp {
             let el = self.session().find_css(&by_testid(testid)).ok()?;
             self.session().is_enabled(&el).ok()?.then_some(el)
         });
+        // Into the middle of the view first: WebDriver scrolls only as far as the bottom edge,
+        // where the toasts sit, and a click there lands on a toast.
+        let _ = self.session().execute(
+            "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center', inline: 'nearest'});",
+            &[Value::String(by_testid(testid))],
+        );
         self.session()
             .click(&el)
             .unwrap_or_else(|e| self.fail(format!("click {testid}: {e}")));

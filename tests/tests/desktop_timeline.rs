@@ -133,7 +133,13 @@ fn timeline_stays_quick_at_a_hundred_thousand_events() {
     // Filter to one proposal: every row is about it.
     add_filter(&app, "subject", &proposal);
     app.wait_for("the filter to apply", Duration::from_secs(30), || {
-        let subjects = app.texts("audit-subject");
+        // textContent, not the rendered text: with an event's detail open beside the list the
+        // subject column can be too narrow to show its text.
+        let subjects: Vec<String> = serde_json::from_value(app.execute(
+            "return Array.from(document.querySelectorAll('[data-testid=audit-subject]')).map(e => e.textContent.trim());",
+            &[],
+        ))
+        .unwrap_or_default();
         (!subjects.is_empty() && subjects.iter().all(|s| s == &proposal)).then_some(())
     });
     let filtered_top = wait_top(&app, "the filtered list", |s| s > 0);
