@@ -144,6 +144,29 @@ impl TestRepo {
 
     /// Writes `bundle` to `<data>/<name>.json`, imports it with `oxide proposal import`
     /// (asserting exit 0 and state `proposed`) and returns the proposal id.
+    /// Records a bare-input policy decision (one `create_file` of `lines` changed lines,
+    /// validated) through the real `oxide policy eval --input`: something for the policy
+    /// simulator to replay.
+    pub fn record_decision(&self, lines: u64) {
+        let input = json!({
+            "version": "oxide.policy.input/v1",
+            "proposal": {"id": null, "digest": format!("sha256:{}", "a".repeat(64)), "state": "validated",
+                "failure_reason_code": null,
+                "ops": [{"op": "create_file", "path": "src/x.rs", "lines_added": lines, "lines_removed": 0}],
+                "touched_paths": ["src/x.rs"], "lines_added": lines, "lines_removed": 0, "risk_hints": []},
+            "skill": {"digest": "sha256:s", "source": "host", "submitted_by": "ana"},
+            "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
+            "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
+                "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
+            "capsules": [], "actor": "tester",
+            "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"}
+        });
+        let f = self.data.path().join(format!("in{lines}.json"));
+        std::fs::write(&f, input.to_string()).unwrap();
+        self.oxide(&["--json", "policy", "eval", "--input", f.to_str().unwrap()])
+            .expect(0);
+    }
+
     pub fn import_bundle(&self, name: &str, bundle: &Value) -> String {
         let file = self.data.path().join(format!("{name}.json"));
         std::fs::write(&file, bundle.to_string()).unwrap();

@@ -7,27 +7,6 @@ use oxide_journeys::desktop::{keys, Launch};
 use oxide_journeys::{git, TestRepo};
 use serde_json::json;
 
-/// Records a bare-input decision with `lines` changed lines through the real `oxide`.
-fn seed_decision(repo: &TestRepo, lines: u64) {
-    let input = json!({
-        "version": "oxide.policy.input/v1",
-        "proposal": {"id": null, "digest": format!("sha256:{}", "a".repeat(64)), "state": "validated",
-            "failure_reason_code": null,
-            "ops": [{"op": "create_file", "path": "src/x.rs", "lines_added": lines, "lines_removed": 0}],
-            "touched_paths": ["src/x.rs"], "lines_added": lines, "lines_removed": 0, "risk_hints": []},
-        "skill": {"digest": "sha256:s", "source": "host", "submitted_by": "ana"},
-        "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-        "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
-            "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
-        "capsules": [], "actor": "tester",
-        "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"}
-    });
-    let f = repo.data.path().join(format!("in{lines}.json"));
-    std::fs::write(&f, input.to_string()).unwrap();
-    repo.oxide(&["--json", "policy", "eval", "--input", f.to_str().unwrap()])
-        .expect(0);
-}
-
 /// Selects `needle` in the editor's textarea (the caret where a person would put it).
 fn select_in_editor(app: &oxide_journeys::desktop::DesktopApp, needle: &str) {
     let found = app.execute(
@@ -59,8 +38,8 @@ fn desktop_maintainer_raises_a_threshold_and_submits_it_as_a_critical_proposal()
     let committed_policy = git(repo.path(), &["show", "main:.oxide/policy/oxide.rego"]);
     assert!(committed_policy.contains("medium_change_lines := 50"));
     // Recorded decisions to preview against: 60 changed lines (medium) and 10 (low).
-    seed_decision(&repo, 60);
-    seed_decision(&repo, 10);
+    repo.record_decision(60);
+    repo.record_decision(10);
 
     let app = Launch::new("desktop-governance").workspace(&repo).start();
     app.wait_text("workspace-name", |t| !t.is_empty());

@@ -54,23 +54,7 @@ fn desktop_policy_risk_gate_and_simulator_show_the_flips() {
 
     // Recorded decisions to simulate over: 60 changed lines (medium) and 10 (low).
     for lines in [60u64, 10] {
-        let input = json!({
-            "version": "oxide.policy.input/v1",
-            "proposal": {"id": null, "digest": format!("sha256:{}", "a".repeat(64)), "state": "validated",
-                "failure_reason_code": null,
-                "ops": [{"op": "create_file", "path": "src/x.rs", "lines_added": lines, "lines_removed": 0}],
-                "touched_paths": ["src/x.rs"], "lines_added": lines, "lines_removed": 0, "risk_hints": []},
-            "skill": {"digest": "sha256:s", "source": "host", "submitted_by": "ana"},
-            "provenance": {"synthesizer": "manual", "model": null, "model_digest": null},
-            "validation": {"ran": true, "run_id": "r1", "branch_commit": "c1", "head_commit": "c1",
-                "checks": [{"name": "unit", "status": "passed", "required": true, "sandboxed": true}]},
-            "capsules": [], "actor": "tester",
-            "settings": {"target_branch": "main", "rollout_mode": "shadow", "fallback_mode": "strict"}
-        });
-        let f = repo.data.path().join(format!("in{lines}.json"));
-        std::fs::write(&f, input.to_string()).unwrap();
-        repo.oxide(&["--json", "policy", "eval", "--input", f.to_str().unwrap()])
-            .expect(0);
+        repo.record_decision(lines);
     }
     // A copy of the policy with the medium threshold raised to 100 lines.
     let raised = repo.data.path().join("policy-raised");
