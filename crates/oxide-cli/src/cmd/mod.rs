@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod proposal;
 pub mod propose;
+pub mod rollback;
 pub mod skill;
 pub mod status;
 pub mod target;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
 pub mod diffstat;
+pub mod revert;
 pub mod review_diff;
 
 /// Prefix of every proposal branch.
