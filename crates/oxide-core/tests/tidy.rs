@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "read models and orchestrators",
-        &["views", "setup", "approval", "govern"],
+        &["views", "setup", "approval", "govern", "rollout"],
     ),
 ];
 
@@ -172,6 +172,26 @@ const MATRIX: &[(&str, &[&str])] = &[
             "workspace",
         ],
     ),
+    (
+        "rollout",
+        &[
+            "actor",
+            "approval",
+            "audit",
+            "binder",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "memory",
+            "policy",
+            "proposal",
+            "signing",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -199,6 +219,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
+    ("promotions", "rollout"),
+    ("promotion_intents", "rollout"),
 ];
 
 // ------------------------------------------------------------------------------ the checker
