@@ -89,6 +89,11 @@ pub enum Command {
     /// Runtime memory (behavior/personality entries) and its history.
     #[command(subcommand)]
     Memory(cmd::rollback::MemoryCmd),
+    /// Promote an approved proposal: every gate re-checked (bundle signature, branch,
+    /// validation, policy committed now, approvals, strict up-to-date, promoter role), then a
+    /// commit signed with your keyring key (SSHSIG) moves the target branch (exit 3 on any
+    /// gate; nothing promoted). See docs/promotion.md.
+    Promote(cmd::promote::PromoteArgs),
 }
 
 impl Cli {
@@ -129,6 +134,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Rollback(a) => cmd::rollback::run(cli, a, out),
         Command::Canary(a) => cmd::rollback::canary(cli, a, out),
         Command::Memory(c) => cmd::rollback::memory(cli, c, out),
+        Command::Promote(a) => cmd::promote::run(cli, a, out),
     }
 }
 

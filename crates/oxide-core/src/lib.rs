@@ -7,7 +7,8 @@
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
 //!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `approval` (sign and count approvals),
-//!   `govern` (governance edits proposed from the app), `rollout` (canary, rollback, drill);
+//!   `govern` (governance edits proposed from the app), `rollout` (promotion: gates, signed
+//!   commit, crash recovery; canary, rollback, drill);
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;

@@ -219,6 +219,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
+    ("promotions", "rollout"),
+    ("promotion_intents", "rollout"),
     ("canary_runs", "rollout"),
     ("canary_events", "rollout"),
     ("rollbacks", "rollout"),

@@ -37,10 +37,7 @@ pub enum RollbackSub {
 }
 
 fn person(ws: &oxide_core::Workspace, given: &Option<String>) -> Result<String, CliError> {
-    match given {
-        Some(p) => Ok(p.clone()),
-        None => Ok(rollout::rollback::default_person(ws)?),
-    }
+    Ok(rollout::resolve_person(ws, given.as_deref())?)
 }
 
 pub fn run(cli: &Cli, args: &RollbackArgs, out: &mut Out) -> Result<(), CliError> {

@@ -158,14 +158,16 @@ fn failed(results: &[CheckResult]) -> bool {
 
 /// After a successful promotion of `id` at `promotion_commit` by `promoter`: runs the
 /// canaries (none in the contract: `Ok(None)`, nothing recorded), records the run, and on a
-/// failure rolls the promotion back as the promoter. The environment allow-list takes its
-/// values from this process's environment (as `validate` does from the shell's).
+/// failure rolls the promotion back as the promoter. `env_source` gives the values of the
+/// canaries' environment allow-list; `progress` gets every event as it is stored.
 #[tracing::instrument(name = "rollout.canary", skip_all, fields(proposal = id))]
 pub fn after_promotion(
     ws: &mut Workspace,
     id: &str,
     promotion_commit: &str,
     promoter: &str,
+    env_source: &dyn Fn(&str) -> Option<OsString>,
+    progress: &mut dyn FnMut(ValidationProgress),
 ) -> Result<Option<CanaryOutcome>, Error> {
     let repo = Repository::open(ws.root()).map_err(|e| Error::from(GitopsError::from(e)))?;
     let commit = Oid::from_str(promotion_commit).map_err(|e| Error::from(GitopsError::from(e)))?;
@@ -237,6 +239,7 @@ pub fn after_promotion(
     let results = {
         let store = ws.store_mut();
         let mut record = |p: ValidationProgress| {
+            progress(p.clone());
             seq += 1;
             let event = serde_json::to_string(&p).unwrap_or_default();
             let r = store.write(|tx| -> Result<(), crate::store::StoreError> {
@@ -264,7 +267,7 @@ pub fn after_promotion(
             commit,
             &canaries,
             &opts,
-            &|k| std::env::var_os(k),
+            env_source,
             &mut record,
         )
     };

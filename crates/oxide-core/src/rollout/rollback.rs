@@ -29,7 +29,8 @@ use crate::checks::runs;
 use crate::clock::Stamp;
 use crate::gitops::revert::{self, RevertTree};
 use crate::gitops::GitopsError;
-use crate::signing::{Registry, Role, SecretKey, Standing};
+use crate::gitops::promote as gp;
+use crate::signing::{sshsig, Registry, Role, SecretKey, Standing};
 use crate::workflow::{self, State, Transition};
 use crate::workspace::config::FallbackMode;
 use crate::{canon, Error, Workspace};
@@ -106,27 +107,13 @@ fn no_promotion(id: &str, why: impl Into<String>) -> Error {
     .into()
 }
 
-/// The promotion record of `id` (the rollout room's `promotions` table).
-fn recorded_promotion(conn: &Connection, id: &str) -> Result<Option<(String, String)>, Error> {
-    Ok(conn
-        .query_row(
-            "SELECT \"commit\", target_ref FROM promotions WHERE proposal_id = ?1",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
 /// SSHSIG (namespace `git`, sha512) of `data` with `key`, armored as git stores it.
 pub(crate) fn sshsig_pem(key: &SecretKey, data: &[u8]) -> Result<String, String> {
-    key.to_ssh_private()
-        .sign("git", ssh_key::HashAlg::Sha512, data)
-        .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
-        .map_err(|e| e.to_string())
+    sshsig::sign(key, sshsig::GIT_NAMESPACE, data).map_err(|e| e.to_string())
 }
 
 /// Who signed commit `oid` (SSHSIG in its `gpgsig` header), verified against the committed
-/// registry: the person id, or why it does not verify.
+/// registry: (person id, keyid), or why it does not verify.
 pub(crate) fn commit_signer(
     repo: &Repository,
     oid: Oid,
@@ -135,21 +122,12 @@ pub(crate) fn commit_signer(
     let (sig, data) = repo
         .extract_signature(&oid, None)
         .map_err(|_| format!("commit {oid} is not signed"))?;
-    let sig = ssh_key::SshSig::from_pem(&*sig)
-        .map_err(|e| format!("commit {oid} has no SSH signature: {e}"))?;
-    if sig.namespace() != "git" {
-        return Err(format!(
-            "commit {oid} is signed for namespace '{}', not 'git'",
-            sig.namespace()
-        ));
-    }
-    let raw = sig
-        .public_key()
-        .ed25519()
-        .ok_or_else(|| format!("commit {oid} is not signed with an ed25519 key"))?;
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(&raw.0)
-        .map_err(|e| format!("commit {oid}: bad signing key: {e}"))?;
-    let keyid = crate::signing::keyid(&vk);
+    let armored = sig
+        .as_str()
+        .ok_or_else(|| format!("commit {oid} has a signature that is not text"))?;
+    let keyid = sshsig::verify(armored, sshsig::GIT_NAMESPACE, &data)
+        .map_err(|e| format!("the signature of commit {oid} does not verify: {e}"))?
+        .keyid;
     let when = repo
         .find_commit(oid)
         .map(|c| c.committer().when().seconds())
@@ -164,9 +142,6 @@ pub(crate) fn commit_signer(
             standing.person, standing.standing
         ));
     }
-    ssh_key::PublicKey::from(sig.public_key().clone())
-        .verify("git", &data, &sig)
-        .map_err(|e| format!("the signature of commit {oid} does not verify: {e}"))?;
     Ok((standing.person.to_string(), keyid))
 }
 
@@ -178,8 +153,9 @@ fn verified_promotion(
     registry: &Registry,
     id: &str,
 ) -> Result<(Promotion, Oid), Error> {
-    let (commit, target_ref) = recorded_promotion(conn, id)?
+    let recorded = super::reconcile::promotion(conn, id)?
         .ok_or_else(|| no_promotion(id, "no promotion is recorded"))?;
+    let (commit, target_ref) = (recorded.commit, recorded.target_ref);
     let oid = Oid::from_str(&commit).map_err(|_| {
         no_promotion(
             id,
@@ -379,10 +355,44 @@ fn envelope(it: &Intent, skill: &str, policy: WrapperPolicy, ts: &str) -> Envelo
     }
 }
 
+/// When the target is checked out in the main worktree: brings the files the revert changed
+/// to the revert commit, but only those still holding exactly the content they had at the old
+/// head (nobody edited them; anything else is left alone). Idempotent: a file already updated
+/// no longer holds the old content.
+fn update_checkout(repo: &Repository, it: &Intent) -> Result<(), Error> {
+    let git = |e: git2::Error| Error::from(GitopsError::from(e));
+    if !gp::checked_out(repo, &it.target_ref) {
+        return Ok(());
+    }
+    let (Ok(old), Ok(new)) = (Oid::from_str(&it.old_head), Oid::from_str(&it.new_head)) else {
+        return Ok(());
+    };
+    let old_tree = repo.find_commit(old).map_err(git)?.tree().map_err(git)?;
+    let new_tree = repo.find_commit(new).map_err(git)?.tree_id();
+    let root = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let mut safe = Vec::new();
+    for c in gp::tree_changes(repo, old_tree.id(), new_tree)? {
+        let p = std::path::Path::new(&c.path);
+        let on_disk = std::fs::read(root.join(p)).ok();
+        let at_old = old_tree
+            .get_path(p)
+            .ok()
+            .and_then(|e| repo.find_blob(e.id()).ok())
+            .map(|b| b.content().to_vec());
+        if on_disk == at_old {
+            safe.push(c.path);
+        }
+    }
+    gp::checkout_paths(repo, new_tree, &safe)?;
+    Ok(())
+}
+
 /// The one transaction that records a rollback whose revert commit the ref holds: memory
 /// restores, the transition, the audit event, the rollbacks row with its envelope, the intent
 /// done. `Ok(None)`: the intent was no longer pending (someone else finished it).
 fn finish(ws: &mut Workspace, it: &Intent) -> Result<Option<RolledBack>, Error> {
+    let repo = Repository::open(ws.root()).map_err(git_err)?;
+    update_checkout(&repo, it)?;
     let ts = ws.clock().now_rfc3339();
     let policy = wrapper_policy(ws.settings()?.binder.fallback_mode);
     let row = workflow::require(ws.store().conn(), &it.proposal)?;
@@ -530,7 +540,7 @@ pub fn ingest_pending(ws: &mut Workspace, actor: &str) -> Result<u64, Error> {
 /// Finishes or abandons the pending rollback intents of dead owners (see the module docs),
 /// and hands envelopes not yet ingested to the binder. Returns the proposals finished.
 #[tracing::instrument(name = "rollout.reconcile_rollbacks", skip_all)]
-pub fn reconcile(ws: &mut Workspace) -> Result<Vec<String>, Error> {
+pub fn reconcile_rollbacks(ws: &mut Workspace) -> Result<Vec<String>, Error> {
     let pending: Vec<(Intent, i64, i64, String)> = {
         let mut stmt = ws.store().conn().prepare(&format!(
             "SELECT {INTENT_COLS}, pid, owner_start, owner_token FROM rollback_intents
@@ -600,7 +610,7 @@ pub fn rollback(
     reason: &str,
     trigger: Trigger,
 ) -> Result<RolledBack, Error> {
-    reconcile(ws)?;
+    super::reconcile(ws, person)?;
     let row = workflow::require(ws.store().conn(), id)?;
     let id = row.id.clone();
     if reason.trim().is_empty() {
@@ -639,6 +649,22 @@ pub fn rollback(
         promo = promo.commit,
         reason = reason.trim(),
     );
+    // A checked-out target with local edits the revert would overwrite: refused first.
+    if gp::checked_out(&repo, &promo.target_ref) {
+        let head_tree = repo.find_commit(head).map_err(git_err)?.tree_id();
+        let paths: Vec<String> = gp::tree_changes(&repo, head_tree, tree)?
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        let dirty = gp::dirty_paths(&repo, &paths)?;
+        if !dirty.is_empty() {
+            return Err(RolloutError::WorktreeDirty {
+                id: id.clone(),
+                paths: dirty.join(", "),
+            }
+            .into());
+        }
+    }
     let who = identity(&registry, person, now)?;
     let new = revert::signed_commit(&repo, tree, head, &message, &who, &mut |buf| {
         sshsig_pem(&key, buf.as_bytes())
@@ -767,35 +793,4 @@ pub fn recorded(conn: &Connection, id: &str) -> Result<Option<RolledBack>, Error
             memory_restored: serde_json::from_str(&mem).unwrap_or_default(),
         }),
     )
-}
-
-/// The person to act as when none is given: the only lead or maintainer of the committed
-/// registry with a key in this keyring; otherwise `ROLLOUT_PERSON_REQUIRED` (exit 2).
-pub fn default_person(ws: &Workspace) -> Result<String, Error> {
-    let registry = Registry::committed(ws)?;
-    let mut found: Vec<String> = registry
-        .persons
-        .iter()
-        .filter(|p| {
-            p.roles
-                .iter()
-                .any(|r| matches!(r, Role::Lead | Role::Maintainer))
-        })
-        .filter(|p| crate::signing::keys::person_key(&p.id).is_ok())
-        .map(|p| p.id.clone())
-        .collect();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err(RolloutError::PersonRequired {
-            why: "no lead or maintainer of the committed registry has a key in this keyring".into(),
-        }
-        .into()),
-        n => Err(RolloutError::PersonRequired {
-            why: format!(
-                "{n} leads/maintainers have a key in this keyring ({})",
-                found.join(", ")
-            ),
-        }
-        .into()),
-    }
 }

@@ -54,11 +54,11 @@ impl From<&memory::MemoryEntry> for MemoryWrite {
 /// transaction (the promotion's). `changed_by` is the promoter. A `null` value clears the key.
 pub fn apply_promotion(
     tx: &Connection,
-    bundle: &Bundle,
     id: &str,
     changed_by: &str,
     ts: &str,
 ) -> Result<Vec<MemoryWrite>, Error> {
+    let bundle: Bundle = crate::workflow::require(tx, id)?.bundle;
     let reason = promoted_reason(id);
     let mut out = Vec::new();
     for op in &bundle.intent.ops {
