@@ -79,7 +79,12 @@ pub fn run(cli: &Cli, a: &PromoteArgs, out: &mut Out) -> Result<(), CliError> {
         }
         s
     };
-    if rolled_back || rep.canary.as_ref().is_some_and(|c| c.rollback_error.is_some()) {
+    if rolled_back
+        || rep
+            .canary
+            .as_ref()
+            .is_some_and(|c| c.rollback_error.is_some())
+    {
         out.refused_result(&rep, human);
     } else {
         out.result(&rep, human);

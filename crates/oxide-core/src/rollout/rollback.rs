@@ -27,9 +27,9 @@ use crate::binder::envelope::{
 };
 use crate::checks::runs;
 use crate::clock::Stamp;
+use crate::gitops::promote as gp;
 use crate::gitops::revert::{self, RevertTree};
 use crate::gitops::GitopsError;
-use crate::gitops::promote as gp;
 use crate::signing::{sshsig, Registry, Role, SecretKey, Standing};
 use crate::workflow::{self, State, Transition};
 use crate::workspace::config::FallbackMode;
