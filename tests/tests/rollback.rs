@@ -408,7 +408,7 @@ fn a_proposal_that_is_not_promoted_is_never_rolled_back() {
     .unwrap();
     conn.execute(
         "INSERT INTO promotions (proposal_id, target_ref, old_head, commit_id, person, keyid,
-             approvals, carried_over, intent_id, at, audit_seq)
+             approval_keyids, carried_over, intent_id, at, audit_seq)
          VALUES (?1, 'refs/heads/main', ?2, ?2, 'lee', 'k', '[]', 0, 1, 't', 1)",
         rusqlite::params![id, head(&s)],
     )

@@ -52,6 +52,9 @@ pub fn run(cli: &Cli, a: &PromoteArgs, out: &mut Out) -> Result<(), CliError> {
             rep.person,
             rep.keyid.get(..16).unwrap_or(&rep.keyid)
         );
+        for w in &rep.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
         if rep.carried_over {
             s.push_str("the approvals were carried over a trivial rebase (re-validated on the moved target)\n");
         }

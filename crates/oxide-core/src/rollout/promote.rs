@@ -49,6 +49,8 @@ pub struct Promoted {
     pub carried_over: bool,
     /// The audit checkpoint signed afterwards (`seq` of the head it covers).
     pub checkpoint_seq: Option<i64>,
+    /// What did not follow the promotion (e.g. the checked-out files), to be retried.
+    pub warnings: Vec<String>,
     /// The committed `[[canary]]` checks run on the promotion (`None`: the contract has none);
     /// a failure rolled it back (`state` is then `rolled_back`).
     pub canary: Option<super::CanaryOutcome>,
@@ -325,16 +327,29 @@ pub fn promote(
         )
     })?;
 
+    // The promotion is recorded; the checked-out files follow (a failure here, e.g. a stale
+    // index.lock, is reported and retried by reconcile, never undoes the promotion).
+    let mut warnings = Vec::new();
     if checkout {
-        let old_tree = a.repo.find_commit(old).map_err(git_err)?.tree_id();
-        let new_tree = a.repo.find_commit(commit).map_err(git_err)?.tree_id();
-        let paths: Vec<String> = gp::tree_changes(&a.repo, old_tree, new_tree)?
-            .into_iter()
-            .map(|c| c.path)
-            .collect();
-        gp::checkout_paths(&a.repo, new_tree, &paths)?;
-        ws.store_mut()
-            .write(|tx| reconcile::checkout_done(tx, intent_id))?;
+        let written = (|| -> Result<(), Error> {
+            let old_tree = a.repo.find_commit(old).map_err(git_err)?.tree_id();
+            let new_tree = a.repo.find_commit(commit).map_err(git_err)?.tree_id();
+            let paths: Vec<String> = gp::tree_changes(&a.repo, old_tree, new_tree)?
+                .into_iter()
+                .map(|c| c.path)
+                .collect();
+            gp::checkout_paths(&a.repo, new_tree, &paths)?;
+            Ok(())
+        })();
+        match written {
+            Ok(()) => ws
+                .store_mut()
+                .write(|tx| reconcile::checkout_done(tx, intent_id))?,
+            Err(e) => warnings.push(format!(
+                "the checked-out {} was not updated ({e}); the next `oxide status` retries",
+                a.readiness.target_branch
+            )),
+        }
     }
     let now = ws.clock().now();
     let cp = ws
@@ -359,6 +374,7 @@ pub fn promote(
         approvals,
         carried_over: carry,
         checkpoint_seq: Some(cp.seq),
+        warnings,
         canary,
     })
 }

@@ -413,6 +413,7 @@ pub(crate) fn assess(ws: &Workspace, id: &str, person: Option<&str>) -> Result<A
                     allowed,
                     differences,
                 };
+                tree = None;
                 msg = if co.possible() {
                     tree = r.tree;
                     format!(
@@ -486,9 +487,13 @@ pub(crate) fn assess(ws: &Workspace, id: &str, person: Option<&str>) -> Result<A
                 )
             }
         }
-        _ => ok(
+        _ if !gp::checked_out(&repo, &target_ref) => ok(
             Gate::Worktree,
             format!("{target_branch} is not checked out here"),
+        ),
+        _ => ok(
+            Gate::Worktree,
+            "judged on the tree to promote, once the target is up to date",
         ),
     });
 

@@ -48,7 +48,7 @@ pub(crate) struct Intent {
 }
 
 const INTENT_COLS: &str = "id, proposal_id, target_ref, old_head, new_commit, person, keyid, \
-    approvals, carried_over, gates, status, owner_pid, owner_start, owner_token, checkout";
+    approval_keyids, carried_over, gates, status, owner_pid, owner_start, owner_token, checkout";
 
 fn intent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Intent> {
     Ok(Intent {
@@ -101,7 +101,7 @@ pub(crate) fn insert_intent(
     }
     conn.execute(
         "INSERT INTO promotion_intents (proposal_id, target_ref, old_head, new_commit, person,
-             keyid, approvals, carried_over, gates, status, owner_pid, owner_start, owner_token,
+             keyid, approval_keyids, carried_over, gates, status, owner_pid, owner_start, owner_token,
              at, checkout)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?12, ?13, ?14)",
         params![
@@ -217,7 +217,7 @@ pub struct Promotion {
 pub fn promotion(conn: &Connection, proposal: &str) -> Result<Option<Promotion>, Error> {
     Ok(conn
         .query_row(
-            "SELECT proposal_id, target_ref, old_head, commit_id, person, keyid, approvals,
+            "SELECT proposal_id, target_ref, old_head, commit_id, person, keyid, approval_keyids,
                     carried_over, at, audit_seq FROM promotions WHERE proposal_id = ?1",
             [proposal],
             |r| {
@@ -312,7 +312,7 @@ pub(crate) fn finish(
     )?;
     conn.execute(
         "INSERT INTO promotions (proposal_id, target_ref, old_head, commit_id, person, keyid,
-             approvals, carried_over, intent_id, at, audit_seq)
+             approval_keyids, carried_over, intent_id, at, audit_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             intent.proposal_id,
@@ -350,6 +350,8 @@ pub struct ReconcileReport {
     pub abandoned: Vec<String>,
     /// Proposals whose checked-out files were brought up to the promotion now.
     pub checkouts: Vec<String>,
+    /// What could not be repaired now (retried next time).
+    pub problems: Vec<String>,
     /// Proposals whose interrupted rollback was found on the ref and recorded now.
     pub rollbacks: Vec<String>,
 }
@@ -424,9 +426,16 @@ pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Err
         if crate::checks::runs::is_live(i.owner_pid, Some(i.owner_start), Some(&i.owner_token)) {
             continue;
         }
-        repair_checkout(&repo, &i)?;
-        ws.store_mut().write(|tx| checkout_done(tx, i.id))?;
-        report.checkouts.push(i.proposal_id.clone());
+        match repair_checkout(&repo, &i) {
+            Ok(()) => {
+                ws.store_mut().write(|tx| checkout_done(tx, i.id))?;
+                report.checkouts.push(i.proposal_id.clone());
+            }
+            Err(e) => report.problems.push(format!(
+                "the checked-out files of promotion {} were not updated: {e}",
+                i.new_commit
+            )),
+        }
     }
     Ok(report)
 }
