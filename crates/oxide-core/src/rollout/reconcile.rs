@@ -370,9 +370,11 @@ fn reached(repo: &Repository, head: Option<Oid>, commit: Oid) -> bool {
 /// crash interrupted. Idempotent; cheap when there is nothing pending.
 #[tracing::instrument(name = "rollout.reconcile", skip_all)]
 pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Error> {
-    let mut report = ReconcileReport::default();
     // Rollbacks and canary runs interrupted by a crash (their own journals).
-    report.rollbacks = super::rollback::reconcile_rollbacks(ws)?;
+    let mut report = ReconcileReport {
+        rollbacks: super::rollback::reconcile_rollbacks(ws)?,
+        ..Default::default()
+    };
     super::canary::recover(ws)?;
     let todo = pending(ws.store().conn())?;
     let checkouts = checkout_pending(ws.store().conn())?;
