@@ -68,10 +68,11 @@ fn refused(s: &SignedRepo, id: &str, person: &str, code: &str) -> Value {
 /// `promote` exits 3 with `code`: nothing promoted (ref, rows), the state now `state`.
 fn refused_to(s: &SignedRepo, id: &str, person: &str, code: &str, state: &str) -> Value {
     let main = rev(s, "main");
+    let rows = count(s, "SELECT count(*) FROM promotions");
     let r = promote(s, id, person).expect(3);
     assert_eq!(r.error_code(), code, "{}", r.stdout);
     assert_eq!(rev(s, "main"), main, "the target moved");
-    assert_eq!(count(s, "SELECT count(*) FROM promotions"), 0);
+    assert_eq!(count(s, "SELECT count(*) FROM promotions"), rows);
     assert_eq!(s.state(id), state);
     r.json()
 }
@@ -486,7 +487,7 @@ fn a_moved_target_supersedes_unless_a_trivial_rebase_may_keep_the_approvals() {
     );
     // It still applies and its diff is identical, but the committed settings do not carry
     // approvals over a rebase (the default): superseded too.
-    let id2 = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    let id2 = s.validated_change("src/config.txt", "retries = 4", "retries = 8", "tester");
     s.approve(&id2, &ana).expect(0);
     commit_file(&s, "README.md", "# moved on\n", "docs");
     let e = refused_to(&s, &id2, &lee, "ROLLOUT_SUPERSEDED", "superseded");
@@ -579,7 +580,7 @@ fn a_trivial_rebase_keeps_the_approvals_and_is_revalidated() {
     );
 
     // Negative: trivial, but the re-validation on the moved head fails: superseded.
-    let id2 = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    let id2 = validated_file(&s, "NEW.txt", 3, "tester");
     s.approve(&id2, &ana).expect(0);
     commit_file(&s, "BROKEN", "x\n", "break the build");
     let e = refused_to(&s, &id2, &lee, "ROLLOUT_REVALIDATION_FAILED", "superseded");
@@ -640,7 +641,7 @@ fn a_revoked_key_refuses_the_approval_and_the_promoter() {
     refused(&s, &id, &lee, "ROLLOUT_APPROVALS");
 
     // The promoter's own key revoked.
-    let id2 = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    let id2 = validated_file(&s, "NEW.txt", 3, "tester");
     s.approve(&id2, &mo).expect(0);
     s.run(
         &[

@@ -349,9 +349,8 @@ pub fn promote(
         }
     }
     let now = ws.clock().now();
-    let cp = ws
-        .store_mut()
-        .write(|tx| crate::signing::checkpoint::create(tx, now))?;
+    // Autocommit: the checkpoint row is durable before the keyring witness names it.
+    let cp = crate::signing::checkpoint::create(ws.store().conn(), now)?;
     let state = workflow::require(ws.store().conn(), &id)?.state;
     Ok(Promoted {
         id,
