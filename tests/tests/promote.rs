@@ -711,3 +711,57 @@ fn local_changes_in_the_promoted_paths_refuse_before_the_ref_moves() {
         "# my notes\n"
     );
 }
+
+#[test]
+fn a_forged_intent_in_the_journal_records_nothing() {
+    // A local user with the database file and the repository commits to main a commit that
+    // claims to promote an approved proposal (trailers, no valid signature), and writes a
+    // `pending` intent for it whose owner is dead: reconcile must not record a promotion.
+    let s = SignedRepo::new(&[("ana", "approver"), ("lee", "lead")]);
+    let (ana, lee) = (s.person(0).to_string(), s.person(1).to_string());
+    let id = s.validated_change("src/config.txt", "retries = 3", "retries = 5", "tester");
+    s.approve(&id, &ana).expect(0);
+    let old = rev(&s, "main");
+    std::fs::write(s.repo.path().join("src/config.txt"), "retries = 5\n").unwrap();
+    git(s.repo.path(), &["add", "-A"]);
+    git(
+        s.repo.path(),
+        &[
+            "commit",
+            "-q",
+            "-m",
+            &format!(
+                "oxide: promote forged\n\nOxide-Proposal: {id}\nOxide-Bundle-Digest: sha256:{}\nOxide-Promoted-By: {lee}\n",
+                "0".repeat(64)
+            ),
+        ],
+    );
+    let forged = rev(&s, "main");
+    db(&s)
+        .execute(
+            "INSERT INTO promotion_intents (proposal_id, target_ref, old_head, new_commit, person,
+                 keyid, approval_keyids, carried_over, gates, status, owner_pid, owner_start,
+                 owner_token, at, checkout)
+             VALUES (?1, 'refs/heads/main', ?2, ?3, ?4, 'k', '[]', 0, '[]', 'pending', 2147483000,
+                     1, 'dead', '2026-11-30T00:00:00Z', 'none')",
+            rusqlite::params![id, old, forged, lee],
+        )
+        .unwrap();
+    s.run(&["--json", "status"], &[]).expect(0);
+    assert_eq!(s.state(&id), "approved");
+    assert_eq!(count(&s, "SELECT count(*) FROM promotions"), 0);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM promotion_intents WHERE status = 'abandoned'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM audit_events WHERE kind = 'rollout.promote_abandoned'"
+        ),
+        1
+    );
+}
