@@ -184,6 +184,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("audit_events", "audit"),
     ("audit_head", "audit"),
     ("audit_fts", "audit"),
+    ("audit_terms", "audit"),
+    ("audit_terms_backfill", "audit"),
     ("skills", "skill"),
     ("proposals", "workflow"),
     ("transitions", "workflow"),
