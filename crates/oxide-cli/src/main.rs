@@ -81,6 +81,10 @@ pub enum Command {
     Approvals(cmd::approve::ApprovalsArgs),
     /// Verify a proposal's approvals now (exit 3 when not ok).
     Verify(cmd::approve::VerifyArgs),
+    /// Team sync through the git remote: publish this device's proposals, validations,
+    /// approvals and audit segment under refs/oxide/*, receive the other devices' (each
+    /// verified before it is used), and see promotions made elsewhere.
+    Sync(cmd::sync::SyncArgs),
 }
 
 impl Cli {
@@ -118,6 +122,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Approve(a) => cmd::approve::approve(cli, a, out),
         Command::Approvals(a) => cmd::approve::approvals(cli, a, out),
         Command::Verify(a) => cmd::approve::verify(cli, a, out),
+        Command::Sync(a) => cmd::sync::run(cli, a, out),
     }
 }
 

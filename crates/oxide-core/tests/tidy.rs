@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "read models and orchestrators",
-        &["views", "setup", "approval", "govern"],
+        &["views", "setup", "approval", "govern", "sync"],
     ),
 ];
 
@@ -172,6 +172,23 @@ const MATRIX: &[(&str, &[&str])] = &[
             "workspace",
         ],
     ),
+    (
+        "sync",
+        &[
+            "actor",
+            "approval",
+            "audit",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "proposal",
+            "signing",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -199,6 +216,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
+    ("audit_device_events", "audit"),
+    ("sync_*", "sync"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

@@ -11,5 +11,6 @@ pub mod proposal;
 pub mod propose;
 pub mod skill;
 pub mod status;
+pub mod sync;
 pub mod target;
 pub mod validate;

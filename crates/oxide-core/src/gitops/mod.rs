@@ -15,6 +15,7 @@ use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
 pub mod diffstat;
 pub mod review_diff;
+pub mod transport;
 
 /// Prefix of every proposal branch.
 pub const BRANCH_PREFIX: &str = "oxide/proposals/";
@@ -44,6 +45,8 @@ pub enum GitopsError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error("cannot sync through remote '{remote}': {why}")]
+    RemoteUnusable { remote: String, why: String },
 }
 
 impl From<rusqlite::Error> for GitopsError {
@@ -81,6 +84,7 @@ impl GitopsError {
             GitopsError::Git(_) => "GITOPS_GIT",
             GitopsError::Store(e) => e.code(),
             GitopsError::Audit(e) => e.code(),
+            GitopsError::RemoteUnusable { .. } => "GITOPS_REMOTE_UNUSABLE",
         }
     }
 
