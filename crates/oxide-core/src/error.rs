@@ -50,6 +50,8 @@ pub enum Error {
     #[error(transparent)]
     Govern(#[from] crate::govern::GovernError),
     #[error(transparent)]
+    Rollout(#[from] crate::rollout::RolloutError),
+    #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
 }
 
@@ -73,6 +75,7 @@ impl Error {
             Error::Signing(e) => e.code(),
             Error::Approval(e) => e.code(),
             Error::Govern(e) => e.code(),
+            Error::Rollout(e) => e.code(),
             Error::Sync(e) => e.code(),
         }
     }
@@ -95,6 +98,7 @@ impl Error {
             Error::Signing(e) => e.kind(),
             Error::Approval(e) => e.kind(),
             Error::Govern(e) => e.kind(),
+            Error::Rollout(e) => e.kind(),
             Error::Sync(e) => e.kind(),
         }
     }

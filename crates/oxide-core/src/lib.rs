@@ -7,8 +7,8 @@
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
 //!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `approval` (sign and count approvals),
-//!   `govern` (governance edits proposed from the app), `sync` (team state through the git
-//!   remote);
+//!   `govern` (governance edits proposed from the app), `rollout` (promotion: gates, signed
+//!   commit, crash recovery), `sync` (team state through the git remote);
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;
@@ -25,6 +25,7 @@ pub mod memory;
 pub mod policy;
 pub mod proposal;
 pub mod recent;
+pub mod rollout;
 pub mod setup;
 pub mod signing;
 pub mod skill;

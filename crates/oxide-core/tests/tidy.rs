@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "read models and orchestrators",
-        &["views", "setup", "approval", "govern", "sync"],
+        &["views", "setup", "approval", "govern", "rollout", "sync"],
     ),
 ];
 
@@ -173,6 +173,26 @@ const MATRIX: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "rollout",
+        &[
+            "actor",
+            "approval",
+            "audit",
+            "binder",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "memory",
+            "policy",
+            "proposal",
+            "signing",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
+    (
         "sync",
         &[
             "actor",
@@ -183,6 +203,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "clock",
             "gitops",
             "proposal",
+            "rollout",
             "signing",
             "store",
             "workflow",
@@ -216,6 +237,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
+    ("promotions", "rollout"),
+    ("promotion_intents", "rollout"),
     ("audit_device_events", "audit"),
     ("sync_*", "sync"),
 ];

@@ -7,6 +7,7 @@ pub mod init;
 pub mod keys;
 pub mod lifecycle;
 pub mod policy;
+pub mod promote;
 pub mod proposal;
 pub mod propose;
 pub mod skill;

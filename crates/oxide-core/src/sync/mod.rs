@@ -305,6 +305,9 @@ pub fn sync(ws: &mut Workspace, remote: &str, person: Option<&str>) -> Result<Sy
     let repo = git2::Repository::open(ws.root()).map_err(git_err)?;
     // Refuse an unusable remote before anything is written.
     transport::check_remote(&repo, remote)?;
+    // A promotion this clone left half-done (crash between the ref and its record) is
+    // finished or abandoned first, so what is published and compared is settled.
+    crate::rollout::reconcile(ws, &actor)?;
     let target = ws.settings()?.workflow.target_branch;
     let registry = Registry::committed(ws)?;
     let me = ensure_endorsed(ws, &registry, person, &actor)?;

@@ -794,27 +794,37 @@ fn promotion_signer(
         .extract_signature(&oid, None)
         .map_err(|_| "it carries no signature (promotion commits are SSH-signed)".to_string())?;
     let sig = std::str::from_utf8(&sig).map_err(|_| "its signature is not text".to_string())?;
-    let parsed: ssh_key::SshSig = sig
-        .parse()
-        .map_err(|e| format!("its signature is not an SSH signature: {e}"))?;
-    if parsed.namespace() != "git" {
+    let v = crate::signing::sshsig::verify(sig, crate::signing::sshsig::GIT_NAMESPACE, &data)
+        .map_err(|e| format!("its SSH signature does not hold: {e}"))?;
+    let standing = registry.lookup(&v.keyid, now).ok_or_else(|| {
+        format!(
+            "it is signed by key {}, which is not in the committed trust registry",
+            v.keyid
+        )
+    })?;
+    if standing.verifying_key != v.verifying_key {
         return Err(format!(
-            "its signature's namespace is '{}', not 'git'",
-            parsed.namespace()
+            "key {} is not the registry's key of that id",
+            v.keyid
         ));
     }
-    let ssh_key::public::KeyData::Ed25519(pk) = parsed.public_key() else {
-        return Err("its signature is not by an ed25519 key".into());
-    };
-    let vk = VerifyingKey::from_bytes(&pk.0).map_err(|e| e.to_string())?;
-    let keyid = crate::signing::keyid(&vk);
-    let standing = registry.lookup(&keyid, now).ok_or_else(|| {
-        format!("it is signed by key {keyid}, which is not in the committed trust registry")
-    })?;
-    let public = ssh_key::PublicKey::from(parsed.public_key().clone());
-    public
-        .verify("git", &data, &parsed)
-        .map_err(|e| format!("its SSH signature does not verify: {e}"))?;
+    if !matches!(standing.standing, crate::signing::Standing::Valid) {
+        return Err(format!(
+            "the signing key {} of {} is not in good standing",
+            v.keyid, standing.person
+        ));
+    }
+    if !standing.roles.iter().any(|r| {
+        matches!(
+            r,
+            crate::signing::Role::Lead | crate::signing::Role::Maintainer
+        )
+    }) {
+        return Err(format!(
+            "it is signed by {}, whose registered roles do not allow promoting (lead or maintainer)",
+            standing.person
+        ));
+    }
     Ok(standing.person.to_string())
 }
 
