@@ -38,6 +38,15 @@ struct Device {
     files: Files,
 }
 
+/// What receiving did (see `SyncReport`); `news`: something was applied or refused.
+pub(super) struct Outcome {
+    pub received: Received,
+    pub promoted: Vec<String>,
+    pub superseded: Vec<String>,
+    pub refused: Vec<Refusal>,
+    pub news: bool,
+}
+
 pub(super) struct Receiver<'r> {
     repo: &'r git2::Repository,
     registry: &'r Registry,
@@ -79,15 +88,14 @@ impl<'r> Receiver<'r> {
         })
     }
 
-    pub(super) fn finish(self) -> (Received, Vec<String>, Vec<String>, Vec<Refusal>, bool) {
-        let news = self.news || !self.refused.is_empty();
-        (
-            self.received,
-            self.promoted,
-            self.superseded,
-            self.refused,
-            news,
-        )
+    pub(super) fn finish(self) -> Outcome {
+        Outcome {
+            news: self.news || !self.refused.is_empty(),
+            received: self.received,
+            promoted: self.promoted,
+            superseded: self.superseded,
+            refused: self.refused,
+        }
     }
 
     fn refuse(&mut self, device: &str, kind: &str, item: &str, code: &str, message: String) {
