@@ -81,6 +81,15 @@ pub enum Command {
     Approvals(cmd::approve::ApprovalsArgs),
     /// Verify a proposal's approvals now (exit 3 when not ok).
     Verify(cmd::approve::VerifyArgs),
+    /// Promote an approved proposal: every gate re-checked (bundle signature, branch,
+    /// validation, policy committed now, approvals, strict up-to-date, promoter role), then a
+    /// commit signed with your keyring key (SSHSIG) moves the target branch (exit 3 on any
+    /// gate; nothing promoted). See docs/promotion.md.
+    Promote(cmd::promote::PromoteArgs),
+    /// Team sync through the git remote: publish this device's proposals, validations,
+    /// approvals and audit segment under refs/oxide/*, receive the other devices' (each
+    /// verified before it is used), and see promotions made elsewhere.
+    Sync(cmd::sync::SyncArgs),
 }
 
 impl Cli {
@@ -118,6 +127,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Approve(a) => cmd::approve::approve(cli, a, out),
         Command::Approvals(a) => cmd::approve::approvals(cli, a, out),
         Command::Verify(a) => cmd::approve::verify(cli, a, out),
+        Command::Promote(a) => cmd::promote::run(cli, a, out),
+        Command::Sync(a) => cmd::sync::run(cli, a, out),
     }
 }
 

@@ -49,6 +49,10 @@ pub enum Error {
     Approval(#[from] crate::approval::ApprovalError),
     #[error(transparent)]
     Govern(#[from] crate::govern::GovernError),
+    #[error(transparent)]
+    Rollout(#[from] crate::rollout::RolloutError),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
 }
 
 impl Error {
@@ -71,6 +75,8 @@ impl Error {
             Error::Signing(e) => e.code(),
             Error::Approval(e) => e.code(),
             Error::Govern(e) => e.code(),
+            Error::Rollout(e) => e.code(),
+            Error::Sync(e) => e.code(),
         }
     }
 
@@ -92,6 +98,8 @@ impl Error {
             Error::Signing(e) => e.kind(),
             Error::Approval(e) => e.kind(),
             Error::Govern(e) => e.kind(),
+            Error::Rollout(e) => e.kind(),
+            Error::Sync(e) => e.kind(),
         }
     }
 }

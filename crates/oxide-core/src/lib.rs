@@ -7,7 +7,8 @@
 //! - rooms: `proposal`, `memory`, `recent`, `binder`, `skill`, `workflow`, `gitops`,
 //!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `approval` (sign and count approvals),
-//!   `govern` (governance edits proposed from the app);
+//!   `govern` (governance edits proposed from the app), `rollout` (promotion: gates, signed
+//!   commit, crash recovery), `sync` (team state through the git remote);
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;
@@ -24,10 +25,12 @@ pub mod memory;
 pub mod policy;
 pub mod proposal;
 pub mod recent;
+pub mod rollout;
 pub mod setup;
 pub mod signing;
 pub mod skill;
 pub mod store;
+pub mod sync;
 pub mod synth;
 pub mod views;
 pub mod workflow;

@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "read models and orchestrators",
-        &["views", "setup", "approval", "govern"],
+        &["views", "setup", "approval", "govern", "rollout", "sync"],
     ),
 ];
 
@@ -172,6 +172,44 @@ const MATRIX: &[(&str, &[&str])] = &[
             "workspace",
         ],
     ),
+    (
+        "rollout",
+        &[
+            "actor",
+            "approval",
+            "audit",
+            "binder",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "memory",
+            "policy",
+            "proposal",
+            "signing",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
+    (
+        "sync",
+        &[
+            "actor",
+            "approval",
+            "audit",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "proposal",
+            "rollout",
+            "signing",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -201,6 +239,10 @@ const OWNERS: &[(&str, &str)] = &[
     ("approvals", "signing"),
     ("bundle_signatures", "signing"),
     ("audit_checkpoints", "signing"),
+    ("promotions", "rollout"),
+    ("promotion_intents", "rollout"),
+    ("audit_device_events", "audit"),
+    ("sync_*", "sync"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

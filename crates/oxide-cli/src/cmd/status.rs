@@ -2,7 +2,9 @@ use crate::output::{CliError, Out};
 use crate::Cli;
 
 pub fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
-    let ws = cli.open()?;
+    let mut ws = cli.open()?;
+    // Finish or abandon promotions a killed process left behind (docs/promotion.md).
+    oxide_core::rollout::reconcile(&mut ws, &oxide_core::actor::from_env())?;
     let st = oxide_core::views::status(&ws)?;
     out.result(&st, || {
         let mut s = format!("workspace {}\ndatabase  {}\n", st.workspace, st.db);

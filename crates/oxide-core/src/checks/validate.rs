@@ -658,6 +658,62 @@ pub fn validate(
     Ok(rep)
 }
 
+/// Runs the contract committed at `contract_at` (the target head) on `commit` in a temporary
+/// detached worktree named `<WORKTREE_PREFIX><label>` (removed afterwards, whatever happens):
+/// pinned checks get the target's harness files, sandboxed ones need bubblewrap (refused
+/// before anything runs otherwise). Nothing is recorded: the caller stores the results (e.g.
+/// the re-validation of a trivially rebased proposal at promotion).
+pub fn run_contract_at(
+    ws: &Workspace,
+    repo: &Repository,
+    commit: git2::Oid,
+    contract_at: git2::Oid,
+    label: &str,
+    env_source: &dyn Fn(&str) -> Option<OsString>,
+    progress: &mut dyn FnMut(ValidationProgress),
+) -> Result<Vec<CheckResult>, Error> {
+    let contract = load_contract(repo, contract_at)?;
+    let opts = RunOptions {
+        protected_paths: vec![
+            ws.root().to_path_buf(),
+            repo.commondir().to_path_buf(),
+            ws.store()
+                .path()
+                .parent()
+                .unwrap_or(ws.store().path())
+                .to_path_buf(),
+        ],
+        ..RunOptions::default()
+    };
+    runner::preflight(&contract.checks, &opts)?;
+    let wt_name = format!("{}{label}", gitops::WORKTREE_PREFIX);
+    let wt_path = std::env::temp_dir().join(&wt_name);
+    let wt = gitops::add_worktree(repo, &wt_name, &wt_path, commit)?;
+    let guard = WorktreeGuard {
+        repo,
+        name: wt_name,
+        path: wt_path,
+    };
+    let contract_tree = repo
+        .find_commit(contract_at)
+        .and_then(|c| c.tree())
+        .map_err(git_err)?;
+    let mut results = Vec::new();
+    for spec in &contract.checks {
+        let files = if spec.pin {
+            super::harness::pin_files(spec)
+        } else {
+            Vec::new()
+        };
+        match pin_from_target(repo, &contract_tree, &wt, &files) {
+            Ok(()) => results.push(runner::run_check(spec, &wt, &opts, env_source, progress)),
+            Err(why) => results.push(pin_failed(spec, why)),
+        }
+    }
+    drop(guard);
+    Ok(results)
+}
+
 /// A page of a running validation's progress, for shells that poll (the desktop app's
 /// webview gets no event permissions): the events after `from`, and the outcome once done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

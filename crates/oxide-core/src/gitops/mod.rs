@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
 pub mod diffstat;
+pub mod promote;
 pub mod review_diff;
+pub mod transport;
 
 /// Prefix of every proposal branch.
 pub const BRANCH_PREFIX: &str = "oxide/proposals/";
@@ -38,12 +40,20 @@ pub enum GitopsError {
     },
     #[error("the target branch '{0}' does not exist in the repository; set [workflow] target_branch in .oxide/oxide.toml")]
     NoTarget(String),
+    #[error("{refname} moved meanwhile (expected {expected}, found {found}); nothing was changed, retry")]
+    RefMoved {
+        refname: String,
+        expected: String,
+        found: String,
+    },
     #[error("git: {0}")]
     Git(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error("cannot sync through remote '{remote}': {why}")]
+    RemoteUnusable { remote: String, why: String },
 }
 
 impl From<rusqlite::Error> for GitopsError {
@@ -78,15 +88,18 @@ impl GitopsError {
             GitopsError::BranchConflict { .. } => "GITOPS_BRANCH_CONFLICT",
             GitopsError::BranchForged { .. } => "GITOPS_BRANCH_FORGED",
             GitopsError::NoTarget(_) => "GITOPS_NO_TARGET",
+            GitopsError::RefMoved { .. } => "GITOPS_REF_MOVED",
             GitopsError::Git(_) => "GITOPS_GIT",
             GitopsError::Store(e) => e.code(),
             GitopsError::Audit(e) => e.code(),
+            GitopsError::RemoteUnusable { .. } => "GITOPS_REMOTE_UNUSABLE",
         }
     }
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             GitopsError::Git(_) => crate::ErrorKind::Internal,
+            GitopsError::RefMoved { .. } => crate::ErrorKind::Refused,
             GitopsError::Store(e) => e.kind(),
             GitopsError::Audit(e) => e.kind(),
             _ => crate::ErrorKind::Invalid,

@@ -25,6 +25,7 @@ pub mod keyring;
 pub mod keys;
 pub mod note;
 pub mod registry;
+pub mod sshsig;
 pub mod statement;
 pub mod tally;
 pub mod verify;
@@ -101,6 +102,8 @@ pub enum SigningError {
         "the audit log has no events yet; there is nothing to checkpoint (run `oxide init` first)"
     )]
     NothingToCheckpoint,
+    #[error("SSH signature (SSHSIG): {why}")]
+    SshSig { why: String },
     #[error(transparent)]
     Canon(#[from] crate::canon::CanonError),
     #[error(transparent)]
@@ -136,6 +139,7 @@ impl SigningError {
             SigningError::BundleInvalid { .. } => "SIGNING_BUNDLE_INVALID",
             SigningError::AuditTampered { .. } => "SIGNING_AUDIT_TAMPERED",
             SigningError::NothingToCheckpoint => "SIGNING_NOTHING_TO_CHECKPOINT",
+            SigningError::SshSig { .. } => "SIGNING_SSHSIG",
             SigningError::Canon(e) => e.code(),
             SigningError::Audit(e) => e.code(),
             SigningError::Store(e) => e.code(),
@@ -157,7 +161,8 @@ impl SigningError {
             SigningError::KeyMismatch { .. }
             | SigningError::BundleInvalid { .. }
             | SigningError::AuditTampered { .. }
-            | SigningError::NonceReused(_) => ErrorKind::Refused,
+            | SigningError::NonceReused(_)
+            | SigningError::SshSig { .. } => ErrorKind::Refused,
             SigningError::NothingToCheckpoint => ErrorKind::Invalid,
             SigningError::Canon(_) => ErrorKind::Internal,
             SigningError::NoKeyring { .. }

@@ -13,6 +13,20 @@ pub struct Settings {
     pub synth: SynthSettings,
     #[serde(default)]
     pub approvals: ApprovalSettings,
+    #[serde(default)]
+    pub rollout: RolloutSettings,
+}
+
+/// `[rollout]`: promotion rules that are the repository's to choose (committed governance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSettings {
+    /// When the target branch moved after the review and the proposal's own diff is
+    /// byte-identical on the new head (Gerrit's `changekind:TRIVIAL_REBASE`), `promote`
+    /// re-validates it there and keeps its approvals. Off by default: the proposal is then
+    /// superseded and needs a new review (docs/promotion.md).
+    #[serde(default)]
+    pub trivial_rebase_keeps_approvals: bool,
 }
 
 /// `[approvals]`: how long a signed approval stays valid.

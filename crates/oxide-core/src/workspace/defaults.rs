@@ -30,6 +30,12 @@ timeout_s = 120
 [approvals]
 # Hours a signed approval stays valid (fractions allowed); an expired approval no longer counts.
 lifetime_hours = 168
+
+[rollout]
+# The target branch moved after the review, and the proposal's own diff is byte-identical on
+# the new head (a trivial rebase): re-validate it there and keep its approvals (true), or
+# supersede it so that it is reviewed again (false). See docs/promotion.md.
+trivial_rebase_keeps_approvals = false
 "#;
 
 pub const CHECKS_TOML: &str = r#"# The CI contract: checks run against every proposal in a temporary worktree.
