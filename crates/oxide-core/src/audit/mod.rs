@@ -182,7 +182,7 @@ pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEven
         "INSERT INTO audit_fts (rowid, kind, actor, subject) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![seq, ev.kind, ev.actor, ev.subject])?;
-    // Its words, for the search's prefix lookup (migrations/0016_audit_day_kind_terms.sql).
+    // Its words, for the search's prefix lookup (migrations/0019_audit_day_kind_terms.sql).
     let mut add_term =
         conn.prepare_cached("INSERT OR IGNORE INTO audit_terms (term) VALUES (?1)")?;
     for field in [ev.kind, ev.actor, ev.subject] {

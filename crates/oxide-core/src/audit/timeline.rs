@@ -741,7 +741,7 @@ pub struct DayKindCount {
 
 /// Events per UTC day and kind among those matching `filter`, by day then kind (the
 /// events-per-day chart), counted by SQLite. With no filter but a time range, the count is
-/// one walk over `audit_events_by_day_kind` (migration 0016): the (day, kind) pairs are
+/// one walk over `audit_events_by_day_kind` (migration 0019): the (day, kind) pairs are
 /// already grouped there, so no event row is read and nothing is sorted; the window's days
 /// bound the walk and its seq range makes it exact. Other filters count the rows their own
 /// index serves (see the table at the top of this module).
