@@ -31,7 +31,7 @@ use crate::fixture::{err, git};
 
 pub const EVENTS: u64 = 1_000_000;
 /// Bump when the generated mix changes: the cached workspace is rebuilt.
-const GENERATOR: u32 = 2;
+const GENERATOR: u32 = 3;
 const PAGE: u32 = 50;
 const REPS: usize = 41;
 /// Events per transaction; a signed checkpoint after each.
@@ -695,10 +695,12 @@ pub fn run() -> Result<(), String> {
     let checkpoints = oxide_core::signing::checkpoint::list(conn)
         .map_err(err("list checkpoints"))?
         .len();
-    // Pick filter values from the data: a proposal in the middle, its time.
+    // Pick filter values from the data: a promoted proposal in the middle (its whole
+    // lifecycle: admit, branch, checks, validation, decision, approval, promotion), its time.
     let (subject, mid_ts): (String, String) = conn
         .query_row(
-            "SELECT subject, ts FROM audit_events WHERE seq = ?1",
+            "SELECT subject, ts FROM audit_events WHERE kind = 'workflow.promote' AND seq >= ?1 \
+             ORDER BY seq LIMIT 1",
             [EVENTS as i64 / 2],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
