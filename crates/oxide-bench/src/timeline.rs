@@ -270,6 +270,8 @@ pub struct BenchWorkspace {
     pub db: PathBuf,
     /// The build time when it was built in this run (None: reused from the cache).
     pub built: Option<Duration>,
+    /// The build resumed an interrupted one at this many events.
+    pub resumed_from: Option<u64>,
 }
 
 /// Why the cached workspace cannot be reused, if it cannot.
@@ -280,8 +282,16 @@ fn stale(dir: &Path, db: &Path) -> Option<String> {
     if !dir.join("done").exists() {
         return Some("no complete cached workspace".into());
     }
-    // The checkpoints are signed by a device key in the OS keyring: a new keyring (another
-    // XDG_DATA_HOME) cannot check them, so the workspace is built again.
+    device_key_missing(db)
+}
+
+/// Why this keyring cannot check (or extend) the database's checkpoints, if it cannot: they
+/// are signed by a device key in the OS keyring, which a new keyring (another
+/// XDG_DATA_HOME) does not hold.
+fn device_key_missing(db: &Path) -> Option<String> {
+    if !db.exists() {
+        return Some("no database".into());
+    }
     let store = match Store::open(db) {
         Ok(s) => s,
         Err(e) => return Some(format!("cannot open it: {e}")),
@@ -324,36 +334,60 @@ pub fn workspace() -> Result<BenchWorkspace, String> {
                 repo,
                 db,
                 built: None,
+                resumed_from: None,
             })
         }
         Some(why) => why,
     };
-    eprintln!(
-        "timeline: building a workspace of {EVENTS} events in {} ({why})",
-        dir.display()
-    );
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(err("remove the stale workspace"))?;
-    }
-    std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
-    std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
-    git(&repo, &["init", "-q", "-b", "main"])?;
-    std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
-    git(&repo, &["add", "."])?;
-    git(&repo, &["commit", "-q", "-m", "start"])?;
     let start = oxide_core::clock::parse_ts("2025-06-01T00:00:00Z").ok_or("start time")?;
-    oxide_core::setup::init(&repo, Some(&db), "bench", Clock::fixed(start))
-        .map_err(err("oxide init"))?;
+    // A build cut short (the keyring daemon once crashed mid-build) resumes when this keyring
+    // still holds the device key: the chain and the last checkpoint are intact.
+    let resume = std::env::var_os("OXIDE_BENCH_REBUILD").is_none()
+        && !dir.join("done").exists()
+        && device_key_missing(&db).is_none();
+    if resume {
+        eprintln!(
+            "timeline: resuming the workspace in {} ({why})",
+            dir.display()
+        );
+    } else {
+        eprintln!(
+            "timeline: building a workspace of {EVENTS} events in {} ({why})",
+            dir.display()
+        );
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(err("remove the stale workspace"))?;
+        }
+        std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
+        std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
+        git(&repo, &["init", "-q", "-b", "main"])?;
+        std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
+        git(&repo, &["add", "."])?;
+        git(&repo, &["commit", "-q", "-m", "start"])?;
+        oxide_core::setup::init(&repo, Some(&db), "bench", Clock::fixed(start))
+            .map_err(err("oxide init"))?;
+    }
 
     let started = Instant::now();
     let mut store = Store::open(&db).map_err(err("open the database"))?;
     let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut total = audit::count(store.conn()).map_err(err("count"))?;
+    let resumed_from = resume.then_some(total);
     let mut gen = Gen {
-        rng: Rng(0x0d15_ea5e),
+        rng: Rng(0x0d15_ea5e ^ total),
         t_ms: 60_000,
     };
+    if resume {
+        let (_, last) = audit::head(store.conn())
+            .map_err(err("head"))?
+            .ok_or("the resumed database is empty")?;
+        let ev = audit::event(store.conn(), total as i64)
+            .map_err(err("newest event"))?
+            .ok_or(format!("no event {total} (head {last})"))?;
+        let t = oxide_core::clock::parse_ts(&ev.ts).ok_or("the newest event's time")?;
+        gen.t_ms = (t - start).whole_milliseconds().max(0) as u64 + 1000;
+    }
     let mut pending: Vec<Ev> = Vec::new();
-    let mut total = audit::count(store.conn()).map_err(err("count"))?;
     let mut checkpoint_s = 0.0;
     while total < EVENTS {
         let n = CHECKPOINT_EVERY.min(EVENTS - total);
@@ -415,6 +449,7 @@ pub fn workspace() -> Result<BenchWorkspace, String> {
         repo,
         db,
         built: Some(took),
+        resumed_from,
     })
 }
 
@@ -996,11 +1031,18 @@ pub fn run() -> Result<(), String> {
         .count();
     let db_mb = std::fs::metadata(&ws.db).map_err(err("db size"))?.len() as f64 / 1e6;
     let build_text = match ws.built {
-        Some(d) => format!(
-            "built in this run in {:.0} s ({:.0} events/s through `audit::append` and the checkpoints)",
-            d.as_secs_f64(),
-            EVENTS as f64 / d.as_secs_f64(),
-        ),
+        Some(d) => match ws.resumed_from {
+            None => format!(
+                "built in this run in {:.0} s ({:.0} events/s through `audit::append` and the checkpoints)",
+                d.as_secs_f64(),
+                EVENTS as f64 / d.as_secs_f64(),
+            ),
+            Some(n) => format!(
+                "built in this run: {n} events by an earlier run cut short (gnome-keyring-daemon crashed), the other {} in {:.0} s",
+                EVENTS - n,
+                d.as_secs_f64()
+            ),
+        },
         None => "reused from an earlier run (cached under target/oxide-bench/)".into(),
     };
     let desktop_text = match &desktop {
