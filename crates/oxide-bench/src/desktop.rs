@@ -19,6 +19,7 @@ use crate::report;
 use crate::timeline::{self, BenchWorkspace, EVENTS};
 
 const STARTS: usize = 5;
+const BASELINE_STARTS: usize = 3;
 const START_TARGET_S: f64 = 1.0;
 const RSS_TARGET_MB: f64 = 150.0;
 
@@ -165,6 +166,25 @@ pub fn run() -> Result<(), String> {
         );
         samples.push(s);
     }
+    // The same app on a workspace holding only what `oxide init` writes: how much of the
+    // start and the memory the million events account for.
+    let small_dir = tempfile::tempdir().map_err(err("temp dir"))?;
+    let small = small_workspace(small_dir.path())?;
+    let mut base = Vec::new();
+    for i in 0..BASELINE_STARTS {
+        let s = one_start(&small, &xdg, &bin)?;
+        eprintln!(
+            "[desktop] baseline start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB",
+            i + 1,
+            s.start_s,
+            s.rss_inbox.0,
+            s.rss_inbox.1
+        );
+        base.push(s);
+    }
+    let base_start = median(&base.iter().map(|s| s.start_s).collect::<Vec<_>>());
+    let base_own = median(&base.iter().map(|s| s.rss_inbox.0).collect::<Vec<_>>());
+    let base_all = median(&base.iter().map(|s| s.rss_inbox.1).collect::<Vec<_>>());
     let col = |f: &dyn Fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
     let start = col(&|s| s.start_s);
     let first = samples[0].start_s;
@@ -193,6 +213,18 @@ pub fn run() -> Result<(), String> {
                     format!("{start:.3} s"),
                     format!("≤ {START_TARGET_S} s"),
                     verdict(start <= START_TARGET_S).into(),
+                ],
+                vec![
+                    format!("baseline: start → Inbox drawn, a workspace of `oxide init` only (median of {BASELINE_STARTS})"),
+                    format!("{base_start:.3} s"),
+                    String::new(),
+                    String::new(),
+                ],
+                vec![
+                    "baseline: idle RSS on the Inbox, app process / with WebKit".into(),
+                    format!("{base_own:.0} MB / {base_all:.0} MB"),
+                    String::new(),
+                    String::new(),
                 ],
                 vec![
                     "start → Inbox drawn (first start)".into(),
@@ -230,4 +262,29 @@ pub fn run() -> Result<(), String> {
     report::write_section("desktop", &body)?;
     println!("{body}");
     Ok(())
+}
+
+/// A git repository after `oxide init` (a handful of audit events), for the baseline.
+fn small_workspace(dir: &Path) -> Result<BenchWorkspace, String> {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
+    crate::fixture::git(&repo, &["init", "-q", "-b", "main"])?;
+    std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
+    crate::fixture::git(&repo, &["add", "."])?;
+    crate::fixture::git(&repo, &["commit", "-q", "-m", "start"])?;
+    let db = dir.join("data").join("oxide.sqlite3");
+    std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
+    oxide_core::setup::init(
+        &repo,
+        Some(&db),
+        "bench",
+        oxide_core::clock::Clock::system(),
+    )
+    .map_err(err("oxide init"))?;
+    Ok(BenchWorkspace {
+        repo,
+        db,
+        built: None,
+        resumed_from: None,
+    })
 }

@@ -189,7 +189,7 @@ pub fn run() -> Result<(), String> {
             .into_iter()
             .map(|(d, f)| {
                 json!({"op": "text_edit", "path": file_path(d, f),
-                       "find": format!("value = {}\n", 1 + round),
+                       "find": "value = 1\n",
                        "replace": format!("value = {}\n", 2 + round)})
             })
             .collect();

@@ -173,8 +173,10 @@ pub fn run() -> Result<(), String> {
             &["--json", "approve", &id, "--person", &approver],
             &approver,
         )?;
-        if a["state"] != "approved" {
-            return Err(format!("proposal {i} is not approved: {a}"));
+        // The default policy calls a new file high risk: the approver's approval counts and
+        // a lead's is still missing (clone 2's lead would give it after the sync).
+        if a["decision"] != "approve" || a["counted"] != true {
+            return Err(format!("proposal {i}: the approval did not count: {a}"));
         }
         if (i + 1) % 100 == 0 {
             eprintln!(
@@ -256,7 +258,8 @@ pub fn run() -> Result<(), String> {
          the end. A bare repository (`file://`) and two clones, each with its own database and \
          keyring person (an approver on clone 1, a lead on clone 2) in the committed trust \
          registry. On clone 1, {n} proposals each creating one file were imported, validated \
-         (one required check) and approved ({setup_s:.0} s of set-up, not timed); {refs} refs \
+         (one required check) and approved by the approver (high risk: a lead's approval is \
+         still missing) ({setup_s:.0} s of set-up, not timed); {refs} refs \
          under `refs/oxide/` were published. One run each (a first sync is done once).\n\n{table}\n\
          Clone 1's sync endorses the device, writes the signed state (bundles, bundle \
          signatures, validation runs, approvals, the audit chain and its checkpoint, a signed \
