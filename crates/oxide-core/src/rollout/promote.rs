@@ -7,8 +7,8 @@
 //!    the proposal. A bundle failing REC-001 is quarantined (audited) as everywhere else.
 //! 3. The promotion commit is built in the object database (parent: the target head; tree: the
 //!    proposal branch's, or the rebased one), signed SSHSIG with the promoter's keyring key.
-//! 4. Critical section, under SQLite's write lock: the proposal is still `approved`, no
-//!    promotion or pending intent exists, the approval rows are exactly those judged, no
+//! 4. Critical section, under SQLite's write lock: the proposal is still `approved`, its
+//!    bundle and instance-key signature still hold, no promotion or pending intent exists, the approval rows are exactly those judged, no
 //!    counted key and not the promoter's was revoked meanwhile; the intent is journaled.
 //! 5. Compare-and-swap of the target ref from the judged head to the commit (refused if it
 //!    moved meanwhile: the intent is abandoned, nothing promoted).
@@ -135,8 +135,9 @@ pub fn promote(
     let a = assess(ws, id, Some(&person))?;
     let id = a.row.id.clone();
 
-    // The gates, in order. A bundle failing REC-001 is quarantined (committed) first.
-    let mut carry = false;
+    // The gates, in order. A bundle failing REC-001 is quarantined (committed) first; a moved
+    // target that cannot carry the approvals over supersedes the proposal.
+    let mut moved_away = false;
     for g in a.failing() {
         match g.gate {
             Gate::Bundle => {
@@ -153,53 +154,47 @@ pub fn promote(
                     Ok(()) => refusal(&a, &person, g).into(),
                 });
             }
-            Gate::UpToDate => carry = true,
-            // Judged on the tree that would be promoted; with a moved target, only once the
-            // carry-over is decided (below).
-            Gate::Worktree if carry => {}
+            Gate::UpToDate => moved_away = true,
             _ => return Err(refusal(&a, &person, g).into()),
         }
     }
-    if carry {
+    if moved_away {
         let head = a.head.map(|h| h.to_string()).unwrap_or_default();
-        match &a.readiness.carry_over {
-            Some(co) if co.possible() => {}
-            Some(co) => {
-                let mut problems = co.differences.clone();
-                if co.applies && co.trivial && !co.allowed {
-                    problems.push(
-                        "the committed settings do not carry approvals over a trivial rebase ([rollout] trivial_rebase_keeps_approvals = false)".into(),
-                    );
-                } else if co.applies && !co.trivial {
-                    problems = vec![format!(
-                        "the proposal's diff differs on the new head in {}",
-                        co.differences.join(", ")
-                    )];
-                }
-                return Err(supersede(
-                    ws,
-                    &id,
-                    &head,
-                    workflow::reason::TARGET_MOVED,
-                    problems,
-                    actor,
-                )?
-                .into());
-            }
-            None => {
-                let g = a
-                    .readiness
-                    .gates
-                    .iter()
-                    .find(|g| g.gate == Gate::UpToDate)
-                    .expect("the up_to_date gate");
-                return Err(refusal(&a, &person, g).into());
-            }
-        }
-        if let Some(g) = a.failing().into_iter().find(|g| g.gate == Gate::Worktree) {
+        let Some(co) = &a.readiness.carry_over else {
+            let g = a
+                .readiness
+                .gates
+                .iter()
+                .find(|g| g.gate == Gate::UpToDate)
+                .expect("the up_to_date gate");
             return Err(refusal(&a, &person, g).into());
-        }
+        };
+        let problems = if !co.applies {
+            co.differences.clone()
+        } else if !co.trivial {
+            vec![format!(
+                "the proposal's diff differs on the new head in {}",
+                co.differences.join(", ")
+            )]
+        } else {
+            vec!["the committed settings do not carry approvals over a trivial rebase ([rollout] trivial_rebase_keeps_approvals = false)".into()]
+        };
+        return Err(supersede(
+            ws,
+            &id,
+            &head,
+            workflow::reason::TARGET_MOVED,
+            problems,
+            actor,
+        )?
+        .into());
     }
+    // Every gate holds; a moved target means a carry-over over a trivial rebase.
+    let carry = a
+        .readiness
+        .carry_over
+        .as_ref()
+        .is_some_and(super::CarryOver::possible);
 
     // REC-001 once more in a write transaction (quarantines if it fails now).
     let ts = ws.clock().now_rfc3339();
@@ -262,12 +257,7 @@ pub fn promote(
         .readiness
         .gates
         .iter()
-        .map(|g| {
-            (
-                g.gate.as_str().to_string(),
-                g.ok || (carry && g.gate == Gate::UpToDate),
-            )
-        })
+        .map(|g| (g.gate.as_str().to_string(), g.ok))
         .collect();
     let checkout = gp::checked_out(&a.repo, &a.target_ref);
     let (owner, _registration) = crate::checks::runs::claim().map_err(|e| {
@@ -349,9 +339,8 @@ pub fn promote(
         }
     }
     let now = ws.clock().now();
-    let cp = ws
-        .store_mut()
-        .write(|tx| crate::signing::checkpoint::create(tx, now))?;
+    // Autocommit: the checkpoint row is durable before the keyring witness names it.
+    let cp = crate::signing::checkpoint::create(ws.store().conn(), now)?;
     let state = workflow::require(ws.store().conn(), &id)?.state;
     Ok(Promoted {
         id,
@@ -367,7 +356,8 @@ pub fn promote(
     })
 }
 
-/// Under the write lock: nothing the gates judged in the database changed since.
+/// Under the write lock: nothing the gates judged in the database changed since (what they
+/// judged in git is on the target branch, which the compare-and-swap then guards).
 fn recheck(tx: &rusqlite::Connection, a: &Assessment, promoter_keyid: &str) -> Result<(), Error> {
     let id = &a.row.id;
     let row = workflow::require(tx, id)?;
@@ -386,6 +376,17 @@ fn recheck(tx: &rusqlite::Connection, a: &Assessment, promoter_keyid: &str) -> R
             why: "the stored bundle changed while the gates were checked".into(),
         }
         .into());
+    }
+    let canonical = canon::canonical_bytes(&row.bundle)?;
+    if let Err(e) = crate::signing::bundle_sig::verify(tx, id, &row.digest, &canonical) {
+        return Err(match e {
+            e @ crate::signing::SigningError::BundleInvalid { .. } => RolloutError::BundleInvalid {
+                id: id.clone(),
+                why: e.to_string(),
+            }
+            .into(),
+            other => other.into(),
+        });
     }
     if let Some(p) = reconcile::promotion(tx, id)? {
         return Err(RolloutError::NotApproved {
