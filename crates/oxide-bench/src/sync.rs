@@ -253,7 +253,7 @@ pub fn run() -> Result<(), String> {
         secs(fetch)
     );
     let body = format!(
-        "## sync: `oxide sync` of {n} approved proposals vs `git push` / `git fetch`\n\n\
+        "## sync: `oxide sync` of {n} proposals with approvals vs `git push` / `git fetch`\n\n\
          `scripts/bench sync` — `oxide` measured: {build}; load average {load} on 2 cores at \
          the end. A bare repository (`file://`) and two clones, each with its own database and \
          keyring person (an approver on clone 1, a lead on clone 2) in the committed trust \

@@ -466,7 +466,7 @@ fn fetch(
     let (sql, params) = select_sql(r, COLS, lo, hi, desc, limit, 0);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params_from_iter(params), |row| row_to_event_only(row))?
+        .query_map(params_from_iter(params), row_to_event_only)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
