@@ -64,7 +64,7 @@ const BENCHES: &[Bench] = &[
     (
         "sync",
         sync::run,
-        "`oxide sync` of 1,000 approved proposals vs git push / git fetch of the same refs",
+        "`oxide sync` of 1,000 proposals with approvals vs git push / git fetch of the same refs",
     ),
     (
         "builds",
