@@ -21,7 +21,12 @@ fn main() {
         profile.as_str()
     };
     let text = std::fs::read_to_string(&manifest).unwrap_or_default();
-    let deps = deps_opt_level(&text, name).unwrap_or_else(|| opt.clone());
+    let mut deps = deps_opt_level(&text, name).unwrap_or_else(|| opt.clone());
+    let hot = package_opt_levels(&text, name);
+    if !hot.is_empty() {
+        deps.push_str(" except ");
+        deps.push_str(&hot.join(", "));
+    }
     println!("cargo:rustc-env=OXIDE_BENCH_PROFILE={name}");
     println!("cargo:rustc-env=OXIDE_BENCH_OPT_LEVEL={opt}");
     println!("cargo:rustc-env=OXIDE_BENCH_DEPS_OPT_LEVEL={deps}");
@@ -45,4 +50,28 @@ fn deps_opt_level(text: &str, profile: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// `name level` for every `[profile.<profile>.package.<name>]` with its own `opt-level` (the
+/// hot dependencies the dev profile optimizes).
+fn package_opt_levels(text: &str, profile: &str) -> Vec<String> {
+    let prefix = format!("[profile.{profile}.package.");
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            current = line
+                .strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(']'))
+                .map(|n| n.trim_matches('"').to_string())
+                .filter(|n| n != "*");
+            continue;
+        }
+        if let (Some(pkg), Some(v)) = (&current, line.strip_prefix("opt-level")) {
+            if let Some(v) = v.trim_start().strip_prefix('=') {
+                out.push(format!("{pkg} {}", v.trim().trim_matches('"')));
+            }
+        }
+    }
+    out
 }

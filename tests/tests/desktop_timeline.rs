@@ -182,6 +182,22 @@ fn timeline_stays_quick_at_a_hundred_thousand_events() {
     let payload = app.text("event-detail-payload");
     serde_json::from_str::<serde_json::Value>(&payload)
         .unwrap_or_else(|e| panic!("the payload is JSON ({e}): {payload}"));
+    // The list beside the open detail still gives the subject room (it used to be squeezed
+    // to a sliver by the fixed columns).
+    let widths = app.execute(
+        "return [...document.querySelectorAll('[data-testid=audit-subject]')].map(e => e.getBoundingClientRect().width);",
+        &[],
+    );
+    let widths: Vec<f64> = widths
+        .as_array()
+        .map(|a| a.iter().filter_map(|w| w.as_f64()).collect())
+        .unwrap_or_default();
+    assert!(!widths.is_empty(), "subject cells are shown");
+    let narrowest = widths.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(
+        narrowest >= 100.0,
+        "the subject column is squeezed to {narrowest:.0} px beside the open detail: {widths:?}"
+    );
     app.screenshot("docs-maintainer-timeline");
 
     // Verify the whole chain, with progress, to the end.

@@ -8,20 +8,18 @@
 //! them has been painted), read through WebDriver as wall-clock time. Neither end includes the
 //! driver's own start. Memory = `VmRSS` of the app process, and of the app with the WebKit
 //! processes it started (web content, network), after 5 s idle on the Inbox and again after
-//! opening the Timeline.
+//! opening the Timeline. The workspace is `oxide-bench timeline`'s (built or reused from
+//! target/oxide-bench/): 1,000,000 events with signed checkpoints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use oxide_core::Clock;
-use oxide_journeys::desktop::{app_bin, Launch};
-use oxide_journeys::history::append_history;
-
-use crate::fixture::{err, git};
+use crate::fixture::err;
 use crate::report;
+use crate::timeline::{self, BenchWorkspace, EVENTS};
 
-const EVENTS: u64 = 1_000_000;
 const STARTS: usize = 5;
+const BASELINE_STARTS: usize = 3;
 const START_TARGET_S: f64 = 1.0;
 const RSS_TARGET_MB: f64 = 150.0;
 
@@ -109,61 +107,14 @@ fn median(v: &[f64]) -> f64 {
     s[s.len() / 2]
 }
 
-/// Which build of the app this is, from its path and size (for the report).
-fn build_of(bin: &Path) -> String {
-    let profile = bin
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let what = match profile.as_str() {
-        "release" => "release profile",
-        "debug" => "dev profile (dependencies optimized, opt-level 2; our crates unoptimized) — what `scripts/dev` runs",
-        _ => "unknown profile",
-    };
-    format!("`{}` ({what})", bin.display())
-}
-
-/// A git repository with `oxide init` and `EVENTS` audit events in total.
-fn build_workspace(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let repo = dir.join("repo");
-    std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
-    git(&repo, &["init", "-q", "-b", "main"])?;
-    std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
-    git(&repo, &["add", "."])?;
-    git(&repo, &["commit", "-q", "-m", "start"])?;
-    let db = dir.join("data").join("oxide.sqlite3");
-    std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
-    oxide_core::setup::init(&repo, Some(&db), "bench", Clock::system())
-        .map_err(err("oxide init"))?;
-    let subjects: Vec<String> = (0..1000).map(|i| format!("p-{i:06x}")).collect();
-    let have = oxide_core::store::Store::open(&db)
-        .map_err(err("open the database"))
-        .and_then(|s| oxide_core::audit::count(s.conn()).map_err(err("count events")))?;
-    let t = std::time::Instant::now();
-    let head = append_history(&db, EVENTS - have, &subjects, 1_760_000_000);
-    eprintln!(
-        "[desktop] {} events appended in {:.1}s (head {head})",
-        EVENTS - have,
-        t.elapsed().as_secs_f64()
-    );
-    Ok((repo, db))
-}
-
 struct Sample {
     start_s: f64,
     rss_inbox: (f64, f64),
     rss_timeline: (f64, f64),
 }
 
-fn one_start(repo: &Path, db: &Path, xdg: &Path, bin: &Path) -> Result<Sample, String> {
-    let app = Launch::new("bench-desktop")
-        .env("OXIDE_WORKSPACE", repo)
-        .env("OXIDE_DB", db)
-        .env("XDG_DATA_HOME", xdg.join("data"))
-        .env("XDG_CONFIG_HOME", xdg.join("config"))
-        .env("OXIDE_LOG", "warn")
-        .start();
+fn one_start(ws: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<Sample, String> {
+    let app = timeline::launch(ws, xdg, "bench-desktop");
     let mark = app.wait_for("the Inbox to be drawn", Duration::from_secs(60), || {
         app.execute(
             "const m = performance.getEntriesByName('oxide:inbox-drawn')[0]; return m ? performance.timeOrigin + m.startTime : null;",
@@ -192,22 +143,18 @@ fn one_start(repo: &Path, db: &Path, xdg: &Path, bin: &Path) -> Result<Sample, S
 }
 
 pub fn run() -> Result<(), String> {
-    if std::env::var_os("DISPLAY").is_none() {
-        return Err("no DISPLAY: run under Xvfb, e.g. `xvfb-run -a -s \"-screen 0 1280x800x24\" dbus-run-session -- cargo run -p oxide-bench -- desktop`".into());
-    }
-    let bin = app_bin();
-    if !bin.is_file() {
+    if let Some(why) = timeline::desktop_missing() {
         return Err(format!(
-            "no desktop app at {}: build it (`npm --prefix ui run build && cargo build -p oxide-review`, or --release) or set OXIDE_REVIEW_BIN",
-            bin.display()
+            "the desktop app cannot be driven here: {why}; run `scripts/bench desktop`"
         ));
     }
+    let bin = timeline::sibling_bin("OXIDE_REVIEW_BIN", "oxide-review")?;
+    let ws = timeline::workspace()?;
     let dir = tempfile::tempdir().map_err(err("temp dir"))?;
-    let (repo, db) = build_workspace(dir.path())?;
     let xdg = dir.path().join("xdg");
     let mut samples = Vec::new();
     for i in 0..STARTS {
-        let s = one_start(&repo, &db, &xdg, &bin)?;
+        let s = one_start(&ws, &xdg, &bin)?;
         eprintln!(
             "[desktop] start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB, timeline {:.0}/{:.0} MB",
             i + 1,
@@ -219,6 +166,25 @@ pub fn run() -> Result<(), String> {
         );
         samples.push(s);
     }
+    // The same app on a workspace holding only what `oxide init` writes: how much of the
+    // start and the memory the million events account for.
+    let small_dir = tempfile::tempdir().map_err(err("temp dir"))?;
+    let small = small_workspace(small_dir.path())?;
+    let mut base = Vec::new();
+    for i in 0..BASELINE_STARTS {
+        let s = one_start(&small, &xdg, &bin)?;
+        eprintln!(
+            "[desktop] baseline start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB",
+            i + 1,
+            s.start_s,
+            s.rss_inbox.0,
+            s.rss_inbox.1
+        );
+        base.push(s);
+    }
+    let base_start = median(&base.iter().map(|s| s.start_s).collect::<Vec<_>>());
+    let base_own = median(&base.iter().map(|s| s.rss_inbox.0).collect::<Vec<_>>());
+    let base_all = median(&base.iter().map(|s| s.rss_inbox.1).collect::<Vec<_>>());
     let col = |f: &dyn Fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
     let start = col(&|s| s.start_s);
     let first = samples[0].start_s;
@@ -229,16 +195,16 @@ pub fn run() -> Result<(), String> {
     let load = load.split_whitespace().next().unwrap_or("?");
     let body = format!(
         "## desktop: cold start to a drawn Inbox, idle memory at 1,000,000 events\n\n\
-         `cargo run -p oxide-bench -- desktop` under Xvfb; app measured: {build}. Workspace: \
-         {EVENTS} audit events (a realistic mix of kinds over 1,000 subjects, appended through \
-         `audit::append`). {STARTS} starts; medians. Start = the app process's start time \
+         `scripts/bench desktop` under Xvfb; app measured: {build}. Workspace: the timeline \
+         benchmark's, {EVENTS} audit events (a proposal-lifecycle mix appended through \
+         `audit::append` after `oxide init`, with signed checkpoints). {STARTS} starts; medians. Start = the app process's start time \
          (`/proc/PID/stat`) to the `oxide:inbox-drawn` mark (the first frame with the Inbox \
          and the workspace status painted), so the WebDriver chain's own start is not \
          counted. The database file was just written, so the page cache is warm (a truly \
          cold disk needs root to drop caches). RSS = `VmRSS`; \"with WebKit\" adds the web \
          content and network processes the app starts. Load average {load} on 2 cores.\n\n\
          {table}",
-        build = build_of(&bin),
+        build = timeline::build_of(&bin),
         table = report::table(
             &["measure", "value", "target", ""],
             &[
@@ -247,6 +213,18 @@ pub fn run() -> Result<(), String> {
                     format!("{start:.3} s"),
                     format!("≤ {START_TARGET_S} s"),
                     verdict(start <= START_TARGET_S).into(),
+                ],
+                vec![
+                    format!("baseline: start → Inbox drawn, a workspace of `oxide init` only (median of {BASELINE_STARTS})"),
+                    format!("{base_start:.3} s"),
+                    String::new(),
+                    String::new(),
+                ],
+                vec![
+                    "baseline: idle RSS on the Inbox, app process / with WebKit".into(),
+                    format!("{base_own:.0} MB / {base_all:.0} MB"),
+                    String::new(),
+                    String::new(),
                 ],
                 vec![
                     "start → Inbox drawn (first start)".into(),
@@ -284,4 +262,29 @@ pub fn run() -> Result<(), String> {
     report::write_section("desktop", &body)?;
     println!("{body}");
     Ok(())
+}
+
+/// A git repository after `oxide init` (a handful of audit events), for the baseline.
+fn small_workspace(dir: &Path) -> Result<BenchWorkspace, String> {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
+    crate::fixture::git(&repo, &["init", "-q", "-b", "main"])?;
+    std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
+    crate::fixture::git(&repo, &["add", "."])?;
+    crate::fixture::git(&repo, &["commit", "-q", "-m", "start"])?;
+    let db = dir.join("data").join("oxide.sqlite3");
+    std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
+    oxide_core::setup::init(
+        &repo,
+        Some(&db),
+        "bench",
+        oxide_core::clock::Clock::system(),
+    )
+    .map_err(err("oxide init"))?;
+    Ok(BenchWorkspace {
+        repo,
+        db,
+        built: None,
+        resumed_from: None,
+    })
 }

@@ -14,9 +14,11 @@ mod desktop;
 mod fixture;
 mod gitops;
 mod policy;
+mod promote;
 mod report;
 mod sandbox;
 mod signing;
+mod sync;
 mod synth;
 mod timeline;
 
@@ -53,6 +55,16 @@ const BENCHES: &[Bench] = &[
         "desktop",
         desktop::run,
         "the desktop app's cold start to a drawn Inbox and idle RSS at 1,000,000 audit events",
+    ),
+    (
+        "promote",
+        promote::run,
+        "`oxide promote` on a 20,000-file repository vs git plumbing making the same commit",
+    ),
+    (
+        "sync",
+        sync::run,
+        "`oxide sync` of 1,000 proposals with approvals vs git push / git fetch of the same refs",
     ),
     (
         "builds",

@@ -1,32 +1,43 @@
-//! `oxide-bench timeline`: a database of 1,000,000 audit events of a realistic mix (proposal
-//! lifecycles: skills, admits, branches, validation runs, policy decisions, approvals,
-//! promotions, binder ingests) appended through `audit::append` in big transactions, then in
-//! the same run:
+//! `oxide-bench timeline`: a workspace with 1,000,000 audit events of a realistic mix
+//! (proposal lifecycles: skills, admits, branches, validation runs, policy decisions,
+//! approvals, promotions, binder ingests) appended through `audit::append` after `oxide init`,
+//! with a signed audit checkpoint (`signing::checkpoint::create`, device key in the OS
+//! keyring) every 1,000 events; then in the same run:
 //!
 //! - a 50-event page (`audit::query`) at the newest end, the oldest end, a random seq and with
 //!   each filter, against the same rows read by a bare indexed SELECT through rusqlite
 //!   (`WHERE seq IN (...)` on the primary key, values read as text; prepared once) —
 //!   target ≤ 2× that reference, median;
-//! - `audit::verify` of the million events against `sha256sum` over the JSON Lines export
-//!   (`audit::export`) of the same events — target ≤ 2×.
+//! - `oxide audit verify` (the chain and every checkpoint) of the million events against
+//!   `sha256sum` over the JSON Lines export (`audit::export`) of the same events — target ≤ 2×;
+//! - the desktop app's Timeline: from the click that opens the view to its first page drawn
+//!   (under Xvfb, through WebDriver as the desktop journeys drive the app).
 //!
-//! The database is cached under `target/oxide-bench/` (keyed by the generator and schema
-//! versions), so a second run skips the build; `OXIDE_BENCH_REBUILD=1` forces it.
+//! The workspace is cached under `target/oxide-bench/` (keyed by the generator and schema
+//! versions), so a second run skips the build; `OXIDE_BENCH_REBUILD=1` forces it. Its
+//! checkpoints need the same keyring: run inside a D-Bus session with gnome-keyring unlocked
+//! and a fixed `XDG_DATA_HOME`: `scripts/bench timeline` does.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oxide_core::audit::{self, Jump, NewEvent, Order, TimelineFilter, TimelineQuery};
+use oxide_core::clock::Clock;
 use oxide_core::store::Store;
 use rusqlite::params_from_iter;
 use serde_json::json;
 
-const EVENTS: u64 = 1_000_000;
-/// Bump when the generated mix changes: the cached database is rebuilt.
-const GENERATOR: u32 = 1;
+use crate::fixture::{err, git};
+
+pub const EVENTS: u64 = 1_000_000;
+/// Bump when the generated mix changes: the cached workspace is rebuilt.
+const GENERATOR: u32 = 3;
 const PAGE: u32 = 50;
 const REPS: usize = 41;
-const TX_EVENTS: u64 = 50_000;
+/// Events per transaction; a signed checkpoint after each.
+const CHECKPOINT_EVERY: u64 = 1_000;
+/// Times the desktop Timeline is opened.
+const OPENS: usize = 7;
 
 const PERSONS: [&str; 10] = [
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
@@ -246,42 +257,140 @@ impl Gen {
     }
 }
 
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/oxide-bench")
         .components()
         .collect()
 }
 
-/// Builds (or reuses) the million-event database; returns its path and the build time (None
-/// when cached).
-fn database() -> Result<(PathBuf, Option<Duration>), String> {
-    let dir = cache_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(format!(
-        "timeline-{EVENTS}-g{GENERATOR}-s{}.sqlite3",
+/// The million-event workspace: a git repository after `oxide init` and its database.
+pub struct BenchWorkspace {
+    pub repo: PathBuf,
+    pub db: PathBuf,
+    /// The build time when it was built in this run (None: reused from the cache).
+    pub built: Option<Duration>,
+    /// The build resumed an interrupted one at this many events.
+    pub resumed_from: Option<u64>,
+}
+
+/// Why the cached workspace cannot be reused, if it cannot.
+fn stale(dir: &Path, db: &Path) -> Option<String> {
+    if std::env::var_os("OXIDE_BENCH_REBUILD").is_some() {
+        return Some("OXIDE_BENCH_REBUILD is set".into());
+    }
+    if !dir.join("done").exists() {
+        return Some("no complete cached workspace".into());
+    }
+    device_key_missing(db)
+}
+
+/// Why this keyring cannot check (or extend) the database's checkpoints, if it cannot: they
+/// are signed by a device key in the OS keyring, which a new keyring (another
+/// XDG_DATA_HOME) does not hold.
+fn device_key_missing(db: &Path) -> Option<String> {
+    if !db.exists() {
+        return Some("no database".into());
+    }
+    let store = match Store::open(db) {
+        Ok(s) => s,
+        Err(e) => return Some(format!("cannot open it: {e}")),
+    };
+    let keys = match oxide_core::signing::keys::list(store.conn()) {
+        Ok(k) => k,
+        Err(e) => return Some(format!("cannot list its keys: {e}")),
+    };
+    let Some(device) = keys
+        .iter()
+        .find(|k| k.purpose == oxide_core::signing::keys::KeyPurpose::Device)
+    else {
+        return Some("it has no device key (no checkpoints)".into());
+    };
+    let entry = oxide_core::signing::keyring::device_entry(&device.keyid);
+    match oxide_core::signing::keyring::load_key(&entry) {
+        Ok(Some(k)) if k.keyid() == device.keyid => None,
+        Ok(_) => Some(format!(
+            "this keyring does not hold its device key {} (run with the same XDG_DATA_HOME as the run that built it, e.g. target/oxide-bench/xdg)",
+            device.keyid
+        )),
+        Err(e) => Some(format!("no keyring: {e}")),
+    }
+}
+
+/// Builds (or reuses) the million-event workspace under `target/oxide-bench/`: `oxide init`
+/// on a fresh repository, then the generated history through `audit::append`, a signed
+/// checkpoint (`signing::checkpoint::create`, the device key in the OS keyring) after every
+/// `CHECKPOINT_EVERY` events.
+pub fn workspace() -> Result<BenchWorkspace, String> {
+    let dir = cache_dir().join(format!(
+        "timeline-{EVENTS}-g{GENERATOR}-s{}",
         oxide_core::store::known_schema_version()
     ));
-    let done = path.with_extension("done");
-    if done.exists() && std::env::var_os("OXIDE_BENCH_REBUILD").is_none() {
-        return Ok((path, None));
-    }
-    for ext in ["sqlite3", "sqlite3-wal", "sqlite3-shm", "done"] {
-        let _ = std::fs::remove_file(path.with_extension(ext));
-    }
-    eprintln!("timeline: building {} events in {}", EVENTS, path.display());
-    let started = Instant::now();
-    let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-    let start = oxide_core::clock::parse_ts("2025-06-01T00:00:00Z").ok_or("start time")?;
-    let ts_at = |ms: u64| oxide_core::clock::format_ts(start + Duration::from_millis(ms));
-    let mut gen = Gen {
-        rng: Rng(0x0d15_ea5e),
-        t_ms: 0,
+    let repo = dir.join("repo");
+    let db = dir.join("data").join("oxide.sqlite3");
+    let why = match stale(&dir, &db) {
+        None => {
+            return Ok(BenchWorkspace {
+                repo,
+                db,
+                built: None,
+                resumed_from: None,
+            })
+        }
+        Some(why) => why,
     };
+    let start = oxide_core::clock::parse_ts("2025-06-01T00:00:00Z").ok_or("start time")?;
+    // A build cut short (the keyring daemon once crashed mid-build) resumes when this keyring
+    // still holds the device key: the chain and the last checkpoint are intact.
+    let resume = std::env::var_os("OXIDE_BENCH_REBUILD").is_none()
+        && !dir.join("done").exists()
+        && device_key_missing(&db).is_none();
+    if resume {
+        eprintln!(
+            "timeline: resuming the workspace in {} ({why})",
+            dir.display()
+        );
+    } else {
+        eprintln!(
+            "timeline: building a workspace of {EVENTS} events in {} ({why})",
+            dir.display()
+        );
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(err("remove the stale workspace"))?;
+        }
+        std::fs::create_dir_all(&repo).map_err(err("create the repository dir"))?;
+        std::fs::create_dir_all(db.parent().unwrap()).map_err(err("create the data dir"))?;
+        git(&repo, &["init", "-q", "-b", "main"])?;
+        std::fs::write(repo.join("README.md"), "bench\n").map_err(err("write README"))?;
+        git(&repo, &["add", "."])?;
+        git(&repo, &["commit", "-q", "-m", "start"])?;
+        oxide_core::setup::init(&repo, Some(&db), "bench", Clock::fixed(start))
+            .map_err(err("oxide init"))?;
+    }
+
+    let started = Instant::now();
+    let mut store = Store::open(&db).map_err(err("open the database"))?;
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut total = audit::count(store.conn()).map_err(err("count"))?;
+    let resumed_from = resume.then_some(total);
+    let mut gen = Gen {
+        rng: Rng(0x0d15_ea5e ^ total),
+        t_ms: 60_000,
+    };
+    if resume {
+        let (_, last) = audit::head(store.conn())
+            .map_err(err("head"))?
+            .ok_or("the resumed database is empty")?;
+        let ev = audit::event(store.conn(), total as i64)
+            .map_err(err("newest event"))?
+            .ok_or(format!("no event {total} (head {last})"))?;
+        let t = oxide_core::clock::parse_ts(&ev.ts).ok_or("the newest event's time")?;
+        gen.t_ms = (t - start).whole_milliseconds().max(0) as u64 + 1000;
+    }
     let mut pending: Vec<Ev> = Vec::new();
-    let mut written = 0u64;
-    while written < EVENTS {
-        let n = TX_EVENTS.min(EVENTS - written);
+    let mut checkpoint_s = 0.0;
+    while total < EVENTS {
+        let n = CHECKPOINT_EVERY.min(EVENTS - total);
         store
             .write(|tx| -> Result<(), oxide_core::audit::AuditError> {
                 for _ in 0..n {
@@ -301,30 +410,47 @@ fn database() -> Result<(PathBuf, Option<Duration>), String> {
                             subject: &ev.subject,
                             payload: ev.payload,
                         },
-                        &ts_at(gen.t_ms),
+                        &oxide_core::clock::format_ts(at(gen.t_ms)),
                     )?;
                 }
                 Ok(())
             })
-            .map_err(|e| e.to_string())?;
-        written += n;
-        eprintln!(
-            "timeline: {written} events ({:.0} s)",
-            started.elapsed().as_secs_f64()
-        );
+            .map_err(err("append"))?;
+        // After the transaction, as the product does after a governance change. The first
+        // one makes the device key, which appends its own event.
+        let t = Instant::now();
+        gen.t_ms += 1000;
+        oxide_core::signing::checkpoint::create(store.conn(), at(gen.t_ms))
+            .map_err(err("sign a checkpoint"))?;
+        checkpoint_s += t.elapsed().as_secs_f64();
+        total = audit::count(store.conn()).map_err(err("count"))?;
+        if total % 50_000 < CHECKPOINT_EVERY + 2 {
+            eprintln!(
+                "timeline: {total} events ({:.0} s, of which checkpoints {checkpoint_s:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     let took = started.elapsed();
     store
         .conn()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
-        .map_err(|e| e.to_string())?;
+        .map_err(err("checkpoint the WAL"))?;
     drop(store);
     std::fs::write(
-        &done,
-        format!("{EVENTS} events, built in {:.1} s\n", took.as_secs_f64()),
+        dir.join("done"),
+        format!(
+            "{total} events, built in {:.1} s (checkpoints {checkpoint_s:.1} s)\n",
+            took.as_secs_f64()
+        ),
     )
-    .map_err(|e| e.to_string())?;
-    Ok((path, Some(took)))
+    .map_err(err("write the done marker"))?;
+    Ok(BenchWorkspace {
+        repo,
+        db,
+        built: Some(took),
+        resumed_from,
+    })
 }
 
 fn median(xs: &mut [f64]) -> f64 {
@@ -423,44 +549,200 @@ fn measure(conn: &rusqlite::Connection, s: &Scenario) -> Result<Measured, String
     })
 }
 
-fn load_average() -> String {
+pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
 }
 
-fn build_profile() -> &'static str {
-    if cfg!(debug_assertions) {
-        "dev profile (debug assertions; oxide crates unoptimized, dependencies at opt-level 2)"
-    } else {
-        "release profile"
+/// A binary built next to this benchmark (`target/<profile>/<name>`), or `env`'s path.
+pub fn sibling_bin(env: &str, name: &str) -> Result<PathBuf, String> {
+    let p = match std::env::var_os(env) {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(err("where is oxide-bench"))?
+            .with_file_name(name),
+    };
+    if !p.is_file() {
+        return Err(format!(
+            "{} is missing: build it with the same profile as oxide-bench (`cargo build --release --locked -p oxide-cli -p oxide-review -p oxide-bench`) or set {env}",
+            p.display()
+        ));
     }
+    Ok(p)
+}
+
+/// Which build a binary is, from the directory cargo put it in.
+pub fn build_of(bin: &Path) -> String {
+    let profile = bin
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let what = match profile.as_str() {
+        "release" => "release profile",
+        "debug" => "dev profile (our crates unoptimized; the hot dependencies optimized)",
+        _ => "unknown profile",
+    };
+    format!("`{}` ({what})", bin.display())
+}
+
+/// Why the desktop app cannot be driven here, if it cannot (checked before starting it: the
+/// journeys' launcher panics on a missing piece).
+pub fn desktop_missing() -> Option<String> {
+    if std::env::var_os("DISPLAY").is_none() {
+        return Some("no DISPLAY (run under xvfb-run)".into());
+    }
+    let app = match sibling_bin("OXIDE_REVIEW_BIN", "oxide-review") {
+        Ok(p) => p,
+        Err(e) => return Some(e),
+    };
+    // The journeys' launcher finds the app through OXIDE_REVIEW_BIN.
+    std::env::set_var("OXIDE_REVIEW_BIN", &app);
+    if oxide_journeys::desktop::tauri_driver_bin().is_none() {
+        return Some(
+            "tauri-driver is not installed (`cargo install tauri-driver --locked`)".into(),
+        );
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("WebKitWebDriver").is_file()));
+    if !on_path {
+        return Some("WebKitWebDriver is not on PATH (Debian package webkit2gtk-driver)".into());
+    }
+    None
+}
+
+/// Starts the desktop app on the workspace (as the desktop journeys do) with its own XDG
+/// folders under `xdg`.
+pub fn launch(ws: &BenchWorkspace, xdg: &Path, name: &str) -> oxide_journeys::desktop::DesktopApp {
+    oxide_journeys::desktop::Launch::new(name)
+        .env("OXIDE_WORKSPACE", &ws.repo)
+        .env("OXIDE_DB", &ws.db)
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env("OXIDE_LOG", "warn")
+        .start()
+}
+
+/// The time from the click that opens the Timeline to its first page drawn (the
+/// `oxide:timeline-drawn` mark the view sets on the second frame callback after the page
+/// was rendered), `OPENS` times, each from the Inbox.
+fn desktop_timeline(ws: &BenchWorkspace) -> Result<Vec<f64>, String> {
+    let xdg = tempfile::tempdir().map_err(err("temp dir"))?;
+    let app = launch(ws, xdg.path(), "bench-timeline");
+    app.wait_for("the Inbox to be drawn", Duration::from_secs(120), || {
+        app.execute(
+            "return performance.getEntriesByName('oxide:inbox-drawn').length > 0 ? true : null;",
+            &[],
+        )
+        .as_bool()
+    });
+    let mut opens = Vec::new();
+    for i in 0..OPENS {
+        app.click("nav-inbox");
+        app.wait_for("the Inbox", Duration::from_secs(60), || {
+            app.attr("app-shell", "data-view").filter(|v| v == "inbox")
+        });
+        // The click and the mark in the page's own clock: WebDriver's round trips not counted.
+        app.execute(
+            "performance.clearMarks('oxide:timeline-drawn'); performance.clearMarks('oxide:timeline-click'); \
+             performance.mark('oxide:timeline-click'); \
+             document.querySelector('[data-testid=\"nav-timeline\"]').click(); return true;",
+            &[],
+        );
+        let ms = app.wait_for(
+            "the Timeline's first page",
+            Duration::from_secs(120),
+            || {
+                app.execute(
+                    "const d = performance.getEntriesByName('oxide:timeline-drawn')[0]; \
+                 const c = performance.getEntriesByName('oxide:timeline-click')[0]; \
+                 return d && c ? d.startTime - c.startTime : null;",
+                    &[],
+                )
+                .as_f64()
+            },
+        );
+        let top = app
+            .attr("vlist-viewport", "data-top-seq")
+            .unwrap_or_default();
+        eprintln!(
+            "timeline: desktop open {}: {ms:.0} ms to the first page drawn (top seq {top})",
+            i + 1
+        );
+        if top != EVENTS.to_string() {
+            return Err(format!(
+                "the Timeline opened at seq {top:?}, not at the newest event {EVENTS}"
+            ));
+        }
+        opens.push(ms);
+    }
+    drop(app);
+    Ok(opens)
+}
+
+fn median_of(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    median(&mut s)
+}
+
+/// Runs `cmd` `rounds` + 1 times (the first a warm-up); the medians of the rest, in seconds.
+fn time_cmd(
+    what: &str,
+    rounds: usize,
+    mut make: impl FnMut() -> std::process::Command,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<f64, String> {
+    let mut times = Vec::new();
+    for round in 0..=rounds {
+        let t = Instant::now();
+        let out = make().output().map_err(err(what))?;
+        let took = t.elapsed().as_secs_f64();
+        if !out.status.success() {
+            return Err(format!(
+                "{what} failed: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        check(&String::from_utf8_lossy(&out.stdout))?;
+        eprintln!("timeline: {what}: {took:.2} s");
+        if round > 0 {
+            times.push(took);
+        }
+    }
+    Ok(median_of(&times))
 }
 
 pub fn run() -> Result<(), String> {
-    let (path, build) = database()?;
-    let store = Store::open(&path).map_err(|e| e.to_string())?;
+    let oxide = sibling_bin("OXIDE_BIN", "oxide")?;
+    let ws = workspace()?;
+    let store = Store::open(&ws.db).map_err(err("open the database"))?;
     let conn = store.conn();
-    let total = audit::count(conn).map_err(|e| e.to_string())?;
+    let total = audit::count(conn).map_err(err("count"))?;
     if total != EVENTS {
         return Err(format!(
             "{} holds {total} events, expected {EVENTS}; rerun with OXIDE_BENCH_REBUILD=1",
-            path.display()
+            ws.db.display()
         ));
     }
-    // Pick filter values from the data: a proposal in the middle, its time, a mid kind.
-    let mid: (String, String) = conn
+    let checkpoints = oxide_core::signing::checkpoint::list(conn)
+        .map_err(err("list checkpoints"))?
+        .len();
+    // Pick filter values from the data: a promoted proposal in the middle (its whole
+    // lifecycle: admit, branch, checks, validation, decision, approval, promotion), its time.
+    let (subject, mid_ts): (String, String) = conn
         .query_row(
-            "SELECT subject, ts FROM audit_events WHERE seq = ?1",
+            "SELECT subject, ts FROM audit_events WHERE kind = 'workflow.promote' AND seq >= ?1 \
+             ORDER BY seq LIMIT 1",
             [EVENTS as i64 / 2],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .map_err(|e| e.to_string())?;
-    let (subject, mid_ts) = mid;
+        .map_err(err("read the middle event"))?;
     let day_start = format!("{}T00:00:00Z", &mid_ts[..10]);
     let day_end = {
-        let d = oxide_core::audit::timeline::parse_time(&day_start).map_err(|e| e.to_string())?;
+        let d = oxide_core::audit::timeline::parse_time(&day_start).map_err(err("day"))?;
         oxide_core::clock::format_ts(d + Duration::from_secs(86_400))
     };
     let mut rng = Rng(42);
@@ -589,40 +871,130 @@ pub fn run() -> Result<(), String> {
         measured.push(m);
     }
 
-    // Verify against sha256sum over the export.
+    // The events-per-day chart (views::charts), counted in SQL over the (day, kind) index:
+    // the last 30 days of the history and the whole of it.
+    let (_, last_ts): (i64, String) = conn
+        .query_row(
+            "SELECT seq, ts FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(err("read the newest event"))?;
+    let month_ago = {
+        let t = oxide_core::audit::timeline::parse_time(&last_ts).map_err(err("newest time"))?;
+        oxide_core::clock::format_ts(t - Duration::from_secs(30 * 86_400))
+    };
+    let mut per_day = Vec::new();
+    for (name, f) in [
+        (
+            "last 30 days".to_string(),
+            TimelineFilter {
+                since: Some(month_ago.clone()),
+                ..Default::default()
+            },
+        ),
+        ("the whole history".to_string(), TimelineFilter::default()),
+    ] {
+        let mut times = Vec::new();
+        let mut counted = 0;
+        let mut days = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let rows = audit::events_per_day(conn, &f).map_err(err("events per day"))?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            counted = rows.iter().map(|r| r.count).sum::<u64>();
+            days = rows
+                .iter()
+                .map(|r| r.day.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+        }
+        let plan = oxide_core::audit::timeline::explain_events_per_day(conn, &f)
+            .map_err(err("explain events per day"))?
+            .join("; ");
+        eprintln!(
+            "timeline: events per day, {name}: {counted} events over {days} days in {:.1} ms ({plan})",
+            median_of(&times)
+        );
+        per_day.push(vec![
+            name,
+            counted.to_string(),
+            days.to_string(),
+            format!("{:.1} ms", median_of(&times)),
+            format!("`{plan}`"),
+        ]);
+    }
+
+    // `oxide audit verify` against sha256sum over the export of the same events.
     let export = cache_dir().join("timeline-export.jsonl");
     let started = Instant::now();
-    let exported = audit::export(conn, &export).map_err(|e| e.to_string())?;
+    let exported = audit::export(conn, &export).map_err(err("export"))?;
     let export_s = started.elapsed().as_secs_f64();
-    let export_mb = std::fs::metadata(&export).map_err(|e| e.to_string())?.len() as f64 / 1e6;
-    let mut sums = Vec::new();
-    let mut verifies = Vec::new();
-    for round in 0..4 {
-        let started = Instant::now();
-        let out = std::process::Command::new("sha256sum")
-            .arg(&export)
-            .output()
-            .map_err(|e| format!("sha256sum: {e}"))?;
-        let took = started.elapsed().as_secs_f64();
-        if !out.status.success() {
-            return Err("sha256sum failed".into());
-        }
-        let started = Instant::now();
-        let v = audit::verify(conn).map_err(|e| e.to_string())?;
-        let vtook = started.elapsed().as_secs_f64();
-        if !v.ok || v.events != EVENTS {
-            return Err(format!("verify of the bench database: {v:?}"));
-        }
-        if round > 0 {
-            sums.push(took);
-            verifies.push(vtook);
-        }
-        eprintln!("timeline: verify {vtook:.2} s, sha256sum {took:.2} s");
-    }
+    let export_mb = std::fs::metadata(&export)
+        .map_err(err("export size"))?
+        .len() as f64
+        / 1e6;
+    let sum_s = time_cmd(
+        "sha256sum of the export",
+        3,
+        || {
+            let mut c = std::process::Command::new("sha256sum");
+            c.arg(&export);
+            c
+        },
+        |out| {
+            if out.len() >= 64 {
+                Ok(())
+            } else {
+                Err(format!("sha256sum said {out:?}"))
+            }
+        },
+    )?;
+    let verify_s = time_cmd(
+        "oxide audit verify",
+        3,
+        || {
+            let mut c = std::process::Command::new(&oxide);
+            c.arg("--workspace").arg(&ws.repo).arg("--db").arg(&ws.db);
+            c.args(["--json", "audit", "verify"]);
+            c
+        },
+        |out| {
+            let v: serde_json::Value = serde_json::from_str(out).map_err(err("verify output"))?;
+            if v["ok"] != json!(true)
+                || v["events"].as_u64() != Some(EVENTS)
+                || v["checkpoints"].as_u64() != Some(checkpoints as u64)
+            {
+                return Err(format!(
+                    "verify did not pass over {EVENTS} events and {checkpoints} checkpoints: {out}"
+                ));
+            }
+            Ok(())
+        },
+    )?;
     let _ = std::fs::remove_file(&export);
-    let sum_s = median(&mut sums);
-    let verify_s = median(&mut verifies);
+    // Where the time goes: the chain alone, in this process.
+    let mut chain = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let v = audit::verify(conn).map_err(err("verify the chain"))?;
+        chain.push(t.elapsed().as_secs_f64());
+        if !v.ok || v.events != EVENTS {
+            return Err(format!("the chain of the bench workspace: {v:?}"));
+        }
+    }
+    let chain_s = median_of(&chain);
     let verify_ratio = verify_s / sum_s;
+    drop(store);
+
+    // The desktop Timeline, same workspace.
+    let desktop = match desktop_missing() {
+        Some(why) => Err(why),
+        None => Ok((
+            desktop_timeline(&ws)?,
+            sibling_bin("OXIDE_REVIEW_BIN", "oxide-review")?,
+        )),
+    };
 
     let fmt_us = |us: f64| {
         if us >= 1000.0 {
@@ -657,49 +1029,95 @@ pub fn run() -> Result<(), String> {
         .iter()
         .filter(|m| m.ours_us / m.ref_us <= 2.0)
         .count();
-    let db_mb = std::fs::metadata(&path).map_err(|e| e.to_string())?.len() as f64 / 1e6;
-    let build_line = match build {
-        Some(d) => format!(
-            "built in this run in {:.0} s ({:.0} events/s through `audit::append`, {} events a transaction)",
-            d.as_secs_f64(),
-            EVENTS as f64 / d.as_secs_f64(),
-            TX_EVENTS
-        ),
+    let db_mb = std::fs::metadata(&ws.db).map_err(err("db size"))?.len() as f64 / 1e6;
+    let build_text = match ws.built {
+        Some(d) => match ws.resumed_from {
+            None => format!(
+                "built in this run in {:.0} s ({:.0} events/s through `audit::append` and the checkpoints)",
+                d.as_secs_f64(),
+                EVENTS as f64 / d.as_secs_f64(),
+            ),
+            Some(n) => format!(
+                "built in this run: {n} events by an earlier run cut short (gnome-keyring-daemon crashed), the other {} in {:.0} s",
+                EVENTS - n,
+                d.as_secs_f64()
+            ),
+        },
         None => "reused from an earlier run (cached under target/oxide-bench/)".into(),
+    };
+    let desktop_text = match &desktop {
+        Ok((opens, app)) => format!(
+            "Desktop: the app {build} on the same workspace under Xvfb, driven through WebDriver \
+             as the desktop journeys drive it. Opening the Timeline from the Inbox {OPENS} times \
+             in one app session; each time from the click on the Timeline tab to the \
+             `oxide:timeline-drawn` mark (set on the second frame callback after the first page \
+             was rendered, so the frame showing it was painted), both read in the page's own \
+             clock. The page opens at the newest event (seq {EVENTS}, checked).\n\n{}",
+            crate::report::table(
+                &["measure", "time"],
+                &[
+                    vec![
+                        "open the Timeline → first page drawn (median)".into(),
+                        format!("{:.0} ms", median_of(opens)),
+                    ],
+                    vec![
+                        "the first open in the session".into(),
+                        format!("{:.0} ms", opens[0]),
+                    ],
+                    vec![
+                        "slowest".into(),
+                        format!("{:.0} ms", opens.iter().cloned().fold(0.0, f64::max)),
+                    ],
+                ],
+            ),
+            build = build_of(app),
+        ),
+        Err(why) => format!("Desktop: **SKIPPED** in this run: {why}.\n"),
     };
     let body = format!(
         "## timeline — the audit timeline at 1,000,000 events\n\n\
-         `cargo run --release -p oxide-bench -- timeline`, measured in the {profile}, 2 cores shared \
-         with other work (load average {load} at the end). The database: {events} events of a \
-         proposal-lifecycle mix (skills, admits, branches, validation runs, policy decisions, \
-         approvals, promotions, binder ingests, memory) appended through `audit::append`, \
-         {db_mb:.0} MB, {build_line}. **No audit checkpoints**: `signing::checkpoint::create` \
-         (issue 12) was not on main when this was measured, so the chain has none.\n\n\
+         `scripts/bench timeline` (release build; under Xvfb in a D-Bus session with \
+         gnome-keyring unlocked); 2 cores shared with other work (load average {load} at the end). The workspace: `oxide init` on a git \
+         repository, then {EVENTS} events in total of a proposal-lifecycle mix (skills, admits, \
+         branches, validation runs, policy decisions, approvals, promotions, binder ingests, \
+         memory) appended through `audit::append`, {CHECKPOINT_EVERY} a transaction, with a \
+         signed audit checkpoint (`signing::checkpoint::create`: the device key and the witness \
+         in gnome-keyring's Secret Service) after each transaction: {checkpoints} checkpoints; \
+         {db_mb:.0} MB, {build_text}.\n\n\
          Pages: `audit::query` for a 50-event page (newest first; the page, one row past it and \
          the probe for the other direction), against the same rows read by a bare indexed \
          SELECT through rusqlite (`WHERE seq IN (…)` on the primary key, every column read as \
          text, statement prepared once). Medians of {REPS} rounds. Target ≤ 2× the reference: \
          {met} of {n} met.\n\n{table}\n\
-         Verify: `audit::verify` of the {events} events against `sha256sum` over the JSON Lines \
-         export of the same events ({export_mb:.0} MB, written by `audit::export` in \
-         {export_s:.1} s). Medians of 3 rounds after a warm-up (the export is in the page cache).\n\n{vtable}\n\
+         Verify: `oxide --json audit verify` ({oxide_build}: the chain's links and hashes, every \
+         checkpoint's signature and root, the keyring's witness) of the {EVENTS} events against \
+         `sha256sum` over the JSON Lines export of the same events ({export_mb:.0} MB, written \
+         by `audit::export` in {export_s:.1} s). Medians of 3 runs after a warm-up (the \
+         database and the export are in the page cache).\n\n{vtable}\n{desktop_text}\n\
+         Charts: the events-per-day chart's numbers (`audit::events_per_day`, what the Charts \
+         view asks for), counted by SQLite over the (day, kind) index; medians of 5.\n\n{ctable}\n\
          Query plans (`EXPLAIN QUERY PLAN`):\n\n{ptable}",
-        profile = build_profile(),
         load = load_average(),
-        events = EVENTS,
         n = measured.len(),
+        oxide_build = build_of(&oxide),
         table = crate::report::table(
             &["page", "events", "audit::query", "bare SELECT", "ratio", "≤ 2×"],
             &rows
         ),
         vtable = crate::report::table(
-            &["measure", "time", "ratio", "target"],
+            &["measure", "time", "÷ sha256sum", "target"],
             &[
                 vec![
-                    "`audit::verify` (chain: links and hashes)".into(),
+                    format!("`oxide audit verify` (chain + {checkpoints} checkpoints + witness)"),
                     format!("{verify_s:.2} s"),
                     format!("{verify_ratio:.2}"),
                     format!("≤ 2× ({})", if verify_ratio <= 2.0 { "met" } else { "MISSED" }),
+                ],
+                vec![
+                    "of which the chain alone (`audit::verify`, in process)".into(),
+                    format!("{chain_s:.2} s"),
+                    format!("{:.2}", chain_s / sum_s),
+                    String::new(),
                 ],
                 vec![
                     format!("`sha256sum` of the export ({exported} lines)"),
@@ -710,7 +1128,9 @@ pub fn run() -> Result<(), String> {
             ]
         ),
         ptable = crate::report::table(&["page", "plan"], &plans),
+        ctable = crate::report::table(&["window", "events", "days", "time", "plan"], &per_day),
     );
     crate::report::write_section("timeline", &body)?;
+    print!("{body}");
     Ok(())
 }

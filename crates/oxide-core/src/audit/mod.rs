@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::canon;
 use crate::store::StoreError;
 
+pub mod devices;
 pub mod timeline;
 pub use timeline::{
     count_matching, events_per_day, for_each_matching, position_of, query, seq_at_position,
@@ -181,6 +182,20 @@ pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEven
         "INSERT INTO audit_fts (rowid, kind, actor, subject) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![seq, ev.kind, ev.actor, ev.subject])?;
+    // Its words, for the search's prefix lookup (migrations/0019_audit_day_kind_terms.sql).
+    let mut add_term =
+        conn.prepare_cached("INSERT OR IGNORE INTO audit_terms (term) VALUES (?1)")?;
+    for field in [ev.kind, ev.actor, ev.subject] {
+        if field.is_ascii() {
+            for word in field.split(|c: char| !c.is_ascii_alphanumeric()) {
+                if !word.is_empty() {
+                    add_term.execute([word.to_ascii_lowercase()])?;
+                }
+            }
+        } else {
+            add_term.execute([timeline::NON_ASCII_TERM])?;
+        }
+    }
     Ok(AuditEvent {
         seq,
         ts: ts.to_string(),
@@ -190,6 +205,23 @@ pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEven
         payload: ev.payload,
         prev,
         hash,
+    })
+}
+
+/// One event from a row of `seq, ts, actor, kind, subject, payload, prev, hash`; the payload
+/// is parsed straight from SQLite's buffer (no copy of its text).
+fn row_to_event_only(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let text = r.get_ref(5)?.as_str()?;
+    let payload = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()));
+    Ok(AuditEvent {
+        seq: r.get(0)?,
+        ts: r.get(1)?,
+        actor: r.get(2)?,
+        kind: r.get(3)?,
+        subject: r.get(4)?,
+        payload,
+        prev: r.get(6)?,
+        hash: r.get(7)?,
     })
 }
 
@@ -225,7 +257,7 @@ pub fn list(
     let rows = stmt
         .query_map(
             params![after.unwrap_or(0), limit.map(i64::from).unwrap_or(-1)],
-            |r| row_to_event(r).map(|(e, _)| e),
+            row_to_event_only,
         )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
@@ -235,7 +267,7 @@ pub fn list(
 pub fn for_subject(conn: &Connection, subject: &str) -> Result<Vec<AuditEvent>, AuditError> {
     let mut stmt = conn.prepare(&format!("{SELECT} WHERE subject = ?1 ORDER BY seq"))?;
     let rows = stmt
-        .query_map([subject], |r| row_to_event(r).map(|(e, _)| e))?
+        .query_map([subject], row_to_event_only)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -485,7 +517,7 @@ pub fn head(conn: &Connection) -> Result<Option<(i64, String)>, AuditError> {
 pub fn event(conn: &Connection, seq: i64) -> Result<Option<AuditEvent>, AuditError> {
     Ok(conn
         .query_row(&format!("{SELECT} WHERE seq = ?1"), [seq], |r| {
-            row_to_event(r).map(|(e, _)| e)
+            row_to_event_only(r)
         })
         .optional()?)
 }

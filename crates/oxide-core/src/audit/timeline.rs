@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{row_to_event, AuditError, AuditEvent};
+use super::{row_to_event_only, AuditError, AuditEvent};
 
 /// Events per page when the query names no limit.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -150,23 +150,76 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, AuditError> {
     )))
 }
 
-/// The FTS5 query for a person's search words: each word a quoted token prefix, all
-/// required. Quoting keeps FTS5 operators (`OR`, `NEAR`, `*`, `:`) as plain text.
-fn fts_query(search: &str) -> Result<Option<String>, AuditError> {
+/// The row of `audit_terms` recorded once any event had a kind, actor or subject that is not
+/// plain ASCII (FTS5 folds diacritics, `audit_terms` does not, so it can no longer list every
+/// word a prefix matches).
+pub const NON_ASCII_TERM: &str = "-non-ascii";
+
+/// How many whole words a search word may stand for before the FTS5 prefix query is used.
+const MAX_EXPANDED: usize = 32;
+
+/// The FTS5 query for a person's search words: every word must match (a prefix of a token).
+/// A plain ASCII word is looked up in `audit_terms` first and asked as the whole words it
+/// starts (`("promote" OR "promoted")`), which FTS5 walks lazily newest first; a word that
+/// starts no word at all is asked as itself (it finds nothing, at once). Other words (with
+/// separators, non-ASCII, or standing for many words) are quoted token prefixes. Quoting
+/// keeps FTS5 operators (`OR`, `NEAR`, `*`, `:`) as plain text.
+fn fts_query(conn: &Connection, search: &str) -> Result<Option<String>, AuditError> {
     let words: Vec<&str> = search.split_whitespace().collect();
     if words.is_empty() {
         return Ok(None);
     }
     let mut parts = Vec::new();
+    let mut expandable: Option<bool> = None;
     for w in words {
         if !w.chars().any(char::is_alphanumeric) {
             return Err(bad(format!(
                 "search word '{w}' has no letters or digits; search matches the starts of words in kind, actor and subject"
             )));
         }
-        parts.push(format!("\"{}\"*", w.replace('"', "\"\"")));
+        let quoted = w.replace('"', "\"\"");
+        if w.chars().all(|c| c.is_ascii_alphanumeric()) {
+            let ok = match expandable {
+                Some(ok) => ok,
+                None => {
+                    let ok = !conn
+                        .prepare_cached("SELECT 1 FROM audit_terms WHERE term = ?1")?
+                        .exists([NON_ASCII_TERM])?;
+                    expandable = Some(ok);
+                    ok
+                }
+            };
+            if ok {
+                let lower = w.to_ascii_lowercase();
+                // The words in [lower, lower with its last character raised by one).
+                let mut upper = lower.clone().into_bytes();
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                let upper = String::from_utf8(upper).unwrap_or_default();
+                let terms = conn
+                    .prepare_cached(
+                        "SELECT term FROM audit_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3",
+                    )?
+                    .query_map(
+                        rusqlite::params![lower, upper, (MAX_EXPANDED + 1) as i64],
+                        |r| r.get::<_, String>(0),
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?;
+                if terms.is_empty() {
+                    parts.push(format!("\"{quoted}\""));
+                    continue;
+                }
+                if terms.len() <= MAX_EXPANDED {
+                    let alts: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
+                    parts.push(format!("({})", alts.join(" OR ")));
+                    continue;
+                }
+            }
+        }
+        parts.push(format!("\"{quoted}\"*"));
     }
-    Ok(Some(parts.join(" ")))
+    Ok(Some(parts.join(" AND ")))
 }
 
 fn check_limit(limit: Option<u32>) -> Result<i64, AuditError> {
@@ -185,10 +238,13 @@ fn first_seq_where(
     conn: &Connection,
     pred: impl Fn(&str) -> bool,
 ) -> Result<Option<i64>, AuditError> {
-    let (min, max): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(seq), max(seq) FROM audit_events", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    // Two subqueries: SQLite answers a lone min() or max() from the end of the b-tree, but
+    // `SELECT min(seq), max(seq)` together scans every row.
+    let (min, max): (Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT (SELECT min(seq) FROM audit_events), (SELECT max(seq) FROM audit_events)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (Some(mut lo), Some(mut hi)) = (min, max) else {
         return Ok(None);
     };
@@ -252,7 +308,7 @@ fn resolve(conn: &Connection, f: &TimelineFilter) -> Result<Resolved, AuditError
     let actor = nonempty("actor", &f.actor)?;
     let subject = nonempty("subject", &f.subject)?;
     let fts = match &f.search {
-        Some(s) => fts_query(s)?,
+        Some(s) => fts_query(conn, s)?,
         None => None,
     };
     let since = f.since.as_deref().map(parse_time).transpose()?;
@@ -410,9 +466,7 @@ fn fetch(
     let (sql, params) = select_sql(r, COLS, lo, hi, desc, limit, 0);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params_from_iter(params), |row| {
-            row_to_event(row).map(|(e, _)| e)
-        })?
+        .query_map(params_from_iter(params), row_to_event_only)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -429,6 +483,22 @@ fn exists(conn: &Connection, r: &Resolved, lo: i64, hi: i64) -> Result<bool, Aud
 fn count_in(conn: &Connection, r: &Resolved, lo: i64, hi: i64) -> Result<u64, AuditError> {
     if lo.saturating_add(1) >= hi {
         return Ok(0);
+    }
+    if r.kinds.is_empty() && r.actor.is_none() && r.subject.is_none() && r.fts.is_none() {
+        // Every event of a seq range: the chain's seqs are consecutive (`append` numbers
+        // head + 1; events are never deleted), so the count is the distance between the
+        // range's first and last event — two b-tree lookups instead of a walk over every
+        // row (a second at a million events, holding the workspace while the page waits).
+        let (first, last): (Option<i64>, Option<i64>) = conn
+            .prepare_cached(
+                "SELECT (SELECT min(seq) FROM audit_events WHERE seq > ?1), \
+                        (SELECT max(seq) FROM audit_events WHERE seq < ?2)",
+            )?
+            .query_row([lo, hi], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        return Ok(match (first, last) {
+            (Some(f), Some(l)) if l >= f => (l - f + 1) as u64,
+            _ => 0,
+        });
     }
     let (inner, params) = select_sql(r, "e.seq", lo, hi, false, -1, 0);
     let sql = format!("SELECT count(*) FROM ({inner})");
@@ -642,14 +712,14 @@ pub fn for_each_matching(
     let mut n = 0u64;
     if desc == newest_first {
         while let Some(row) = rows.next()? {
-            each(row_to_event(row)?.0)?;
+            each(row_to_event_only(row)?)?;
             n += 1;
         }
     } else {
         // A limited read from the far end: at most `limit` rows, handed over in reading order.
         let mut buf = Vec::new();
         while let Some(row) = rows.next()? {
-            buf.push(row_to_event(row)?.0);
+            buf.push(row_to_event_only(row)?);
         }
         for e in buf.into_iter().rev() {
             each(e)?;
@@ -670,36 +740,106 @@ pub struct DayKindCount {
 }
 
 /// Events per UTC day and kind among those matching `filter`, by day then kind (the
-/// events-per-day chart). Reads every matching event's time and kind through the serving
-/// index: give `since` to chart a recent window of a long chain.
+/// events-per-day chart), counted by SQLite. With no filter but a time range, the count is
+/// one walk over `audit_events_by_day_kind` (migration 0019): the (day, kind) pairs are
+/// already grouped there, so no event row is read and nothing is sorted; the window's days
+/// bound the walk and its seq range makes it exact. Other filters count the rows their own
+/// index serves (see the table at the top of this module).
 #[tracing::instrument(name = "audit.events_per_day", skip_all)]
 pub fn events_per_day(
     conn: &Connection,
     filter: &TimelineFilter,
 ) -> Result<Vec<DayKindCount>, AuditError> {
+    let (sql, params) = match per_day_sql(conn, filter)? {
+        Some(q) => q,
+        None => return Ok(Vec::new()),
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |row| {
+            Ok(DayKindCount {
+                day: row.get(0)?,
+                kind: row.get(1)?,
+                count: row.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The day (`YYYY-MM-DD`, UTC) `days` away from the time `t` a filter gave.
+fn day_bound(t: &str, days: i64) -> Result<String, AuditError> {
+    let d = parse_time(t)?.to_offset(time::UtcOffset::UTC).date();
+    Ok((d + time::Duration::days(days)).to_string())
+}
+
+/// The SQL `events_per_day` runs (`None`: the filter's range is empty).
+fn per_day_sql(
+    conn: &Connection,
+    filter: &TimelineFilter,
+) -> Result<Option<(String, Vec<Sql>)>, AuditError> {
     let r = resolve(conn, filter)?;
     if r.lo.saturating_add(1) >= r.hi {
+        return Ok(None);
+    }
+    let only_time =
+        r.kinds.is_empty() && r.actor.is_none() && r.subject.is_none() && r.fts.is_none();
+    if !only_time {
+        let (inner, params) = select_sql(
+            &r,
+            "e.seq, e.ts AS ts, e.kind AS kind",
+            r.lo,
+            r.hi,
+            false,
+            -1,
+            0,
+        );
+        return Ok(Some((
+            format!(
+                "SELECT substr(ts, 1, 10) AS day, kind, count(*) FROM ({inner}) \
+                 GROUP BY day, kind ORDER BY day, kind"
+            ),
+            params,
+        )));
+    }
+    // The window's days (a day of margin each side: the seq range below is the exact
+    // bound; the days only keep the walk inside the window).
+    let first = match &filter.since {
+        Some(t) => day_bound(t, -1)?,
+        None => String::new(),
+    };
+    let last = match &filter.until {
+        Some(t) => day_bound(t, 1)?,
+        None => "9999-12-31".to_string(),
+    };
+    Ok(Some((
+        "SELECT substr(ts, 1, 10) AS day, kind, count(*) FROM audit_events \
+         INDEXED BY audit_events_by_day_kind \
+         WHERE substr(ts, 1, 10) >= ? AND substr(ts, 1, 10) <= ? AND seq > ? AND seq < ? \
+         GROUP BY substr(ts, 1, 10), kind ORDER BY substr(ts, 1, 10), kind"
+            .to_string(),
+        vec![
+            Sql::Text(first),
+            Sql::Text(last),
+            Sql::Integer(r.lo),
+            Sql::Integer(r.hi),
+        ],
+    )))
+}
+
+/// `EXPLAIN QUERY PLAN` of what `events_per_day` runs for `filter` (for the index test).
+pub fn explain_events_per_day(
+    conn: &Connection,
+    filter: &TimelineFilter,
+) -> Result<Vec<String>, AuditError> {
+    let Some((sql, params)) = per_day_sql(conn, filter)? else {
         return Ok(Vec::new());
-    }
-    let (sql, params) = select_sql(
-        &r,
-        "e.seq, substr(e.ts, 1, 10), e.kind",
-        r.lo,
-        r.hi,
-        false,
-        -1,
-        0,
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    let mut counts: std::collections::BTreeMap<(String, String), u64> = Default::default();
-    while let Some(row) = rows.next()? {
-        *counts.entry((row.get(1)?, row.get(2)?)).or_default() += 1;
-    }
-    Ok(counts
-        .into_iter()
-        .map(|((day, kind), count)| DayKindCount { day, kind, count })
-        .collect())
+    };
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let lines = stmt
+        .query_map(params_from_iter(params), |row| row.get::<_, String>(3))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lines)
 }
 
 #[cfg(test)]

@@ -620,3 +620,160 @@ fn every_filter_combination_is_served_by_an_index() {
     }
     assert_eq!(shown.len(), 3 * 2 * 2 * 2, "every shape was planned");
 }
+
+/// `n` events 37 minutes apart from 2026-01-01 (about a week), with the same kinds, actors
+/// and subjects as `store_with`.
+fn store_over_days(n: i64) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+    let start = OffsetDateTime::parse("2026-01-01T00:00:00Z", &Rfc3339).unwrap();
+    store
+        .write(|tx| -> Result<(), AuditError> {
+            for i in 0..n {
+                let ts = (start + time::Duration::minutes(37 * i))
+                    .format(&Rfc3339)
+                    .unwrap();
+                append(
+                    tx,
+                    NewEvent {
+                        actor: ACTORS[(i % 3) as usize],
+                        kind: KINDS[(i % 5) as usize],
+                        subject: &format!("p-{:02x}a{}", i % 11, i % 11),
+                        payload: json!({ "i": i }),
+                    },
+                    &ts,
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    (dir, store)
+}
+
+/// The events-per-day chart is counted by SQLite, equals counting the oracle's events by
+/// day and kind for every filter, and a time window alone is one walk of the (day, kind)
+/// index: no event row read, no sort.
+#[test]
+fn events_per_day_counts_in_sql_like_the_oracle() {
+    let (_d, store) = store_over_days(300);
+    let conn = store.conn();
+    let events = all(&store);
+    let mut fs = filters();
+    for (since, until) in [
+        (Some("2026-01-02"), None),
+        (None, Some("2026-01-04T13:30:00Z")),
+        (Some("2026-01-02T06:00:00Z"), Some("2026-01-05")),
+        (Some("2026-01-03T23:59:59Z"), Some("2026-01-04T00:00:01Z")),
+    ] {
+        fs.push(TimelineFilter {
+            since: since.map(String::from),
+            until: until.map(String::from),
+            ..Default::default()
+        });
+        fs.push(TimelineFilter {
+            kinds: vec!["policy.decision".into()],
+            since: since.map(String::from),
+            until: until.map(String::from),
+            ..Default::default()
+        });
+    }
+    let mut windows = 0;
+    for f in &fs {
+        let mut want: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for seq in oracle(&events, f) {
+            let e = &events[(seq - 1) as usize];
+            *want
+                .entry((e.ts[..10].to_string(), e.kind.clone()))
+                .or_default() += 1;
+        }
+        let want: Vec<DayKindCount> = want
+            .into_iter()
+            .map(|((day, kind), count)| DayKindCount { day, kind, count })
+            .collect();
+        assert_eq!(events_per_day(conn, f).unwrap(), want, "{f:?}");
+
+        let plan = explain_events_per_day(conn, f).unwrap();
+        let text = plan.join("\n");
+        let only_time =
+            f.kinds.is_empty() && f.actor.is_none() && f.subject.is_none() && f.search.is_none();
+        if only_time && !want.is_empty() {
+            windows += 1;
+            assert!(
+                plan.iter()
+                    .any(|l| l.contains("INDEX audit_events_by_day_kind")),
+                "{f:?}:\n{text}"
+            );
+            assert!(!text.contains("TEMP B-TREE"), "a sort for {f:?}:\n{text}");
+            if f.since.is_some() || f.until.is_some() {
+                assert!(
+                    plan.iter()
+                        .any(|l| l.starts_with("SEARCH audit_events USING")),
+                    "a window walks a range of the index, {f:?}:\n{text}"
+                );
+            }
+            if windows == 1 || f.since.is_some() && f.until.is_some() {
+                println!("{f:?}\n  {}", plan.join("\n  "));
+            }
+        }
+    }
+    assert!(windows >= 6, "time windows were planned: {windows}");
+    let total: u64 = events_per_day(conn, &TimelineFilter::default())
+        .unwrap()
+        .iter()
+        .map(|d| d.count)
+        .sum();
+    assert_eq!(total, 300);
+}
+
+/// A plain search word is asked as the whole words it starts (FTS5 walks those lazily; a
+/// prefix query merges every match first); once a non-ASCII name is recorded the prefix
+/// query is used again. Both find what the oracle finds.
+#[test]
+fn search_words_expand_to_the_words_they_start() {
+    let (_d, mut store) = store_with(60);
+    let q = fts_query(store.conn(), "valid P-03 zzz").unwrap().unwrap();
+    assert_eq!(q, r#"("validate") AND "P-03"* AND "zzz""#);
+    let q = fts_query(store.conn(), "o").unwrap().unwrap();
+    assert_eq!(q, r#"("oxide")"#);
+    let search = |store: &Store, s: &str| {
+        let f = TimelineFilter {
+            search: Some(s.into()),
+            ..Default::default()
+        };
+        let page = query(
+            store.conn(),
+            &TimelineQuery {
+                filter: f.clone(),
+                limit: Some(1000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut got: Vec<i64> = page.events.iter().map(|e| e.seq).collect();
+        got.reverse();
+        assert_eq!(got, oracle(&all(store), &f), "{s}");
+        got.len()
+    };
+    assert!(search(&store, "valid") > 0);
+    assert!(search(&store, "sk") > 0);
+    assert_eq!(search(&store, "zzz"), 0);
+    store
+        .write(|tx| -> Result<(), AuditError> {
+            append(
+                tx,
+                NewEvent {
+                    actor: "zoë",
+                    kind: "workflow.validate",
+                    subject: "p-00a0",
+                    payload: json!({}),
+                },
+                &ts_of(61),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let q = fts_query(store.conn(), "valid").unwrap().unwrap();
+    assert_eq!(q, r#""valid"*"#, "non-ASCII names: FTS5's own prefix query");
+    assert!(search(&store, "valid") > 0);
+    assert!(search(&store, "zo") > 0);
+}
