@@ -703,6 +703,13 @@ fn an_unsigned_promotion_on_the_remote_is_not_recorded() {
     let branch = head(t.c2.path(), &format!("oxide/proposals/{id}"));
     let tree = head(t.c2.path(), &format!("{branch}^{{tree}}"));
     let main = head(t.c2.path(), "main");
+    let digest =
+        t.c2.oxide(&["--json", "proposal", "show", &id])
+            .expect(0)
+            .json()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let forged = git(
         t.c2.path(),
         &[
@@ -712,7 +719,7 @@ fn an_unsigned_promotion_on_the_remote_is_not_recorded() {
             &main,
             "-m",
             &format!(
-                "oxide: promote\n\nOxide-Proposal: {id}\nOxide-Promoted-By: {}\n",
+                "oxide: promote\n\nOxide-Proposal: {id}\nOxide-Bundle-Digest: {digest}\nOxide-Promoted-By: {}\n",
                 t.lead
             ),
         ],
@@ -739,7 +746,7 @@ fn an_unsigned_promotion_on_the_remote_is_not_recorded() {
     assert_eq!(r.len(), 1, "{s:#}");
     assert_eq!(r[0]["code"], "SYNC_PROMOTION_UNVERIFIED");
     assert!(
-        r[0]["message"].as_str().unwrap().contains("no signature"),
+        r[0]["message"].as_str().unwrap().contains("it is unsigned"),
         "{s:#}"
     );
     assert_eq!(s["promoted"], json!([]));
