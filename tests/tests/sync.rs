@@ -755,6 +755,59 @@ fn an_unsigned_promotion_on_the_remote_is_not_recorded() {
     assert_eq!(audit_kinds(&t.c1, "sync.refused"), 1);
 }
 
+/// Clone 1 holds the same proposal but never validated or approved it; clone 2 validated,
+/// approved (both persons' keys are on this machine's keyring) and promoted it. Clone 1 does
+/// not claim a promotion it never saw approved: its copy becomes superseded.
+#[test]
+fn a_copy_this_clone_never_approved_is_superseded_by_the_remote_promotion() {
+    let t = team();
+    let b = manual_bundle(
+        &head(t.c1.path(), "main"),
+        &"cd".repeat(32),
+        "raise retries",
+        json!([{"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 7"}]),
+        "2026-11-30T11:00:00Z",
+    );
+    let id = t.c1.import_bundle("same", &b);
+    assert_eq!(t.c2.import_bundle("same", &b), id);
+    let v = t.c2.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0);
+    ox(
+        &t.c2,
+        &["--json", "promote", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0);
+    sync(&t.c2, &t.lead);
+
+    let s = sync(&t.c1, &t.approver);
+    assert!(refused(&s).is_empty(), "{s:#}");
+    assert_eq!(s["superseded"], json!([id]), "{s:#}");
+    assert_eq!(s["promoted"], json!([]));
+    let show =
+        t.c1.oxide(&["--json", "proposal", "show", &id])
+            .expect(0)
+            .json();
+    assert_eq!(show["state"], "superseded", "{show:#}");
+    assert_eq!(
+        show["failure_reason_code"], "PROMOTED_ELSEWHERE",
+        "{show:#}"
+    );
+    assert_eq!(audit_kinds(&t.c1, "sync.promotion_received"), 1);
+}
+
 #[test]
 fn an_ssh_remote_is_refused_up_front_because_this_libgit2_has_no_ssh() {
     // Skipped transport: git2 is built without default features (no libssh2), so ssh:// is
