@@ -902,3 +902,52 @@ fn force(repo: &git2::Repository, refname: &str, tree: git2::Oid, parent: git2::
         .unwrap();
     repo.reference(refname, c, true, "rewritten").unwrap();
 }
+
+/// Endorsing needs a person whose keyring key the committed registry holds: a person with no
+/// key, and a person with a key the registry does not know, are refused with nothing written
+/// (no device key made, no audit event).
+#[test]
+fn an_endorser_the_registry_does_not_know_is_refused_writing_nothing() {
+    let t = team();
+    let stranger = unique_person("stranger");
+    let _forget = Forget(vec![stranger.clone()]);
+    keygen(&t.c1, &stranger);
+    let events = count(&t.c1, "SELECT count(*) FROM audit_events");
+    let nobody = ox(
+        &t.c1,
+        &["--json", "sync", "--person", "nobody-at-all"],
+        &t.approver,
+    )
+    .expect(2);
+    assert_eq!(nobody.error_code(), "SIGNING_NO_KEY", "{}", nobody.stdout);
+    let r = ox(
+        &t.c1,
+        &["--json", "sync", "--person", &stranger],
+        &t.approver,
+    )
+    .expect(2);
+    assert_eq!(r.error_code(), "SYNC_NO_ENDORSER", "{}", r.stdout);
+    // Two person keys in this database and no --person: which one must be said.
+    let which = ox(&t.c1, &["--json", "sync"], &t.approver).expect(2);
+    assert_eq!(which.error_code(), "SYNC_NO_ENDORSER", "{}", which.stdout);
+    assert_eq!(count(&t.c1, "SELECT count(*) FROM audit_events"), events);
+    assert_eq!(
+        count(
+            &t.c1,
+            "SELECT count(*) FROM signing_keys WHERE purpose = 'device'"
+        ),
+        0
+    );
+    assert_eq!(count(&t.c1, "SELECT count(*) FROM sync_devices"), 0);
+    let refs = git(t.bare.path(), &["for-each-ref", "refs/oxide/"]);
+    assert!(refs.is_empty(), "{refs}");
+    // Naming the registered person works.
+    let ok = ox(
+        &t.c1,
+        &["--json", "sync", "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0)
+    .json();
+    assert!(ok["pushed"].as_u64().unwrap() >= 1, "{ok:#}");
+}
