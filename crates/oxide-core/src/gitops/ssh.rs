@@ -257,6 +257,19 @@ fn login_name() -> Option<String> {
         .find(|v| !v.is_empty())
 }
 
+/// Whether the private key file at `path` is protected by a passphrase (then it is left to
+/// the agent: libssh2 would stop at it instead of trying the next key). Only the header is
+/// judged; the key is never decrypted, and the parsed copy is zeroized on drop.
+fn has_passphrase(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return true;
+    }
+    ssh_key::PrivateKey::from_openssh(text.as_bytes()).is_ok_and(|k| k.is_encrypted())
+}
+
 /// One way to authenticate, tried once.
 #[derive(Debug, Clone)]
 enum Attempt {
@@ -323,7 +336,7 @@ impl SshSession {
                 if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
                     for f in ["id_ed25519", "id_ecdsa", "id_rsa"] {
                         let p = Path::new(&home).join(".ssh").join(f);
-                        if p.is_file() {
+                        if p.is_file() && !has_passphrase(&p) {
                             v.push(Attempt::KeyFile(p));
                         }
                     }
@@ -456,6 +469,21 @@ mod tests {
         assert_eq!(t("/srv/x.git"), None);
         assert_eq!(t("file:///srv/x.git"), None);
         assert_eq!(t("./x:y"), None);
+    }
+
+    #[test]
+    fn keys_with_a_passphrase_are_left_to_the_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, pass) in [("plain", ""), ("locked", "secret passphrase")] {
+            let st = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", pass, "-f"])
+                .arg(dir.path().join(name))
+                .status()
+                .expect("ssh-keygen (openssh-client; run scripts/setup.sh)");
+            assert!(st.success());
+        }
+        assert!(!has_passphrase(&dir.path().join("plain")));
+        assert!(has_passphrase(&dir.path().join("locked")));
     }
 
     fn blob_line(host: &str, blob: &[u8]) -> String {
