@@ -10,7 +10,14 @@
 //! window between the ref update and its recording transaction (the one reconcile repairs from
 //! the ref and the commit's trailers) is hit on purpose, not by luck.
 //!
-//! `OXIDE_CRASH_CYCLES` (default 100) and `OXIDE_CRASH_SEED` tune a run; the seed is printed.
+//! `oxide rollback` gets the same treatment (its own intent journal): after each kill and
+//! restart a proposal is `rolled_back` exactly when a rollback row names it, exactly when the
+//! target's history holds one signed revert commit of its promotion, exactly when one
+//! `rollout.rolled_back` event records it; no rollback intent stays pending; nothing is
+//! rolled back twice; `oxide audit verify` exits 0.
+//!
+//! `OXIDE_CRASH_CYCLES` (default 100, per test) and `OXIDE_CRASH_SEED` tune a run; the seed is
+//! printed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -275,6 +282,253 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
         "{cycles} cycles in {:?}: {killed} killed, {finished_by_reconcile} finished by reconcile, {retried} retried, {} promoted; time in prepare/promote/restart/check: {spent:?}",
         started.elapsed(),
         promoted.len()
+    );
+    assert!(
+        killed > cycles / 4,
+        "too few kills ({killed}) to mean anything"
+    );
+}
+
+/// The revert commits on main's first-parent history: proposal id → commits rolling it back
+/// (each signed, each naming the promotion commit it reverts).
+fn revert_commits(repo: &git2::Repository) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.simplify_first_parent().unwrap();
+    for oid in walk {
+        let c = repo.find_commit(oid.unwrap()).unwrap();
+        let msg = c.message().unwrap_or("");
+        let Some(of) = msg
+            .lines()
+            .find_map(|l| l.strip_prefix("Oxide-Rollback-Of: "))
+        else {
+            continue;
+        };
+        let id = msg
+            .lines()
+            .find_map(|l| l.strip_prefix("Oxide-Proposal: "))
+            .expect("a revert commit names its proposal")
+            .trim()
+            .to_string();
+        assert!(
+            repo.extract_signature(&c.id(), None).is_ok(),
+            "revert commit {} is unsigned",
+            c.id()
+        );
+        out.entry(id)
+            .or_default()
+            .push((c.id().to_string(), of.trim().to_string()));
+    }
+    out
+}
+
+/// Rollback rows, refs and audit agree; returns the rolled-back ids.
+fn rollbacks_agree(s: &SignedRepo, ids: &[String]) -> Vec<String> {
+    let db = rusqlite::Connection::open(s.repo.db()).unwrap();
+    let pending: i64 = db
+        .query_row(
+            "SELECT count(*) FROM rollback_intents WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        pending, 0,
+        "a rollback intent is still pending after the restart"
+    );
+    let repo = git2::Repository::open(s.repo.path()).unwrap();
+    let on_main = revert_commits(&repo);
+    let rows: BTreeMap<String, (String, String)> = db
+        .prepare("SELECT proposal_id, revert_commit, promotion_commit FROM rollbacks")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let events: Vec<(String, String)> = db
+        .prepare("SELECT subject, payload FROM audit_events WHERE kind = 'rollout.rolled_back'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let guards: i64 = db
+        .query_row(
+            "SELECT count(*) FROM transitions WHERE guard = 'roll_back' AND outcome = 'passed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut rolled = Vec::new();
+    for id in ids {
+        let state: String = db
+            .query_row("SELECT state FROM proposals WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let promotion: String = db
+            .query_row(
+                "SELECT commit_id FROM promotions WHERE proposal_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let reverts = on_main.get(id).cloned().unwrap_or_default();
+        assert!(reverts.len() <= 1, "{id} rolled back twice: {reverts:?}");
+        let ev: Vec<_> = events.iter().filter(|(sub, _)| sub == id).collect();
+        match rows.get(id) {
+            Some((revert, of)) => {
+                assert_eq!(
+                    state, "rolled_back",
+                    "{id} has a rollback row but is {state}"
+                );
+                assert_eq!(of, &promotion, "{id}: the row reverts another commit");
+                assert_eq!(
+                    reverts,
+                    vec![(revert.clone(), promotion.clone())],
+                    "{id}: row and ref disagree"
+                );
+                assert_eq!(ev.len(), 1, "{id}: {} rollout.rolled_back events", ev.len());
+                assert!(ev[0].1.contains(revert.as_str()));
+                rolled.push(id.clone());
+            }
+            None => {
+                assert_eq!(state, "promoted", "{id} has no rollback row but is {state}");
+                assert!(
+                    reverts.is_empty(),
+                    "{id} reverted on main without a rollback row"
+                );
+                assert!(ev.is_empty(), "{id} audited as rolled back without a row");
+            }
+        }
+    }
+    assert_eq!(
+        rows.len(),
+        rolled.len(),
+        "rollback rows of unknown proposals"
+    );
+    assert_eq!(guards as usize, rolled.len(), "workflow roll_back records");
+    let v = s.run(&["--json", "audit", "verify"], &[]).expect(0).json();
+    assert_eq!(v["ok"], true, "{v:#}");
+    rolled
+}
+
+#[test]
+fn rollback_killed_at_random_points_never_rolls_back_twice_or_loses_one() {
+    let cycles: usize = std::env::var("OXIDE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let seed: u64 = std::env::var("OXIDE_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x0_5EED_1313);
+    eprintln!("rollback crash test: {cycles} cycles, OXIDE_CRASH_SEED={seed}");
+    let mut rng = Rng(seed.rotate_left(17) | 1);
+    let s = SignedRepo::new(&[("ana", "approver"), ("lee", "lead")]);
+    let (ana, lee) = (s.person(0).to_string(), s.person(1).to_string());
+    let promoted = |n: usize| {
+        let id = approved(&s, n, &ana);
+        let p = s
+            .run(&["--json", "promote", &id, "--person", &lee], &[])
+            .expect(0)
+            .json();
+        assert_eq!(p["state"], "promoted", "{p:#}");
+        id
+    };
+    let rollback = |id: &str| {
+        s.repo
+            .oxide_command(&[
+                "--json",
+                "rollback",
+                id,
+                "--reason",
+                "crash drill",
+                "--person",
+                &lee,
+            ])
+            .env("OXIDE_ACTOR", &lee)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start oxide rollback")
+    };
+
+    // One uninterrupted rollback measures how long one takes here.
+    let first = promoted(0);
+    let t = Instant::now();
+    assert!(rollback(&first).wait().unwrap().success());
+    let span = (t.elapsed().as_millis() as u64 * 5 / 4).max(50);
+    let mut ids = vec![first];
+    let mut current: Option<String> = None;
+    let (mut killed, mut finished_by_reconcile, mut retried) = (0usize, 0usize, 0usize);
+    let started = Instant::now();
+    for n in 1..=cycles {
+        let id = match current.take() {
+            Some(id) => id,
+            None => {
+                let id = promoted(n);
+                ids.push(id.clone());
+                id
+            }
+        };
+        // Most of a rollback's time is after its transaction (binder hand-over, the signed
+        // checkpoint): kills are drawn from the first 70% so the journal's window is hit, and
+        // every other cycle from the first eighth (before the journal: the same proposal is
+        // tried again, so fewer need preparing and the run stays short).
+        let delay = if n % 2 == 0 {
+            rng.below(span * 7 / 10)
+        } else {
+            rng.below((span / 8).max(1))
+        };
+        let mut child = rollback(&id);
+        std::thread::sleep(Duration::from_millis(delay));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let before: i64 = rusqlite::Connection::open(s.repo.db())
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM rollback_intents WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // The restart: `status` reconciles what the killed process left.
+        s.run(&["--json", "status"], &[]).expect(0);
+        let rolled = rollbacks_agree(&s, &ids);
+        if rolled.contains(&id) {
+            if before > 0 {
+                finished_by_reconcile += 1;
+            }
+            // Never twice: a second rollback of it is refused and changes nothing.
+            if n % 10 == 0 {
+                let r = s.run(
+                    &[
+                        "--json", "rollback", &id, "--reason", "again", "--person", &lee,
+                    ],
+                    &[],
+                );
+                assert_eq!(r.code, 3, "{}", r.stdout);
+                rollbacks_agree(&s, &ids);
+            }
+        } else {
+            retried += 1;
+            current = Some(id);
+        }
+    }
+    if let Some(id) = current {
+        assert!(rollback(&id).wait().unwrap().success());
+    }
+    let rolled = rollbacks_agree(&s, &ids);
+    assert_eq!(rolled.len(), ids.len(), "a rollback was lost");
+    eprintln!(
+        "{cycles} rollback cycles in {:?}: {killed} killed, {finished_by_reconcile} finished by reconcile, {retried} retried, {} rolled back",
+        started.elapsed(),
+        rolled.len()
     );
     assert!(
         killed > cycles / 4,

@@ -81,6 +81,14 @@ pub enum Command {
     Approvals(cmd::approve::ApprovalsArgs),
     /// Verify a proposal's approvals now (exit 3 when not ok).
     Verify(cmd::approve::VerifyArgs),
+    /// Roll back a promoted proposal: a signed revert commit on the target, state
+    /// rolled_back (lead or maintainer); `rollback drill` rehearses it on a scratch branch.
+    Rollback(cmd::rollback::RollbackArgs),
+    /// A proposal's canary runs (the [[canary]] checks run after its promotion) and their logs.
+    Canary(cmd::rollback::CanaryArgs),
+    /// Runtime memory (behavior/personality entries) and its history.
+    #[command(subcommand)]
+    Memory(cmd::rollback::MemoryCmd),
     /// Promote an approved proposal: every gate re-checked (bundle signature, branch,
     /// validation, policy committed now, approvals, strict up-to-date, promoter role), then a
     /// commit signed with your keyring key (SSHSIG) moves the target branch (exit 3 on any
@@ -127,6 +135,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Approve(a) => cmd::approve::approve(cli, a, out),
         Command::Approvals(a) => cmd::approve::approvals(cli, a, out),
         Command::Verify(a) => cmd::approve::verify(cli, a, out),
+        Command::Rollback(a) => cmd::rollback::run(cli, a, out),
+        Command::Canary(a) => cmd::rollback::canary(cli, a, out),
+        Command::Memory(c) => cmd::rollback::memory(cli, c, out),
         Command::Promote(a) => cmd::promote::run(cli, a, out),
         Command::Sync(a) => cmd::sync::run(cli, a, out),
     }

@@ -8,7 +8,7 @@
 //!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `approval` (sign and count approvals),
 //!   `govern` (governance edits proposed from the app), `rollout` (promotion: gates, signed
-//!   commit, crash recovery), `sync` (team state through the git remote);
+//!   commit, crash recovery; canary, rollback, drill), `sync` (team state through the git remote);
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;

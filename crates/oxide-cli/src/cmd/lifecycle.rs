@@ -60,7 +60,13 @@ pub fn show(cli: &Cli, id: &str, out: &mut Out) -> Result<(), CliError> {
                 .ok()
                 .and_then(|x| x["op"].as_str().map(String::from))
                 .unwrap_or_default();
-            s.push_str(&format!("  {kind:<12} {}\n", op.path()));
+            let what = match op {
+                oxide_core::proposal::Op::MemorySet { namespace, key, .. } => {
+                    format!("memory {}/{key}", namespace.as_str())
+                }
+                _ => op.path().unwrap_or_default().to_string(),
+            };
+            s.push_str(&format!("  {kind:<12} {what}\n"));
         }
         if !v.checks.is_empty() {
             s.push_str("checks (latest run):\n");

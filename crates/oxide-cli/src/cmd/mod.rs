@@ -10,6 +10,7 @@ pub mod policy;
 pub mod promote;
 pub mod proposal;
 pub mod propose;
+pub mod rollback;
 pub mod skill;
 pub mod status;
 pub mod sync;

@@ -41,7 +41,9 @@ pub fn run(cli: &Cli, a: &PromoteArgs, out: &mut Out) -> Result<(), CliError> {
         &|k| std::env::var_os(k),
         &mut progress,
     )?;
-    out.result(&rep, || {
+    // A failed canary rolled the promotion back: the canary gate said no (exit 3).
+    let rolled_back = rep.state != oxide_core::State::Promoted;
+    let human = || {
         let mut s = format!(
             "proposal {} is {}: {} now at {}, signed by {} (key {})\n",
             rep.id,
@@ -61,7 +63,35 @@ pub fn run(cli: &Cli, a: &PromoteArgs, out: &mut Out) -> Result<(), CliError> {
             "verify it: git verify-commit {} (with gpg.ssh.allowedSignersFile from `oxide keys export-allowed-signers`)\n",
             rep.commit
         ));
+        if let Some(c) = &rep.canary {
+            s.push_str(&format!("canary run {}: {}\n", c.run_id, c.status.as_str()));
+            for k in &c.checks {
+                s.push_str(&format!("  [{}] {}\n", k.name, k.status.as_str()));
+            }
+            if let Some(rb) = &c.rolled_back {
+                s.push_str(&format!(
+                    "rolled back automatically ({}): revert commit {}\n",
+                    rb.failure_reason_code, rb.commit
+                ));
+            }
+            if let Some(e) = &c.rollback_error {
+                s.push_str(&format!(
+                    "the automatic rollback failed ({}): {}\nroll back by hand: oxide rollback {} --reason ...\n",
+                    e.code, e.message, rep.id
+                ));
+            }
+        }
         s
-    });
+    };
+    if rolled_back
+        || rep
+            .canary
+            .as_ref()
+            .is_some_and(|c| c.rollback_error.is_some())
+    {
+        out.refused_result(&rep, human);
+    } else {
+        out.result(&rep, human);
+    }
     Ok(())
 }

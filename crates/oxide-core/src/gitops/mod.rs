@@ -15,6 +15,7 @@ use crate::proposal::{apply_ops, Bundle, Change, Problem, TreeFiles};
 
 pub mod diffstat;
 pub mod promote;
+pub mod revert;
 pub mod review_diff;
 pub mod ssh;
 pub mod transport;

@@ -254,6 +254,17 @@ pub fn history(
     Ok(rows)
 }
 
+/// Every version a proposal wrote (any key), in the order written.
+pub fn by_proposal(conn: &Connection, proposal: &str) -> Result<Vec<MemoryEntry>, MemoryError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLS} FROM memory_entries WHERE proposal_id = ?1 ORDER BY audit_seq"
+    ))?;
+    let rows = stmt
+        .query_map(params![proposal], row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

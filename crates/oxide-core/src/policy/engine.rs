@@ -210,6 +210,7 @@ impl PolicySet {
         let mut out: PolicyOutput = serde_json::from_value(json)
             .map_err(|e| format!("{ENTRYPOINT} has the wrong shape: {e}"))?;
         check_output(&out)?;
+        require_memory_risk(&mut out, &typed.proposal.memory);
         require_validated(&mut out, &typed.validation);
         Ok(out)
     }
@@ -280,6 +281,28 @@ fn check_output(out: &PolicyOutput) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A runtime-memory change is at least medium risk whatever the policy says: a
+/// decision rating one `low` is denied (`MEMORY_RISK_TOO_LOW`), so an older or edited policy
+/// that knows nothing of memory cannot let one through on a single approval.
+fn require_memory_risk(out: &mut PolicyOutput, memory: &[MemoryFact]) {
+    if memory.is_empty() || out.risk >= Risk::Medium {
+        return;
+    }
+    let keys: Vec<String> = memory
+        .iter()
+        .map(|m| format!("{}/{}", m.namespace, m.key))
+        .collect();
+    out.denials.push(Denial {
+        policy_reason_code: MEMORY_RISK_TOO_LOW.to_string(),
+        message: format!(
+            "the policy rates a runtime-memory change ({}) as {}, but memory changes are at least medium risk; add a rule like the default policy's `oxide.memory_change`",
+            keys.join(", "),
+            out.risk.as_str()
+        ),
+        rule: "oxide.evaluator".to_string(),
+    });
 }
 
 /// Defence in depth: whatever the policy says, no allow without a passed validation of the

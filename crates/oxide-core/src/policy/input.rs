@@ -62,15 +62,19 @@ pub fn op_lines(op: &Op, base_lines: &dyn Fn(&str) -> Option<u64>) -> (u64, u64)
             }
             (add, rem)
         }
+        // A memory entry is no file line; its risk is `proposal.memory` (at least medium).
+        Op::MemorySet { .. } => (0, 0),
     }
 }
 
-fn op_kind(op: &Op) -> OpKind {
+/// The file op's kind; `None` for a memory op (reported in `proposal.memory`).
+fn op_kind(op: &Op) -> Option<OpKind> {
     match op {
-        Op::CreateFile { .. } => OpKind::CreateFile,
-        Op::DeleteFile { .. } => OpKind::DeleteFile,
-        Op::TextEdit { .. } => OpKind::TextEdit,
-        Op::JsonPatch { .. } => OpKind::JsonPatch,
+        Op::CreateFile { .. } => Some(OpKind::CreateFile),
+        Op::DeleteFile { .. } => Some(OpKind::DeleteFile),
+        Op::TextEdit { .. } => Some(OpKind::TextEdit),
+        Op::JsonPatch { .. } => Some(OpKind::JsonPatch),
+        Op::MemorySet { .. } => None,
     }
 }
 
@@ -82,24 +86,36 @@ pub fn proposal_facts(
     base_lines: &dyn Fn(&str) -> Option<u64>,
 ) -> ProposalFacts {
     let mut touched = BTreeSet::new();
+    let mut memory = Vec::new();
     let (mut added, mut removed) = (0u64, 0u64);
     let ops = bundle
         .intent
         .ops
         .iter()
-        .map(|op| {
+        .filter_map(|op| {
+            let (Some(kind), Some(path)) = (op_kind(op), op.path()) else {
+                if let Op::MemorySet { namespace, key, .. } = op {
+                    memory.push(MemoryFact {
+                        namespace: namespace.as_str().to_string(),
+                        key: key.clone(),
+                    });
+                }
+                return None;
+            };
+            let path = path.to_string();
             let (a, r) = op_lines(op, base_lines);
             added += a;
             removed += r;
-            touched.insert(op.path().to_string());
-            OpFacts {
-                op: op_kind(op),
-                path: op.path().to_string(),
+            touched.insert(path.clone());
+            Some(OpFacts {
+                op: kind,
+                path,
                 lines_added: a,
                 lines_removed: r,
-            }
+            })
         })
         .collect();
+    memory.sort();
     ProposalFacts {
         id: meta.id.clone(),
         digest: digest.to_string(),
@@ -111,6 +127,7 @@ pub fn proposal_facts(
         lines_removed: removed,
         size: None,
         risk_hints: bundle.intent.risk_hints.clone(),
+        memory,
     }
 }
 
@@ -354,7 +371,7 @@ pub fn add_repo_facts(
             .intent
             .ops
             .iter()
-            .map(|o| o.path().to_string())
+            .filter_map(|o| o.path().map(str::to_string))
             .collect();
         if let Some(s) = &size {
             paths.extend(s.files.iter().map(|f| f.path.clone()));
@@ -375,6 +392,12 @@ pub fn add_repo_facts(
         submitter: by_submitter,
     });
     Ok(())
+}
+
+/// A manual bundle of `ops` (for the room's tests).
+#[cfg(test)]
+pub(crate) fn tests_bundle(ops: Vec<Op>) -> Bundle {
+    tests::bundle(ops, Synthesizer::Manual)
 }
 
 #[cfg(test)]

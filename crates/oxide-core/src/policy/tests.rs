@@ -435,3 +435,61 @@ fn symlinks_in_the_policy_folder_are_refused() {
     assert_eq!(e.code(), "POLICY_READ");
     assert!(e.to_string().contains("symbolic links"), "{e}");
 }
+
+#[test]
+fn a_runtime_memory_change_is_at_least_medium_whatever_the_policy_says() {
+    let mut input = base_input();
+    input["proposal"]["memory"] = json!([{"namespace": "behavior", "key": "review.tone"}]);
+    // The default policy escalates it to medium (two approvers) and allows it.
+    let d = default_set().evaluate("p1", &input);
+    assert_eq!(d.outcome, Outcome::Allowed, "{d:#?}");
+    assert_eq!(d.risk, Risk::Medium, "{d:#?}");
+    assert!(
+        d.escalations
+            .iter()
+            .any(|e| e.rule == "oxide.memory_change"),
+        "{d:#?}"
+    );
+    // A policy that knows nothing of memory and says low is denied by the evaluator.
+    let d = set_of(ALLOW_ALL).evaluate("p1", &input);
+    assert_eq!(d.outcome, Outcome::Denied, "{d:#?}");
+    assert_eq!(
+        d.policy_reason_code.as_deref(),
+        Some(MEMORY_RISK_TOO_LOW),
+        "{d:#?}"
+    );
+    assert!(
+        d.denials[0].message.contains("behavior/review.tone"),
+        "{d:#?}"
+    );
+    // Without memory entries the same policy is not touched by the rule.
+    let d = set_of(ALLOW_ALL).evaluate("p1", &base_input());
+    assert_eq!(d.outcome, Outcome::Allowed, "{d:#?}");
+}
+
+#[test]
+fn memory_ops_are_facts_of_their_own_not_paths() {
+    use crate::proposal::{MemoryNamespace, Op};
+    let bundle = input::tests_bundle(vec![
+        Op::TextEdit {
+            path: "src/a.txt".into(),
+            find: "a".into(),
+            replace: "b".into(),
+        },
+        Op::MemorySet {
+            namespace: MemoryNamespace::Personality,
+            key: "tone".into(),
+            value: json!("warm"),
+        },
+    ]);
+    let facts = input::proposal_facts(&bundle, "sha256:x", &Default::default(), &|_| None);
+    assert_eq!(facts.touched_paths, ["src/a.txt"]);
+    assert_eq!(facts.ops.len(), 1);
+    assert_eq!(
+        facts.memory,
+        [MemoryFact {
+            namespace: "personality".into(),
+            key: "tone".into()
+        }]
+    );
+}

@@ -87,6 +87,21 @@ pub struct ProposalFacts {
     pub size: Option<SizeFacts>,
     /// Risk hints the synthesizer gave (untrusted, informative only).
     pub risk_hints: Vec<String>,
+    /// Runtime-memory entries the proposal sets (R-009; `memory_set` ops, which are not in
+    /// `ops`), sorted. A memory change is at least medium risk: the evaluator denies a decision
+    /// that rates one lower (`MEMORY_RISK_TOO_LOW`). Absent in older inputs: none.
+    #[serde(default)]
+    pub memory: Vec<MemoryFact>,
+}
+
+/// A runtime-memory entry a proposal sets.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct MemoryFact {
+    /// `behavior` or `personality`.
+    pub namespace: String,
+    pub key: String,
 }
 
 /// The size of a proposal as git diffs it (`gitops::diffstat`).
@@ -280,6 +295,8 @@ pub struct ValidationFacts {
 /// Policy reason code when a decision would allow a proposal that has no passed validation
 /// of its current branch commit.
 pub const NOT_VALIDATED: &str = "NOT_VALIDATED";
+/// The evaluator's denial of a decision rating a runtime-memory change below medium.
+pub const MEMORY_RISK_TOO_LOW: &str = "MEMORY_RISK_TOO_LOW";
 
 impl ValidationFacts {
     /// Why these facts are not a passed validation of the current branch commit (`None`: they

@@ -38,15 +38,47 @@ pub enum Op {
         #[cfg_attr(feature = "ts", ts(type = "Array<Record<string, unknown>>"))]
         patch: Vec<Value>,
     },
+    /// Set a runtime-memory entry instead of a file: promotion writes it as a new
+    /// version naming the proposal, a rollback restores the version before. `value` is any
+    /// JSON; `null` clears the key. At least medium risk.
+    MemorySet {
+        namespace: MemoryNamespace,
+        /// 1-200 characters.
+        key: String,
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+        value: Value,
+    },
+}
+
+/// The runtime-memory namespaces a proposal may change.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum MemoryNamespace {
+    Behavior,
+    Personality,
+}
+
+impl MemoryNamespace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryNamespace::Behavior => "behavior",
+            MemoryNamespace::Personality => "personality",
+        }
+    }
 }
 
 impl Op {
-    pub fn path(&self) -> &str {
+    /// The repository file the op changes; `None` for a runtime-memory op.
+    pub fn path(&self) -> Option<&str> {
         match self {
             Op::CreateFile { path, .. }
             | Op::DeleteFile { path }
             | Op::TextEdit { path, .. }
-            | Op::JsonPatch { path, .. } => path,
+            | Op::JsonPatch { path, .. } => Some(path),
+            Op::MemorySet { .. } => None,
         }
     }
 }

@@ -2,16 +2,25 @@
 //! a proposal must pass to reach the target branch ([`readiness`]), the promotion itself —
 //! every gate re-checked in one critical section, a signed commit, a compare-and-swap ref
 //! update — ([`promote`]), and crash recovery from the intent journal, the ref and its
-//! trailers ([`reconcile`]). See docs/promotion.md.
+//! trailers ([`reconcile`]). After a promotion the committed `[[canary]]` checks run on it
+//! ([`canary`]); a failure rolls it back automatically, and a lead or maintainer can roll
+//! back by hand ([`rollback`]: a signed revert commit, its own intent journal); the drill
+//! rehearses both on a scratch branch ([`drill`]); `memory_set` ops of a proposal become
+//! runtime-memory versions at promotion and are restored at rollback ([`runtime_memory`]).
+//! See docs/promotion.md and docs/runbooks/rollback.md.
 //!
 //! Decisions stay with the rooms: `workflow` (legality, the `promote`/`supersede` guards),
 //! `signing` (bundle signature, approvals' verification and tally, SSHSIG), `policy` (the
 //! decision under the policy committed now), `checks` (validation), `gitops` (git plumbing).
 //! This module gathers their answers, acts, and owns `promotions` and `promotion_intents`.
 
+pub mod canary;
+pub mod drill;
 pub mod promote;
 pub mod readiness;
 pub mod reconcile;
+pub mod rollback;
+pub mod runtime_memory;
 
 pub use promote::{promote, Promoted};
 pub use readiness::{readiness, CarryOver, Gate, GateStatus, Readiness};
@@ -19,6 +28,10 @@ pub use reconcile::{
     promotion, promotions, reconcile, verify_promotion_commit, Promotion, ReconcileReport,
     VerifiedPromotion,
 };
+
+pub use canary::{CanaryOutcome, CanaryStatus};
+pub use drill::{drill, DrillReport};
+pub use rollback::{rollback, RolledBack, Trigger};
 
 use crate::workflow::State;
 use crate::{Error, ErrorKind, Workspace};
@@ -59,6 +72,44 @@ pub enum RolloutError {
     RevalidationFailed { id: String, why: String },
     #[error("the promotion journal is inconsistent: {0}")]
     Journal(String),
+    // ---- rollback, canary, drill (H2)
+    #[error("proposal {id} has no verifiable promotion: {why}. Nothing was changed")]
+    NoPromotion { id: String, why: String },
+    #[error("{person} may not roll back: rolling back needs the role lead or maintainer in .oxide/approvers.toml as committed on the target (docs/roles.md), and {person} holds {roles}. Nothing was changed")]
+    RollbackRole { person: String, roles: String },
+    #[error("{person}'s keyring key {keyid} is not a valid registered key of {person} in .oxide/approvers.toml as committed on the target ({why}); a revert commit signed with it would not verify. Register the key (`oxide approvers add`), commit it, and retry. Nothing was changed")]
+    SignerNotRegistered {
+        person: String,
+        keyid: String,
+        why: String,
+    },
+    #[error("the revert of promotion commit {commit} does not apply cleanly on the target head {head} (conflicting paths: {paths}); later changes touched the same lines. Revert by hand with a reviewed proposal. Nothing was changed")]
+    RevertConflict {
+        commit: String,
+        head: String,
+        paths: String,
+    },
+    #[error("the target {target} moved during the rollback (expected {expected}, found {found}); nothing was rolled back — retry")]
+    RollbackRaced {
+        target: String,
+        expected: String,
+        found: String,
+    },
+    #[error("runtime memory {namespace}/{key} changed after the promotion (it wrote version {promoted}, the current version is {current}); restoring the previous value would discard that change. Nothing was changed")]
+    MemoryConflict {
+        namespace: String,
+        key: String,
+        promoted: i64,
+        current: i64,
+    },
+    #[error("a rollback needs a reason: pass --reason TEXT (what went wrong)")]
+    ReasonRequired,
+    #[error("proposal {id} is being rolled back by process {pid}; wait for it to finish")]
+    RollbackBusy { id: String, pid: i64 },
+    #[error("{what}: {why}")]
+    Io { what: String, why: String },
+    #[error("the rollback drill failed at '{step}': {why}. The target branch was not touched")]
+    DrillFailed { step: String, why: String },
 }
 
 impl RolloutError {
@@ -79,12 +130,25 @@ impl RolloutError {
             RolloutError::NoPerson { .. } => "ROLLOUT_NO_PERSON",
             RolloutError::RevalidationFailed { .. } => "ROLLOUT_REVALIDATION_FAILED",
             RolloutError::Journal(_) => "ROLLOUT_JOURNAL",
+            RolloutError::NoPromotion { .. } => "ROLLOUT_NO_PROMOTION",
+            RolloutError::RollbackRole { .. } => "ROLLOUT_ROLLBACK_ROLE",
+            RolloutError::SignerNotRegistered { .. } => "ROLLOUT_SIGNER_NOT_REGISTERED",
+            RolloutError::RevertConflict { .. } => "ROLLOUT_REVERT_CONFLICT",
+            RolloutError::RollbackRaced { .. } => "ROLLOUT_ROLLBACK_RACED",
+            RolloutError::MemoryConflict { .. } => "ROLLOUT_MEMORY_CONFLICT",
+            RolloutError::ReasonRequired => "ROLLOUT_REASON_REQUIRED",
+            RolloutError::RollbackBusy { .. } => "ROLLOUT_ROLLBACK_BUSY",
+            RolloutError::Io { .. } => "ROLLOUT_IO",
+            RolloutError::DrillFailed { .. } => "ROLLOUT_DRILL_FAILED",
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            RolloutError::NoPerson { .. } => ErrorKind::Invalid,
+            RolloutError::NoPerson { .. }
+            | RolloutError::ReasonRequired
+            | RolloutError::RollbackBusy { .. } => ErrorKind::Invalid,
+            RolloutError::Io { .. } | RolloutError::DrillFailed { .. } => ErrorKind::Internal,
             RolloutError::InProgress { .. } | RolloutError::Journal(_) => ErrorKind::Internal,
             _ => ErrorKind::Refused,
         }

@@ -51,6 +51,9 @@ pub struct Promoted {
     pub checkpoint_seq: Option<i64>,
     /// What did not follow the promotion (e.g. the checked-out files), to be retried.
     pub warnings: Vec<String>,
+    /// The committed `[[canary]]` checks run on the promotion (`None`: the contract has none);
+    /// a failure rolled it back (`state` is then `rolled_back`).
+    pub canary: Option<super::CanaryOutcome>,
 }
 
 fn git_err(e: git2::Error) -> Error {
@@ -341,6 +344,14 @@ pub fn promote(
     let now = ws.clock().now();
     // Autocommit: the checkpoint row is durable before the keyring witness names it.
     let cp = crate::signing::checkpoint::create(ws.store().conn(), now)?;
+    let canary = super::canary::after_promotion(
+        ws,
+        &id,
+        &commit.to_string(),
+        &person,
+        env_source,
+        progress,
+    )?;
     let state = workflow::require(ws.store().conn(), &id)?.state;
     Ok(Promoted {
         id,
@@ -353,6 +364,7 @@ pub fn promote(
         carried_over: carry,
         checkpoint_seq: Some(cp.seq),
         warnings,
+        canary,
     })
 }
 

@@ -288,6 +288,13 @@ pub(crate) fn finish(
         ))
         .into());
     }
+    // the proposal's `memory_set` ops become runtime-memory versions naming it.
+    let memory = super::runtime_memory::apply_promotion(
+        conn,
+        &intent.proposal_id,
+        &intent.person,
+        stamp.at,
+    )?;
     let approvals: Vec<String> = serde_json::from_str(&intent.approvals).unwrap_or_default();
     let ev = audit::append(
         conn,
@@ -299,7 +306,7 @@ pub(crate) fn finish(
                             "old": intent.old_head, "person": intent.person,
                             "keyid": intent.keyid, "approvals": approvals,
                             "carried_over": intent.carried_over, "intent": intent.id,
-                            "detail": extra}),
+                            "memory": memory, "detail": extra}),
         },
         stamp.at,
     )?;
@@ -345,6 +352,8 @@ pub struct ReconcileReport {
     pub checkouts: Vec<String>,
     /// What could not be repaired now (retried next time).
     pub problems: Vec<String>,
+    /// Proposals whose interrupted rollback was found on the ref and recorded now.
+    pub rollbacks: Vec<String>,
 }
 
 /// Whether the ref's head is `commit` or has it in its history.
@@ -361,7 +370,12 @@ fn reached(repo: &Repository, head: Option<Oid>, commit: Oid) -> bool {
 /// crash interrupted. Idempotent; cheap when there is nothing pending.
 #[tracing::instrument(name = "rollout.reconcile", skip_all)]
 pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Error> {
-    let mut report = ReconcileReport::default();
+    // Rollbacks and canary runs interrupted by a crash (their own journals).
+    let mut report = ReconcileReport {
+        rollbacks: super::rollback::reconcile_rollbacks(ws)?,
+        ..Default::default()
+    };
+    super::canary::recover(ws)?;
     let todo = pending(ws.store().conn())?;
     let checkouts = checkout_pending(ws.store().conn())?;
     if todo.is_empty() && checkouts.is_empty() {

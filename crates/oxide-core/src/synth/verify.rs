@@ -53,7 +53,7 @@ pub fn evaluate_answer(answer: &ChatAnswer, files: &dyn BaseFiles) -> Result<Int
         .ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| proposal::paths::is_governance(op.path()))
+        .filter(|(_, op)| op.path().is_some_and(proposal::paths::is_governance))
         .map(|(i, _)| {
             proposal::Problem::new(
                 format!("/intent/ops/{i}/path"),

@@ -19,4 +19,8 @@ checkouts: Array<string>,
 /**
  * What could not be repaired now (retried next time).
  */
-problems: Array<string>, };
+problems: Array<string>, 
+/**
+ * Proposals whose interrupted rollback was found on the ref and recorded now.
+ */
+rollbacks: Array<string>, };

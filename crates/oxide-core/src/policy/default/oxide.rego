@@ -230,6 +230,20 @@ escalations contains e if {
 	}
 }
 
+# Runtime memory (R-009): a proposal setting behavior/personality entries of the shared
+# memory changes how the brains act, with no diff to review in the repository. At least
+# medium (the evaluator denies a lower rating whatever the policy says).
+memory_risk := "medium"
+
+escalations contains e if {
+	count(object.get(input.proposal, "memory", [])) > 0
+	e := {
+		"rule": "oxide.memory_change",
+		"risk": memory_risk,
+		"message": sprintf("sets runtime memory entries: %s", [concat(", ", sort({sprintf("%s/%s", [m.namespace, m.key]) | some m in input.proposal.memory}))]),
+	}
+}
+
 escalations contains e if {
 	count(deleted) > 0
 	e := {

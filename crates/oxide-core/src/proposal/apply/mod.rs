@@ -101,6 +101,52 @@ pub mod codes {
     pub const PATCH_FAILED: &str = "PATCH_FAILED";
     pub const NO_OPS: &str = "NO_OPS";
     pub const SCHEMA: &str = "SCHEMA";
+    pub const MEMORY_KEY: &str = "MEMORY_KEY";
+    pub const MEMORY_VALUE_TOO_LARGE: &str = "MEMORY_VALUE_TOO_LARGE";
+    pub const MEMORY_DUPLICATE: &str = "MEMORY_DUPLICATE";
+}
+
+/// Largest runtime-memory value a `memory_set` op may carry (its JSON text).
+pub const MAX_MEMORY_VALUE_BYTES: usize = 64 * 1024;
+
+/// The rules of a `memory_set` op (no base needed): a key of 1-200 characters without control
+/// characters, a value of at most [`MAX_MEMORY_VALUE_BYTES`], each (namespace, key) once.
+fn check_memory_op(
+    p: &str,
+    namespace: super::types::MemoryNamespace,
+    key: &str,
+    value: &Value,
+    seen: &mut std::collections::BTreeSet<(super::types::MemoryNamespace, String)>,
+    problems: &mut Vec<Problem>,
+) {
+    let n = key.chars().count();
+    if !(1..=200).contains(&n) || key.chars().any(char::is_control) {
+        problems.push(Problem::new(
+            format!("{p}/key"),
+            codes::MEMORY_KEY,
+            format!("the memory key must be 1-200 characters without control characters (got {n})"),
+        ));
+        return;
+    }
+    let size = serde_json::to_string(value).map_or(usize::MAX, |t| t.len());
+    if size > MAX_MEMORY_VALUE_BYTES {
+        problems.push(Problem::new(
+            format!("{p}/value"),
+            codes::MEMORY_VALUE_TOO_LARGE,
+            format!("the memory value is {size} bytes of JSON; at most {MAX_MEMORY_VALUE_BYTES}"),
+        ));
+        return;
+    }
+    if !seen.insert((namespace, key.to_string())) {
+        problems.push(Problem::new(
+            format!("{p}/key"),
+            codes::MEMORY_DUPLICATE,
+            format!(
+                "memory entry {}/{key} is set twice in one intent; set it once",
+                namespace.as_str()
+            ),
+        ));
+    }
 }
 
 impl Problem {
@@ -223,9 +269,20 @@ pub fn apply_ops<B: BaseFiles + ?Sized>(base: &B, ops: &[Op]) -> Result<FileChan
         base,
         files: BTreeMap::new(),
     };
+    let mut memory_seen = std::collections::BTreeSet::new();
     for (i, op) in ops.iter().enumerate() {
         let p = op_ptr(i);
-        let path = op.path();
+        let path = match op {
+            Op::MemorySet {
+                namespace,
+                key,
+                value,
+            } => {
+                check_memory_op(&p, *namespace, key, value, &mut memory_seen, &mut problems);
+                continue;
+            }
+            _ => op.path().unwrap_or_default(),
+        };
         if let Err((code, msg)) = check_path(path) {
             problems.push(Problem::new(format!("{p}/path"), code, msg));
             continue;
@@ -318,6 +375,8 @@ pub fn apply_ops<B: BaseFiles + ?Sized>(base: &B, ops: &[Op]) -> Result<FileChan
                     )),
                 }
             }
+            // Checked above, before the path rules: a memory op changes no file.
+            Op::MemorySet { .. } => {}
             Op::JsonPatch { patch, .. } => {
                 let Some(bytes) = current else {
                     missing(&mut problems);

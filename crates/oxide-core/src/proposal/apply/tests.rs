@@ -369,3 +369,61 @@ fn invisible_and_look_alike_space_characters_are_refused_in_paths() {
         assert_eq!(check_path(p), Ok(()), "{p}");
     }
 }
+
+fn mem(key: &str, value: Value) -> Op {
+    Op::MemorySet {
+        namespace: crate::proposal::MemoryNamespace::Behavior,
+        key: key.into(),
+        value,
+    }
+}
+
+#[test]
+fn memory_ops_change_no_file_and_are_checked_on_their_own() {
+    // A memory-only intent applies and changes no file.
+    let ok = apply_ops(&base(), &[mem("review.tone", json!({"style": "terse"}))]).unwrap();
+    assert!(ok.files.is_empty());
+    // Mixed with a file op, only the file changes.
+    let mixed = apply_ops(
+        &base(),
+        &[
+            mem("review.tone", json!(null)),
+            edit("README.md", "hello", "bye"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(mixed.files.keys().collect::<Vec<_>>(), ["README.md"]);
+    let huge = "x".repeat(MAX_MEMORY_VALUE_BYTES + 1);
+    assert_eq!(
+        problems(&[
+            mem("", json!(1)),
+            mem(&"k".repeat(201), json!(1)),
+            mem("bell\u{7}", json!(1)),
+            mem("big", json!(huge)),
+            mem("twice", json!(1)),
+            mem("twice", json!(2)),
+        ]),
+        [
+            (
+                "/intent/ops/0/key".to_string(),
+                codes::MEMORY_KEY.to_string()
+            ),
+            (
+                "/intent/ops/1/key".to_string(),
+                codes::MEMORY_KEY.to_string()
+            ),
+            (
+                "/intent/ops/2/key".to_string(),
+                codes::MEMORY_KEY.to_string()
+            ),
+            (
+                "/intent/ops/3/value".to_string(),
+                codes::MEMORY_VALUE_TOO_LARGE.to_string()
+            ),
+            (
+                "/intent/ops/5/key".to_string(),
+                codes::MEMORY_DUPLICATE.to_string()
+            ),
+        ]
+    );
+}
