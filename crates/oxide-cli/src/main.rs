@@ -94,6 +94,10 @@ pub enum Command {
     /// commit signed with your keyring key (SSHSIG) moves the target branch (exit 3 on any
     /// gate; nothing promoted). See docs/promotion.md.
     Promote(cmd::promote::PromoteArgs),
+    /// Team sync through the git remote: publish this device's proposals, validations,
+    /// approvals and audit segment under refs/oxide/*, receive the other devices' (each
+    /// verified before it is used), and see promotions made elsewhere.
+    Sync(cmd::sync::SyncArgs),
 }
 
 impl Cli {
@@ -135,6 +139,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Canary(a) => cmd::rollback::canary(cli, a, out),
         Command::Memory(c) => cmd::rollback::memory(cli, c, out),
         Command::Promote(a) => cmd::promote::run(cli, a, out),
+        Command::Sync(a) => cmd::sync::run(cli, a, out),
     }
 }
 

@@ -51,6 +51,8 @@ pub enum Error {
     Govern(#[from] crate::govern::GovernError),
     #[error(transparent)]
     Rollout(#[from] crate::rollout::RolloutError),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
 }
 
 impl Error {
@@ -74,6 +76,7 @@ impl Error {
             Error::Approval(e) => e.code(),
             Error::Govern(e) => e.code(),
             Error::Rollout(e) => e.code(),
+            Error::Sync(e) => e.code(),
         }
     }
 
@@ -96,6 +99,7 @@ impl Error {
             Error::Approval(e) => e.kind(),
             Error::Govern(e) => e.kind(),
             Error::Rollout(e) => e.kind(),
+            Error::Sync(e) => e.kind(),
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   `checks`, `synth`, `policy`, `signing`;
 //! - read models and orchestrators: `views`, `setup`, `approval` (sign and count approvals),
 //!   `govern` (governance edits proposed from the app), `rollout` (promotion: gates, signed
-//!   commit, crash recovery; canary, rollback, drill);
+//!   commit, crash recovery; canary, rollback, drill), `sync` (team state through the git
+//!   remote);
 //! - `error`: the aggregate of every room's error, the top of the crate.
 
 pub mod actor;
@@ -30,6 +31,7 @@ pub mod setup;
 pub mod signing;
 pub mod skill;
 pub mod store;
+pub mod sync;
 pub mod synth;
 pub mod views;
 pub mod workflow;

@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "read models and orchestrators",
-        &["views", "setup", "approval", "govern", "rollout"],
+        &["views", "setup", "approval", "govern", "rollout", "sync"],
     ),
 ];
 
@@ -192,6 +192,24 @@ const MATRIX: &[(&str, &[&str])] = &[
             "workspace",
         ],
     ),
+    (
+        "sync",
+        &[
+            "actor",
+            "approval",
+            "audit",
+            "canon",
+            "checks",
+            "clock",
+            "gitops",
+            "proposal",
+            "rollout",
+            "signing",
+            "store",
+            "workflow",
+            "workspace",
+        ],
+    ),
 ];
 
 /// The aggregate error module every module may name (see `MATRIX`).
@@ -225,6 +243,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("canary_events", "rollout"),
     ("rollbacks", "rollout"),
     ("rollback_intents", "rollout"),
+    ("audit_device_events", "audit"),
+    ("sync_*", "sync"),
 ];
 
 // ------------------------------------------------------------------------------ the checker

@@ -82,10 +82,23 @@ pub enum AuditCmd {
         /// One event per line as JSON (JSON Lines), streamed; no surrounding document.
         #[arg(long)]
         json_lines: bool,
+        /// Only the events of this device's chain: a device keyid (`oxide sync` imports other
+        /// devices' chains), or `local` for this database's own.
+        #[arg(long, value_name = "KEYID", conflicts_with = "all_devices")]
+        device: Option<String>,
+        /// This device's events and every synced device's together, ordered by time; each
+        /// event names its `device`.
+        #[arg(long)]
+        all_devices: bool,
     },
     /// Re-check every hash and link, every signed checkpoint and the keyring's witness; exit 3
     /// naming the first bad event when something does not hold.
-    Verify,
+    Verify {
+        /// Also verify every synced device's chain (its endorsement, chain and newest signed
+        /// checkpoint); `devices` lists each.
+        #[arg(long)]
+        all_devices: bool,
+    },
     /// Write the events (all, or those the filters of `audit list` select) as JSON Lines to
     /// FILE, and the signed checkpoints to FILE.checkpoints.
     Export {
@@ -97,6 +110,15 @@ pub enum AuditCmd {
     Checkpoint,
 }
 
+/// A verify report, with the synced devices' chains when asked.
+enum Verified {
+    Local(oxide_core::signing::checkpoint::AuditVerifyReport),
+    WithDevices(
+        oxide_core::signing::checkpoint::AuditVerifyReport,
+        serde_json::Value,
+    ),
+}
+
 fn human_line(e: &oxide_core::audit::AuditEvent) -> String {
     format!(
         "{:>6}  {}  {:<14} {:<24} {}",
@@ -106,10 +128,91 @@ fn human_line(e: &oxide_core::audit::AuditEvent) -> String {
 
 pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
     let ws = cli.open()?;
+    if let AuditCmd::List {
+        filters,
+        json_lines,
+        device,
+        all_devices,
+    } = cmd
+    {
+        let local = oxide_core::sync::local_device(&ws)?;
+        let remote_device = device
+            .as_deref()
+            .filter(|d| *d != "local" && Some(*d) != local.as_deref());
+        if *all_devices || remote_device.is_some() {
+            if filters.after.is_some() && *all_devices
+                || filters.before.is_some() && *all_devices
+                || filters.since.is_some()
+                || filters.until.is_some()
+                || filters.search.is_some()
+            {
+                return Err(CliError::invalid(
+                    "USAGE",
+                    "with --device KEYID (another device) or --all-devices, filter by --kind, --actor, --subject, --limit, --reverse (and --after/--before within one device's chain)",
+                ));
+            }
+            let q = oxide_core::audit::devices::DeviceQuery {
+                kinds: filters.kinds.clone(),
+                actor: filters.actor.clone(),
+                subject: filters.subject.clone(),
+                after: filters.after,
+                before: filters.before,
+                newest_first: filters.reverse,
+                limit: filters.limit,
+            };
+            let conn = ws.store().conn();
+            let events: Vec<serde_json::Value> = match remote_device {
+                Some(d) => oxide_core::audit::devices::device_events(conn, d, &q)
+                    .map_err(oxide_core::Error::from)?
+                    .into_iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(&e).unwrap_or_default();
+                        v["device"] = d.into();
+                        v
+                    })
+                    .collect(),
+                None => oxide_core::audit::devices::merged(
+                    conn,
+                    local.as_deref().unwrap_or("local"),
+                    &q,
+                )
+                .map_err(oxide_core::Error::from)?
+                .into_iter()
+                .map(|e| serde_json::to_value(&e).unwrap_or_default())
+                .collect(),
+            };
+            if *json_lines {
+                let mut w = std::io::stdout().lock();
+                for e in &events {
+                    let _ = writeln!(w, "{e}");
+                }
+                return Ok(());
+            }
+            out.result(&json!({ "events": events }), || {
+                events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{:.12}  {:>6}  {}  {:<14} {:<24} {}",
+                            e["device"].as_str().unwrap_or_default(),
+                            e["seq"],
+                            e["ts"].as_str().unwrap_or_default(),
+                            e["actor"].as_str().unwrap_or_default(),
+                            e["kind"].as_str().unwrap_or_default(),
+                            e["subject"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            return Ok(());
+        }
+    }
     match cmd {
         AuditCmd::List {
             filters,
             json_lines: true,
+            ..
         } => {
             let q = filters.query()?;
             let stdout = std::io::stdout();
@@ -143,6 +246,7 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
         AuditCmd::List {
             filters,
             json_lines: false,
+            ..
         } => {
             let q = filters.query()?;
             let mut events = Vec::new();
@@ -154,8 +258,40 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
                 events.iter().map(human_line).collect::<Vec<_>>().join("\n")
             });
         }
-        AuditCmd::Verify => {
-            let v = oxide_core::signing::checkpoint::verify_workspace(&ws)?;
+        AuditCmd::Verify { all_devices } => {
+            let mut v = oxide_core::signing::checkpoint::verify_workspace(&ws)?;
+            let devices = if *all_devices {
+                Some(oxide_core::sync::verify_devices(&ws)?)
+            } else {
+                None
+            };
+            for d in devices.iter().flatten().filter(|d| !d.ok) {
+                v.ok = false;
+                v.problems
+                    .push(oxide_core::signing::checkpoint::AuditProblem {
+                        code: "DEVICE_CHAIN_INVALID".into(),
+                        seq: d.first_bad_seq,
+                        message: format!("device {}: {}", d.device, d.problems.join("; ")),
+                    });
+            }
+            if v.problem.is_none() {
+                v.problem = v.problems.first().map(|p| p.message.clone());
+            }
+            let v = match &devices {
+                Some(d) => {
+                    let mut j = serde_json::to_value(&v).unwrap_or_default();
+                    j["devices"] = serde_json::to_value(d).unwrap_or_default();
+                    Verified::WithDevices(v, j)
+                }
+                None => Verified::Local(v),
+            };
+            let (v, doc) = match v {
+                Verified::WithDevices(v, j) => (v, j),
+                Verified::Local(v) => {
+                    let j = serde_json::to_value(&v).unwrap_or_default();
+                    (v, j)
+                }
+            };
             let human = || {
                 if v.ok {
                     let signed = v.last_checkpoint.as_ref().map_or_else(
@@ -178,12 +314,12 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
                 }
             };
             if v.ok {
-                out.result(&v, human);
+                out.result(&doc, human);
             } else {
                 if !out.json() {
                     eprintln!("{}", human());
                 }
-                out.refused_result(&v, String::new);
+                out.refused_result(&doc, String::new);
             }
         }
         AuditCmd::Export { file, filters } => {

@@ -13,5 +13,6 @@ pub mod propose;
 pub mod rollback;
 pub mod skill;
 pub mod status;
+pub mod sync;
 pub mod target;
 pub mod validate;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::canon;
 use crate::store::StoreError;
 
+pub mod devices;
 pub mod timeline;
 pub use timeline::{
     count_matching, events_per_day, for_each_matching, position_of, query, seq_at_position,

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod harness;
+pub mod import;
 pub mod recover;
 pub mod runner;
 pub mod runs;

@@ -17,6 +17,7 @@ pub mod diffstat;
 pub mod promote;
 pub mod revert;
 pub mod review_diff;
+pub mod transport;
 
 /// Prefix of every proposal branch.
 pub const BRANCH_PREFIX: &str = "oxide/proposals/";
@@ -52,6 +53,8 @@ pub enum GitopsError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error("cannot sync through remote '{remote}': {why}")]
+    RemoteUnusable { remote: String, why: String },
 }
 
 impl From<rusqlite::Error> for GitopsError {
@@ -90,6 +93,7 @@ impl GitopsError {
             GitopsError::Git(_) => "GITOPS_GIT",
             GitopsError::Store(e) => e.code(),
             GitopsError::Audit(e) => e.code(),
+            GitopsError::RemoteUnusable { .. } => "GITOPS_REMOTE_UNUSABLE",
         }
     }
 

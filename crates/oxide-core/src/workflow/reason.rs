@@ -34,3 +34,7 @@ pub const APPROVAL_CONFLICT_OF_INTEREST: &str = "APPROVAL_CONFLICT_OF_INTEREST";
 pub const PROMOTION_GATE_FAILED: &str = "PROMOTION_GATE_FAILED";
 /// Promote denied: no promotion commit.
 pub const PROMOTION_NO_COMMIT: &str = "PROMOTION_NO_COMMIT";
+/// Supersede: the proposal was promoted on another clone (the remote's target branch carries
+/// its promotion commit) in a way this clone cannot record as its own promotion (see
+/// docs/sync.md).
+pub const PROMOTED_ELSEWHERE: &str = "PROMOTED_ELSEWHERE";

@@ -1,0 +1,314 @@
+//! Team state as git objects and refs, and moving them through the repository's own remote
+//! (issue 13 item 6; the layout is in docs/sync.md).
+//!
+//! - [`write_files_commit`]: a set of files (path → bytes) as a commit on a ref, whose parent
+//!   is the ref's previous commit — written only when the tree changed, so a sync with
+//!   nothing new makes no commit and pushes nothing.
+//! - [`read_files`]: every file of a commit's tree (what another device published).
+//! - [`fetch`] / [`push`]: git2 over the remote configured in the repository (`git remote`),
+//!   reporting exactly which refs moved. This build of libgit2 has no SSH or HTTPS transport
+//!   (git2 is built without default features): local paths and `file://` URLs work;
+//!   `ssh://` and `https://` are refused up front with [`GitopsError::RemoteUnusable`].
+
+use std::collections::BTreeMap;
+
+use git2::{FileMode, Oid, Repository, Signature, Time};
+
+use super::GitopsError;
+
+/// Who writes the sync commits (content-addressed state snapshots, not code).
+const SYNC_NAME: &str = "oxide-sync";
+const SYNC_EMAIL: &str = "oxide-sync@oxide.invalid";
+
+/// A ref that moved: `old` is `None` when it was created.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RefMove {
+    pub name: String,
+    pub old: Option<String>,
+    pub new: String,
+}
+
+/// Builds the tree of `files` (paths with `/`), recursively.
+fn build_tree(repo: &Repository, files: &BTreeMap<String, Vec<u8>>) -> Result<Oid, GitopsError> {
+    // Group by first path component.
+    let mut blobs: BTreeMap<String, Oid> = BTreeMap::new();
+    let mut dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    for (path, bytes) in files {
+        match path.split_once('/') {
+            Some((dir, rest)) => {
+                dirs.entry(dir.to_string())
+                    .or_default()
+                    .insert(rest.to_string(), bytes.clone());
+            }
+            None => {
+                blobs.insert(path.clone(), repo.blob(bytes)?);
+            }
+        }
+    }
+    let mut tb = repo.treebuilder(None)?;
+    for (name, oid) in blobs {
+        tb.insert(&name, oid, FileMode::Blob.into())?;
+    }
+    for (name, sub) in dirs {
+        let oid = build_tree(repo, &sub)?;
+        tb.insert(&name, oid, FileMode::Tree.into())?;
+    }
+    Ok(tb.write()?)
+}
+
+/// Writes `files` as the tree of a new commit on `refname` (parent: the ref's current commit)
+/// unless the ref's commit already has exactly that tree. Returns the move, or `None` when
+/// nothing changed. The commit time is `at` (unix seconds), the message says what it is.
+pub fn write_files_commit(
+    repo: &Repository,
+    refname: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    message: &str,
+    at: i64,
+) -> Result<Option<RefMove>, GitopsError> {
+    let tree_id = build_tree(repo, files)?;
+    let parent = repo
+        .find_reference(refname)
+        .ok()
+        .and_then(|r| r.peel_to_commit().ok());
+    if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let sig = Signature::new(SYNC_NAME, SYNC_EMAIL, &Time::new(at, 0))?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let oid = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
+    let old = parent.as_ref().map(|p| p.id());
+    match old {
+        Some(o) => repo.reference_matching(refname, oid, true, o, message)?,
+        None => repo.reference(refname, oid, false, message)?,
+    };
+    Ok(Some(RefMove {
+        name: refname.to_string(),
+        old: old.map(|o| o.to_string()),
+        new: oid.to_string(),
+    }))
+}
+
+/// Points `refname` at `target` (a commit that exists), creating or moving it.
+pub fn set_ref(
+    repo: &Repository,
+    refname: &str,
+    target: &str,
+    why: &str,
+) -> Result<bool, GitopsError> {
+    let oid = Oid::from_str(target)?;
+    let old = repo.refname_to_id(refname).ok();
+    if old == Some(oid) {
+        return Ok(false);
+    }
+    repo.reference(refname, oid, true, why)?;
+    Ok(true)
+}
+
+/// Every blob of `commit`'s tree, by path (`a/b/c`). Files larger than `max_bytes` are
+/// refused (a remote is not trusted to be small).
+pub fn read_files(
+    repo: &Repository,
+    commit: &str,
+    max_bytes: usize,
+) -> Result<BTreeMap<String, Vec<u8>>, GitopsError> {
+    let c = repo.find_commit(Oid::from_str(commit)?)?;
+    let tree = c.tree()?;
+    let mut out = BTreeMap::new();
+    let mut err: Option<GitopsError> = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        let path = format!("{dir}{}", entry.name().unwrap_or_default());
+        match repo.find_blob(entry.id()) {
+            Ok(b) if b.size() <= max_bytes => {
+                out.insert(path, b.content().to_vec());
+                git2::TreeWalkResult::Ok
+            }
+            Ok(b) => {
+                err = Some(GitopsError::Git(format!(
+                    "{path} in {commit} is {} bytes, more than the {max_bytes} a sync file may have",
+                    b.size()
+                )));
+                git2::TreeWalkResult::Abort
+            }
+            Err(e) => {
+                err = Some(e.into());
+                git2::TreeWalkResult::Abort
+            }
+        }
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// The refs under `prefix` and their targets.
+pub fn refs_under(
+    repo: &Repository,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, GitopsError> {
+    let mut out = BTreeMap::new();
+    for r in repo.references_glob(&format!("{prefix}*"))? {
+        let r = r?;
+        if let (Some(name), Some(t)) = (r.name(), r.target()) {
+            out.insert(name.to_string(), t.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Checks that remote `name` is configured and carried by this build (before anything else
+/// is done).
+pub fn check_remote(repo: &Repository, name: &str) -> Result<(), GitopsError> {
+    usable_remote(repo, name).map(|_| ())
+}
+
+/// The remote `name` as configured, refused when its URL needs a transport this build lacks.
+fn usable_remote<'r>(repo: &'r Repository, name: &str) -> Result<git2::Remote<'r>, GitopsError> {
+    let remote = repo.find_remote(name).map_err(|_| GitopsError::RemoteUnusable {
+        remote: name.to_string(),
+        why: "no such remote in this repository (see `git remote -v`); add one with `git remote add NAME URL` or pass --remote".into(),
+    })?;
+    let url = remote.url().unwrap_or_default().to_string();
+    let lower = url.to_ascii_lowercase();
+    let unsupported = [
+        "ssh://",
+        "https://",
+        "http://",
+        "git://",
+        "git+ssh://",
+        "ssh+git://",
+    ]
+    .iter()
+    .find(|p| lower.starts_with(**p))
+    .copied()
+    .or_else(|| {
+        // scp-like `user@host:path`
+        (!lower.starts_with("file://")
+            && !lower.starts_with('/')
+            && lower.contains(':')
+            && !lower.starts_with("./"))
+        .then_some("scp-style ssh")
+    });
+    if let Some(p) = unsupported {
+        return Err(GitopsError::RemoteUnusable {
+            remote: name.to_string(),
+            why: format!("its URL {url} uses {p}, and this build of libgit2 carries only local paths and file:// (built without SSH/HTTPS support); sync through a file:// remote or a local path"),
+        });
+    }
+    Ok(remote)
+}
+
+/// Fetches `refspecs` (e.g. `+refs/oxide/devices/*:refs/oxide/remotes/origin/devices/*`) from
+/// remote `name`; returns the local refs that moved (under the destinations' prefixes).
+pub fn fetch(
+    repo: &Repository,
+    name: &str,
+    refspecs: &[String],
+    watch_prefixes: &[String],
+) -> Result<Vec<RefMove>, GitopsError> {
+    let mut remote = usable_remote(repo, name)?;
+    let before: Vec<BTreeMap<String, String>> = watch_prefixes
+        .iter()
+        .map(|p| refs_under(repo, p))
+        .collect::<Result<_, _>>()?;
+    let mut opts = git2::FetchOptions::new();
+    opts.prune(git2::FetchPrune::Off);
+    opts.download_tags(git2::AutotagOption::None);
+    let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+    remote
+        .fetch(&specs, Some(&mut opts), Some("oxide sync: fetch"))
+        .map_err(|e| GitopsError::Git(format!("fetching from {name}: {}", e.message())))?;
+    let mut moved = Vec::new();
+    for (p, old) in watch_prefixes.iter().zip(before) {
+        for (n, t) in refs_under(repo, p)? {
+            if old.get(&n) != Some(&t) {
+                moved.push(RefMove {
+                    old: old.get(&n).cloned(),
+                    name: n,
+                    new: t,
+                });
+            }
+        }
+    }
+    Ok(moved)
+}
+
+/// Pushes `refspecs` to remote `name`. Each refspec the remote refuses (e.g. not a
+/// fast-forward) comes back in the second list with the remote's reason; nothing is forced
+/// unless the refspec starts with `+`.
+pub fn push(
+    repo: &Repository,
+    name: &str,
+    refspecs: &[String],
+) -> Result<(Vec<String>, Vec<(String, String)>), GitopsError> {
+    if refspecs.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut remote = usable_remote(repo, name)?;
+    let statuses: std::cell::RefCell<Vec<(String, Option<String>)>> = Default::default();
+    let mut cb = git2::RemoteCallbacks::new();
+    cb.push_update_reference(|r, status| {
+        statuses
+            .borrow_mut()
+            .push((r.to_string(), status.map(str::to_string)));
+        Ok(())
+    });
+    let mut opts = git2::PushOptions::new();
+    opts.remote_callbacks(cb);
+    let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+    remote
+        .push(&specs, Some(&mut opts))
+        .map_err(|e| GitopsError::Git(format!("pushing to {name}: {}", e.message())))?;
+    drop(opts);
+    let mut ok = Vec::new();
+    let mut refused = Vec::new();
+    for (r, s) in statuses.into_inner() {
+        match s {
+            None => ok.push(r),
+            Some(why) => refused.push((r, why)),
+        }
+    }
+    Ok((ok, refused))
+}
+
+/// The `Oxide-Proposal: <id>` trailers of the commits reachable from `new` but not from
+/// `old` (oldest first): `(commit, proposal id)`.
+pub fn proposal_trailers(
+    repo: &Repository,
+    old: Option<&str>,
+    new: &str,
+) -> Result<Vec<(String, String)>, GitopsError> {
+    let mut walk = repo.revwalk()?;
+    walk.push(Oid::from_str(new)?)?;
+    if let Some(o) = old {
+        if let Ok(oid) = Oid::from_str(o) {
+            if repo.find_commit(oid).is_ok() {
+                walk.hide(oid)?;
+            }
+        }
+    }
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    let mut out = Vec::new();
+    for oid in walk {
+        let oid = oid?;
+        let c = repo.find_commit(oid)?;
+        let msg = c.message_raw().unwrap_or_default();
+        for line in msg.lines() {
+            if let Some(id) = line.strip_prefix("Oxide-Proposal: ") {
+                let id = id.trim();
+                // Proposal branch commits carry the bundle DIGEST in this trailer; promotion
+                // commits carry the proposal id.
+                if !id.starts_with("sha256:") {
+                    out.push((oid.to_string(), id.to_string()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

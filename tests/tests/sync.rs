@@ -1,0 +1,773 @@
+//! Issue 13 item 6: team sync through git (`oxide sync`, docs/sync.md), through the real
+//! `oxide` binary, a bare repository and two clones — each with its own database, its own
+//! data directories and its own keyring person (the approver's key is generated on clone 1,
+//! the lead's on clone 2). Runs inside the test command's D-Bus session with an unlocked
+//! gnome-keyring (scripts/test).
+//!
+//! Attacks: a forged approval that reaches clone 2 through an honest device (a local user of
+//! clone 1 edited its database) and through a self-endorsed device; a tampered audit segment
+//! and a forged checkpoint. Each is refused, reported and audited, and nothing counts.
+
+use std::path::Path;
+
+use oxide_journeys::signing::{random_hex32, statement_of, unique_person};
+use oxide_journeys::{git, manual_bundle, Run, TestRepo};
+use serde_json::{json, Value};
+
+/// The required check runs on the host (`sandbox = false`): the default policy makes such a
+/// proposal high risk (an approver and a lead).
+const CHECKS: &str = "[[check]]\nname = \"unit\"\nrun = [\"true\"]\nenv = [\"PATH\"]\ntimeout_s = 30\nrequired = true\nsandbox = false\n";
+
+/// Removes these persons' keyring items when the test ends.
+struct Forget(Vec<String>);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::process::Command::new("secret-tool")
+                .args([
+                    "clear",
+                    "service",
+                    "dev.oxide.review",
+                    "username",
+                    &format!("person:{p}"),
+                ])
+                .status();
+        }
+    }
+}
+
+struct Team {
+    bare: tempfile::TempDir,
+    c1: TestRepo,
+    c2: TestRepo,
+    approver: String,
+    lead: String,
+    _forget: Forget,
+}
+
+fn ox(repo: &TestRepo, args: &[&str], actor: &str) -> Run {
+    repo.oxide_env(args, &[("OXIDE_ACTOR", actor)])
+}
+
+fn keygen(repo: &TestRepo, person: &str) {
+    ox(
+        repo,
+        &["--json", "keys", "generate", "--person", person],
+        person,
+    )
+    .expect(0);
+}
+
+fn register(repo: &TestRepo, person: &str, role: &str) {
+    ox(
+        repo,
+        &[
+            "--json",
+            "approvers",
+            "add",
+            "--person",
+            person,
+            "--name",
+            person,
+            "--role",
+            role,
+        ],
+        person,
+    )
+    .expect(0);
+}
+
+fn commit_all(dir: &Path, msg: &str) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", msg]);
+}
+
+/// A bare repository; clone 1 (approver) made it, clone 2 (lead) cloned it; the committed
+/// trust registry holds both persons on both clones.
+fn team() -> Team {
+    let approver = unique_person("approver");
+    let lead = unique_person("lead");
+    let forget = Forget(vec![approver.clone(), lead.clone()]);
+    let c1 = TestRepo::with_files(&[
+        ("README.md", "# team\n"),
+        ("src/config.txt", "retries = 3\n"),
+    ]);
+    c1.init();
+    std::fs::write(c1.path().join(".oxide/checks.toml"), CHECKS).unwrap();
+    keygen(&c1, &approver);
+    register(&c1, &approver, "approver");
+    commit_all(c1.path(), "governance: checks, the approver");
+    let bare = tempfile::tempdir().unwrap();
+    git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let url = format!("file://{}", bare.path().display());
+    git(c1.path(), &["remote", "add", "origin", &url]);
+    git(c1.path(), &["push", "-q", "origin", "main"]);
+    git(
+        c1.path(),
+        &["branch", "-q", "--set-upstream-to=origin/main", "main"],
+    );
+
+    let c2 = TestRepo {
+        dir: tempfile::tempdir().unwrap(),
+        data: tempfile::tempdir().unwrap(),
+    };
+    git(c2.path(), &["clone", "-q", &url, "."]);
+    c2.init();
+    keygen(&c2, &lead);
+    register(&c2, &lead, "lead");
+    commit_all(c2.path(), "governance: the lead");
+    git(c2.path(), &["push", "-q", "origin", "main"]);
+    git(c1.path(), &["pull", "-q", "--ff-only"]);
+    Team {
+        bare,
+        c1,
+        c2,
+        approver,
+        lead,
+        _forget: forget,
+    }
+}
+
+fn head(dir: &Path, rev: &str) -> String {
+    git(dir, &["rev-parse", rev]).trim().to_string()
+}
+
+/// A high-risk proposal imported and validated on clone 1 (initiator `tester`).
+fn validated_on_c1(t: &Team) -> String {
+    let b = manual_bundle(
+        &head(t.c1.path(), "main"),
+        &"ab".repeat(32),
+        "raise retries",
+        json!([{"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 5"}]),
+        "2026-11-30T10:00:00Z",
+    );
+    let id = t.c1.import_bundle("change", &b);
+    let v = t.c1.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    let p =
+        t.c1.oxide(&["--json", "policy", "eval", &id])
+            .expect(0)
+            .json();
+    assert_eq!(p["risk"], "high", "{p:#}");
+    id
+}
+
+fn sync(repo: &TestRepo, actor: &str) -> Value {
+    ox(repo, &["--json", "sync"], actor).expect(0).json()
+}
+
+fn state(repo: &TestRepo, id: &str) -> String {
+    repo.oxide(&["--json", "proposal", "show", id])
+        .expect(0)
+        .json()["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn approvals(repo: &TestRepo, id: &str) -> Vec<(String, String)> {
+    repo.oxide(&["--json", "approvals", id]).expect(0).json()["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["person"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn count(repo: &TestRepo, sql: &str) -> i64 {
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn refused(report: &Value) -> Vec<Value> {
+    report["refused"].as_array().unwrap().clone()
+}
+
+fn audit_kinds(repo: &TestRepo, kind: &str) -> usize {
+    repo.oxide(&["--json", "audit", "list", "--kind", kind])
+        .expect(0)
+        .json()["events"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn two_clones_meet_through_the_remote_and_the_promotion_wins() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    ox(
+        &t.c1,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    assert_eq!(state(&t.c1, &id), "validated");
+
+    // Clone 1 publishes.
+    let s1 = sync(&t.c1, &t.approver);
+    assert!(s1["pushed"].as_u64().unwrap() >= 2, "{s1:#}");
+    assert!(refused(&s1).is_empty(), "{s1:#}");
+    let device1 = s1["device"].as_str().unwrap().to_string();
+    let refs = git(
+        t.bare.path(),
+        &["for-each-ref", "--format=%(refname)", "refs/oxide/"],
+    );
+    assert!(
+        refs.contains(&format!("refs/oxide/devices/{device1}/state")),
+        "{refs}"
+    );
+    assert!(
+        refs.contains(&format!("refs/oxide/devices/{device1}/branches/{id}")),
+        "{refs}"
+    );
+
+    // Clone 2 receives the proposal, its validation and the approver's approval, verified.
+    let s2 = sync(&t.c2, &t.lead);
+    assert!(refused(&s2).is_empty(), "{s2:#}");
+    assert_eq!(s2["received"]["proposals"], json!([id]), "{s2:#}");
+    assert_eq!(
+        s2["received"]["validations"].as_array().unwrap().len(),
+        1,
+        "{s2:#}"
+    );
+    assert_eq!(
+        s2["received"]["approvals"].as_array().unwrap().len(),
+        1,
+        "{s2:#}"
+    );
+    assert_eq!(state(&t.c2, &id), "validated");
+    assert_eq!(
+        approvals(&t.c2, &id),
+        vec![(t.approver.clone(), "valid".to_string())]
+    );
+    // Same proposal, same branch commit on both clones.
+    assert_eq!(
+        head(t.c1.path(), &format!("oxide/proposals/{id}")),
+        head(t.c2.path(), &format!("oxide/proposals/{id}"))
+    );
+    // The approver's device chain is on clone 2, verifiable, in the merged timeline.
+    let v = ox(
+        &t.c2,
+        &["--json", "audit", "verify", "--all-devices"],
+        &t.lead,
+    )
+    .expect(0)
+    .json();
+    let devices = v["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1, "{v:#}");
+    assert_eq!(devices[0]["device"], device1.as_str());
+    assert_eq!(devices[0]["ok"], true, "{v:#}");
+    let theirs =
+        t.c2.oxide(&[
+            "--json",
+            "audit",
+            "list",
+            "--device",
+            &device1,
+            "--kind",
+            "signing.approval",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(theirs["events"].as_array().unwrap().len(), 1, "{theirs:#}");
+    let all =
+        t.c2.oxide(&["--json", "audit", "list", "--all-devices"])
+            .expect(0)
+            .json();
+    let devs: std::collections::BTreeSet<&str> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(devs.len(), 2, "local and the approver's device: {devs:?}");
+
+    // The lead approves and promotes on clone 2, then syncs (the target moves on the remote).
+    ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0);
+    assert_eq!(state(&t.c2, &id), "approved");
+    let p = ox(
+        &t.c2,
+        &["--json", "promote", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0)
+    .json();
+    assert_eq!(p["state"], "promoted", "{p:#}");
+    let commit = p["commit"].as_str().unwrap().to_string();
+    let s3 = sync(&t.c2, &t.lead);
+    assert!(refused(&s3).is_empty(), "{s3:#}");
+    assert!(
+        s3["pushed_refs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "refs/heads/main"),
+        "{s3:#}"
+    );
+    assert_eq!(head(t.bare.path(), "main"), commit);
+
+    // Clone 1 syncs: the lead's approval arrives, and the remote's promotion is recorded.
+    let s4 = sync(&t.c1, &t.approver);
+    assert!(refused(&s4).is_empty(), "{s4:#}");
+    assert_eq!(s4["promoted"], json!([id]), "{s4:#}");
+    assert_eq!(state(&t.c1, &id), "promoted");
+    assert_eq!(audit_kinds(&t.c1, "sync.promotion_received"), 1);
+
+    // git verify-commit with the exported allowed_signers: a good signature.
+    let signers =
+        t.c1.oxide(&["keys", "export-allowed-signers"])
+            .expect(0)
+            .stdout;
+    let f = t.c1.data.path().join("allowed_signers");
+    std::fs::write(&f, signers).unwrap();
+    git(t.c1.path(), &["fetch", "-q", "origin"]);
+    let o = std::process::Command::new("git")
+        .current_dir(t.c1.path())
+        .args([
+            "-c",
+            &format!("gpg.ssh.allowedSignersFile={}", f.display()),
+            "verify-commit",
+            &commit,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("Good \"git\" signature"),
+        "{err}"
+    );
+
+    // Idempotent: a second sync on each side moves nothing.
+    let again = sync(&t.c1, &t.approver);
+    assert_eq!(
+        (again["pushed"].as_u64(), again["fetched"].as_u64()),
+        (Some(0), Some(0)),
+        "{again:#}"
+    );
+    let s5 = sync(&t.c2, &t.lead);
+    assert!(refused(&s5).is_empty(), "{s5:#}");
+    let again2 = sync(&t.c2, &t.lead);
+    assert_eq!(
+        (again2["pushed"].as_u64(), again2["fetched"].as_u64()),
+        (Some(0), Some(0)),
+        "{again2:#}"
+    );
+    assert_eq!(
+        ox(&t.c1, &["--json", "audit", "verify", "--all-devices"], "x")
+            .expect(0)
+            .json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn a_second_sync_moves_nothing_and_approvals_merge_once() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    ox(
+        &t.c1,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    sync(&t.c1, &t.approver);
+    let again = sync(&t.c1, &t.approver);
+    assert_eq!(
+        (again["pushed"].as_u64(), again["fetched"].as_u64()),
+        (Some(0), Some(0)),
+        "{again:#}"
+    );
+
+    let first = sync(&t.c2, &t.lead);
+    assert_eq!(first["received"]["approvals"].as_array().unwrap().len(), 1);
+    let events = count(&t.c2, "SELECT count(*) FROM audit_events");
+    let second = sync(&t.c2, &t.lead);
+    assert_eq!(
+        (second["pushed"].as_u64(), second["fetched"].as_u64()),
+        (Some(0), Some(0)),
+        "{second:#}"
+    );
+    assert_eq!(second["received"]["approvals"], json!([]));
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM audit_events"), events);
+    // Clone 2 republishes the approval it holds; clone 1 stores it once (union by nonce).
+    let back = sync(&t.c1, &t.approver);
+    assert!(refused(&back).is_empty(), "{back:#}");
+    assert_eq!(count(&t.c1, "SELECT count(*) FROM approvals"), 1);
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM approvals"), 1);
+    let quiet = sync(&t.c1, &t.approver);
+    assert_eq!(
+        (quiet["pushed"].as_u64(), quiet["fetched"].as_u64()),
+        (Some(0), Some(0)),
+        "{quiet:#}"
+    );
+}
+
+/// A forged approval (signed with a key the registry does not hold, claiming the lead)
+/// inserted into clone 1's database by a local user, then published by clone 1's honest
+/// device: clone 2 refuses it, reports and audits it; it never counts.
+#[test]
+fn a_forged_approval_received_through_sync_is_refused_and_never_counts() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    let real = ox(
+        &t.c1,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0)
+    .json();
+    let mut st = statement_of(&real["envelope"]);
+    st["predicate"]["person"] = t.lead.clone().into();
+    st["predicate"]["role"] = "lead".into();
+    let nonce = random_hex32();
+    st["predicate"]["nonce"] = nonce.clone().into();
+    let seed = hex32_bytes(&random_hex32());
+    let forged = sign_with_seed(&seed, &st);
+    {
+        let db = rusqlite::Connection::open(t.c1.db()).unwrap();
+        db.execute(
+            "INSERT INTO approvals (proposal_id, envelope, keyid, person, decision, nonce, bundle_digest,
+                 issued_at, expires_at, stored_at, audit_seq)
+             SELECT proposal_id, ?1, ?2, ?3, decision, ?4, bundle_digest, issued_at, expires_at, stored_at, audit_seq
+             FROM approvals LIMIT 1",
+            rusqlite::params![
+                forged.to_string(),
+                forged["signatures"][0]["keyid"].as_str().unwrap(),
+                t.lead,
+                nonce
+            ],
+        )
+        .unwrap();
+    }
+    sync(&t.c1, &t.approver);
+    let s2 = sync(&t.c2, &t.lead);
+    let r = refused(&s2);
+    assert_eq!(r.len(), 1, "{s2:#}");
+    assert_eq!(r[0]["kind"], "approval");
+    assert_eq!(r[0]["code"], "SYNC_APPROVAL_REFUSED");
+    assert_eq!(r[0]["item"], format!("{id}/{nonce}"));
+    assert!(
+        r[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in the committed trust registry"),
+        "{s2:#}"
+    );
+    // Only the real approval is stored; the refusal is audited once, even when re-offered.
+    assert_eq!(
+        approvals(&t.c2, &id),
+        vec![(t.approver.clone(), "valid".to_string())]
+    );
+    assert_eq!(audit_kinds(&t.c2, "sync.refused"), 1);
+    let again = sync(&t.c2, &t.lead);
+    assert_eq!(refused(&again).len(), 1);
+    assert_eq!(audit_kinds(&t.c2, "sync.refused"), 1);
+    // The lead's own approval is still missing: promote refuses with exit 3, nothing promoted.
+    assert_eq!(state(&t.c2, &id), "validated");
+    let main = head(t.c2.path(), "main");
+    let p = ox(
+        &t.c2,
+        &["--json", "promote", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(3);
+    assert!(!p.stdout.is_empty(), "{}", p.stderr);
+    assert_eq!(head(t.c2.path(), "main"), main);
+    assert_eq!(state(&t.c2, &id), "validated");
+}
+
+/// An attacker with push access publishes a device of their own: a self-made endorsement
+/// (their key is not in the registry) carrying a "lead" approval. Refused; nothing of it used.
+#[test]
+fn a_self_endorsed_device_is_refused_with_everything_it_carries() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    ox(
+        &t.c1,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    sync(&t.c1, &t.approver);
+    sync(&t.c2, &t.lead);
+    // The attacker copies clone 1's published state, swaps in their own endorsement and a
+    // forged approval, and pushes it under a device id of their own.
+    let bare = git2::Repository::open_bare(t.bare.path()).unwrap();
+    let state_ref = bare
+        .references_glob("refs/oxide/devices/*/state")
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let tree = state_ref.peel_to_commit().unwrap().tree().unwrap();
+    let attacker = hex32_bytes(&random_hex32());
+    let endorsement = blob_text(&bare, &tree, "endorsement.json");
+    let mut st = statement_of(&serde_json::from_str(&endorsement).unwrap());
+    st["predicate"]["person"] = t.lead.clone().into();
+    let fake_endorsement = sign_with_seed(&attacker, &st);
+    let fake_device = "f".repeat(64);
+    let new_tree = replace_files(
+        &bare,
+        &tree,
+        &[("endorsement.json", fake_endorsement.to_string())],
+    );
+    let sig = git2::Signature::now("mallory", "m@example.invalid").unwrap();
+    let c = bare
+        .commit(
+            None,
+            &sig,
+            &sig,
+            "forged",
+            &bare.find_tree(new_tree).unwrap(),
+            &[],
+        )
+        .unwrap();
+    bare.reference(
+        &format!("refs/oxide/devices/{fake_device}/state"),
+        c,
+        true,
+        "forged",
+    )
+    .unwrap();
+    let before = count(&t.c2, "SELECT count(*) FROM approvals");
+    let s = sync(&t.c2, &t.lead);
+    let r = refused(&s);
+    assert!(
+        r.iter().any(|x| x["kind"] == "endorsement"
+            && x["device"] == fake_device.as_str()
+            && x["code"] == "SYNC_ENDORSEMENT_INVALID"),
+        "{s:#}"
+    );
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM approvals"), before);
+    assert_eq!(
+        count(
+            &t.c2,
+            &format!("SELECT count(*) FROM audit_device_events WHERE device = '{fake_device}'")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &t.c2,
+            &format!("SELECT count(*) FROM sync_devices WHERE device_keyid = '{fake_device}'")
+        ),
+        0
+    );
+}
+
+/// Clone 1's published audit segment is rewritten (an event's actor changed and the chain
+/// re-hashed so it links), first with the honest checkpoint left in place, then with a
+/// checkpoint the attacker signed themselves: both refused, nothing imported; the rest of
+/// the device's state (signed by its manifest) still arrives.
+#[test]
+fn a_tampered_audit_segment_and_a_forged_checkpoint_are_refused() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    let s1 = sync(&t.c1, &t.approver);
+    let device1 = s1["device"].as_str().unwrap().to_string();
+    let bare = git2::Repository::open_bare(t.bare.path()).unwrap();
+    let refname = format!("refs/oxide/devices/{device1}/state");
+    let honest = bare.refname_to_id(&refname).unwrap();
+    let tree = bare.find_commit(honest).unwrap().tree().unwrap();
+    let events = blob_text(&bare, &tree, "audit/events.jsonl");
+    let mut parsed: Vec<oxide_core::audit::AuditEvent> = events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    parsed[1].actor = "mallory".into();
+    let mut prev = parsed[0].hash.clone();
+    for e in parsed.iter_mut().skip(1) {
+        e.prev = Some(prev.clone());
+        e.hash = oxide_core::audit::event_hash(
+            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+        )
+        .unwrap();
+        prev = e.hash.clone();
+    }
+    let rewritten: String = parsed
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+
+    // 1. The rewritten chain under the honest checkpoint.
+    let t1 = replace_files(&bare, &tree, &[("audit/events.jsonl", rewritten.clone())]);
+    force(&bare, &refname, t1, honest);
+    let s2 = sync(&t.c2, &t.lead);
+    let audit_refusals: Vec<&Value> = s2["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "audit")
+        .collect();
+    assert_eq!(audit_refusals.len(), 1, "{s2:#}");
+    assert_eq!(audit_refusals[0]["code"], "SYNC_AUDIT_INVALID");
+    assert!(
+        audit_refusals[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("checkpoint"),
+        "{s2:#}"
+    );
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM audit_device_events"), 0);
+    // The manifest-signed rest still verified: the proposal arrived.
+    assert_eq!(s2["received"]["proposals"], json!([id]), "{s2:#}");
+
+    // 2. A checkpoint over the rewritten chain, signed by the attacker's own key.
+    let last = parsed.last().unwrap();
+    let mallory = ed25519_dalek::SigningKey::from_bytes(&hex32_bytes(&random_hex32()));
+    let vk = mallory.verifying_key();
+    let name = oxide_core::signing::note::key_name(&device1);
+    let text = oxide_core::signing::note::checkpoint_text(&name, last.seq, &last.hash).unwrap();
+    let sig = ed25519_dalek::Signer::sign(&mallory, text.as_bytes());
+    let note = oxide_core::signing::note::assemble(
+        &text,
+        &[oxide_core::signing::note::signature_line(&name, &vk, &sig)],
+    );
+    let t2 = replace_files(
+        &bare,
+        &tree,
+        &[
+            ("audit/events.jsonl", rewritten),
+            ("audit/checkpoint", note),
+        ],
+    );
+    let cur = bare.refname_to_id(&refname).unwrap();
+    force(&bare, &refname, t2, cur);
+    let s3 = sync(&t.c2, &t.lead);
+    let r: Vec<&Value> = s3["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "audit")
+        .collect();
+    assert_eq!(r.len(), 1, "{s3:#}");
+    assert!(
+        r[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not signed by the endorsed device key"),
+        "{s3:#}"
+    );
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM audit_device_events"), 0);
+    assert!(audit_kinds(&t.c2, "sync.refused") >= 2);
+
+    // 3. The honest segment again: it verifies and imports.
+    let cur = bare.refname_to_id(&refname).unwrap();
+    bare.reference_matching(&refname, honest, true, cur, "restore")
+        .unwrap();
+    let s4 = sync(&t.c2, &t.lead);
+    assert!(s4["received"]["events"].as_u64().unwrap() > 0, "{s4:#}");
+    assert_eq!(
+        ox(&t.c2, &["--json", "audit", "verify", "--all-devices"], "x")
+            .expect(0)
+            .json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn an_ssh_remote_is_refused_up_front_because_this_libgit2_has_no_ssh() {
+    // Skipped transport: git2 is built without default features (no libssh2), so ssh:// is
+    // not carried; sync says so before writing anything (docs/sync.md, "Transports").
+    let t = team();
+    git(
+        t.c1.path(),
+        &["remote", "add", "far", "ssh://git@example.invalid/repo.git"],
+    );
+    let events = count(&t.c1, "SELECT count(*) FROM audit_events");
+    let r = ox(&t.c1, &["--json", "sync", "--remote", "far"], &t.approver).expect(2);
+    assert_eq!(r.error_code(), "GITOPS_REMOTE_UNUSABLE", "{}", r.stdout);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ssh://"));
+    assert_eq!(
+        count(&t.c1, "SELECT count(*) FROM audit_events"),
+        events,
+        "nothing written"
+    );
+    assert_eq!(count(&t.c1, "SELECT count(*) FROM sync_devices"), 0);
+    let unknown = ox(
+        &t.c1,
+        &["--json", "sync", "--remote", "nowhere"],
+        &t.approver,
+    )
+    .expect(2);
+    assert_eq!(unknown.error_code(), "GITOPS_REMOTE_UNUSABLE");
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+/// `statement` as a DSSE envelope signed (ed25519 over the PAE) by the key with `seed`: an
+/// attacker's own key, which no registry holds.
+fn sign_with_seed(seed: &[u8; 32], statement: &Value) -> Value {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = ed25519_dalek::SigningKey::from_bytes(seed);
+    let payload = serde_json::to_vec(statement).unwrap();
+    let ty = "application/vnd.in-toto+json";
+    let mut pae = format!("DSSEv1 {} {ty} {} ", ty.len(), payload.len()).into_bytes();
+    pae.extend_from_slice(&payload);
+    let sig = ed25519_dalek::Signer::sign(&key, &pae);
+    let keyid: String = sha2::Sha256::digest(key.verifying_key().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({"payload": b64.encode(&payload), "payloadType": ty,
+           "signatures": [{"keyid": keyid, "sig": b64.encode(sig.to_bytes())}]})
+}
+
+fn hex32_bytes(hex: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+fn blob_text(repo: &git2::Repository, tree: &git2::Tree<'_>, path: &str) -> String {
+    let e = tree.get_path(Path::new(path)).unwrap();
+    String::from_utf8(repo.find_blob(e.id()).unwrap().content().to_vec()).unwrap()
+}
+
+fn replace_files(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    files: &[(&str, String)],
+) -> git2::Oid {
+    let mut b = git2::build::TreeUpdateBuilder::new();
+    for (path, text) in files {
+        let blob = repo.blob(text.as_bytes()).unwrap();
+        b.upsert(*path, blob, git2::FileMode::Blob);
+    }
+    b.create_updated(repo, tree).unwrap()
+}
+
+fn force(repo: &git2::Repository, refname: &str, tree: git2::Oid, parent: git2::Oid) {
+    let sig = git2::Signature::now("mallory", "m@example.invalid").unwrap();
+    let parent = repo.find_commit(parent).unwrap();
+    let c = repo
+        .commit(
+            None,
+            &sig,
+            &sig,
+            "rewritten",
+            &repo.find_tree(tree).unwrap(),
+            &[&parent],
+        )
+        .unwrap();
+    repo.reference(refname, c, true, "rewritten").unwrap();
+}
