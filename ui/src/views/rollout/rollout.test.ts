@@ -257,6 +257,10 @@ describe('PromotePanel', () => {
     expect(calls.find(([c]) => c === 'rollout_promote_start')?.[1]).toEqual({ id: 'p1', person: 'lee' });
     await waitFor(() => expect(screen.getByTestId('promotion-commit').textContent).toBe(COMMIT));
     expect(screen.getByTestId('canary-status').textContent).toBe('passed');
+    // Promoted now: no gate list and no Promote any more, Roll back instead.
+    expect(screen.queryByTestId('promote-gate')).toBeNull();
+    expect(screen.queryByTestId('promote-open')).toBeNull();
+    expect(screen.getByTestId('rollback-open')).toBeTruthy();
   });
 
   it('Escape closes the promotion step without promoting', async () => {
@@ -424,6 +428,7 @@ describe('SyncBar', () => {
     render(SyncBar);
     await waitFor(() => expect(screen.getByTestId('sync-status')).toBeTruthy());
     expect(screen.getByTestId('sync-run').hasAttribute('disabled')).toBe(true);
+    expect(screen.queryByTestId('sync-ahead-behind')).toBeNull();
   });
 });
 
