@@ -68,10 +68,11 @@ fn refused(s: &SignedRepo, id: &str, person: &str, code: &str) -> Value {
 /// `promote` exits 3 with `code`: nothing promoted (ref, rows), the state now `state`.
 fn refused_to(s: &SignedRepo, id: &str, person: &str, code: &str, state: &str) -> Value {
     let main = rev(s, "main");
+    let rows = count(s, "SELECT count(*) FROM promotions");
     let r = promote(s, id, person).expect(3);
     assert_eq!(r.error_code(), code, "{}", r.stdout);
     assert_eq!(rev(s, "main"), main, "the target moved");
-    assert_eq!(count(s, "SELECT count(*) FROM promotions"), 0);
+    assert_eq!(count(s, "SELECT count(*) FROM promotions"), rows);
     assert_eq!(s.state(id), state);
     r.json()
 }
@@ -486,7 +487,7 @@ fn a_moved_target_supersedes_unless_a_trivial_rebase_may_keep_the_approvals() {
     );
     // It still applies and its diff is identical, but the committed settings do not carry
     // approvals over a rebase (the default): superseded too.
-    let id2 = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    let id2 = s.validated_change("src/config.txt", "retries = 4", "retries = 8", "tester");
     s.approve(&id2, &ana).expect(0);
     commit_file(&s, "README.md", "# moved on\n", "docs");
     let e = refused_to(&s, &id2, &lee, "ROLLOUT_SUPERSEDED", "superseded");
@@ -579,7 +580,7 @@ fn a_trivial_rebase_keeps_the_approvals_and_is_revalidated() {
     );
 
     // Negative: trivial, but the re-validation on the moved head fails: superseded.
-    let id2 = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    let id2 = validated_file(&s, "NEW.txt", 3, "tester");
     s.approve(&id2, &ana).expect(0);
     commit_file(&s, "BROKEN", "x\n", "break the build");
     let e = refused_to(&s, &id2, &lee, "ROLLOUT_REVALIDATION_FAILED", "superseded");
@@ -640,7 +641,7 @@ fn a_revoked_key_refuses_the_approval_and_the_promoter() {
     refused(&s, &id, &lee, "ROLLOUT_APPROVALS");
 
     // The promoter's own key revoked.
-    let id2 = s.validated_change("src/auth/session.txt", "ttl = 60", "ttl = 30", "tester");
+    let id2 = validated_file(&s, "NEW.txt", 3, "tester");
     s.approve(&id2, &mo).expect(0);
     s.run(
         &[
@@ -708,5 +709,59 @@ fn local_changes_in_the_promoted_paths_refuse_before_the_ref_moves() {
     assert_eq!(
         std::fs::read_to_string(s.repo.path().join("README.md")).unwrap(),
         "# my notes\n"
+    );
+}
+
+#[test]
+fn a_forged_intent_in_the_journal_records_nothing() {
+    // A local user with the database file and the repository commits to main a commit that
+    // claims to promote an approved proposal (trailers, no valid signature), and writes a
+    // `pending` intent for it whose owner is dead: reconcile must not record a promotion.
+    let s = SignedRepo::new(&[("ana", "approver"), ("lee", "lead")]);
+    let (ana, lee) = (s.person(0).to_string(), s.person(1).to_string());
+    let id = s.validated_change("src/config.txt", "retries = 3", "retries = 5", "tester");
+    s.approve(&id, &ana).expect(0);
+    let old = rev(&s, "main");
+    std::fs::write(s.repo.path().join("src/config.txt"), "retries = 5\n").unwrap();
+    git(s.repo.path(), &["add", "-A"]);
+    git(
+        s.repo.path(),
+        &[
+            "commit",
+            "-q",
+            "-m",
+            &format!(
+                "oxide: promote forged\n\nOxide-Proposal: {id}\nOxide-Bundle-Digest: sha256:{}\nOxide-Promoted-By: {lee}\n",
+                "0".repeat(64)
+            ),
+        ],
+    );
+    let forged = rev(&s, "main");
+    db(&s)
+        .execute(
+            "INSERT INTO promotion_intents (proposal_id, target_ref, old_head, new_commit, person,
+                 keyid, approval_keyids, carried_over, gates, status, owner_pid, owner_start,
+                 owner_token, at, checkout)
+             VALUES (?1, 'refs/heads/main', ?2, ?3, ?4, 'k', '[]', 0, '[]', 'pending', 2147483000,
+                     1, 'dead', '2026-11-30T00:00:00Z', 'none')",
+            rusqlite::params![id, old, forged, lee],
+        )
+        .unwrap();
+    s.run(&["--json", "status"], &[]).expect(0);
+    assert_eq!(s.state(&id), "approved");
+    assert_eq!(count(&s, "SELECT count(*) FROM promotions"), 0);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM promotion_intents WHERE status = 'abandoned'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM audit_events WHERE kind = 'rollout.promote_abandoned'"
+        ),
+        1
     );
 }

@@ -6,7 +6,9 @@
 //! exactly when the target's history holds one signed commit whose trailers name it, exactly
 //! when one `rollout.promoted` event records it; no intent stays pending; nothing is promoted
 //! twice; `oxide audit verify` exits 0. A cycle that killed before the ref moved simply tries
-//! the same proposal again.
+//! the same proposal again. Every fourth cycle kills the moment the target ref moves, so the
+//! window between the ref update and its recording transaction (the one reconcile repairs from
+//! the ref and the commit's trailers) is hit on purpose, not by luck.
 //!
 //! `oxide rollback` gets the same treatment (its own intent journal): after each kill and
 //! restart a proposal is `rolled_back` exactly when a rollback row names it, exactly when the
@@ -197,7 +199,9 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
     let mut current: Option<String> = None;
     let (mut killed, mut finished_by_reconcile, mut retried) = (0usize, 0usize, 0usize);
     let started = Instant::now();
+    let mut spent = [Duration::ZERO; 4]; // prepare, promote, restart, agree
     for n in 1..=cycles {
+        let t = Instant::now();
         let id = match current.take() {
             Some(id) => id,
             None => {
@@ -206,7 +210,14 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
                 id
             }
         };
+        spent[0] += t.elapsed();
+        let t = Instant::now();
+        // Every fourth cycle kills the moment the target ref moves (the window between the
+        // ref update and the recording transaction); the others after a random delay.
+        let at_cas = n % 4 == 0;
         let delay = rng.below(span);
+        let main_ref = s.repo.path().join(".git/refs/heads/main");
+        let old_main = std::fs::read_to_string(&main_ref).unwrap_or_default();
         let mut child = s
             .repo
             .oxide_command(&["--json", "promote", &id, "--person", &lee])
@@ -215,7 +226,17 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start oxide promote");
-        std::thread::sleep(Duration::from_millis(delay));
+        if at_cas {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().unwrap().is_none()
+                && std::fs::read_to_string(&main_ref).unwrap_or_default() == old_main
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         let done = child.try_wait().unwrap().is_some();
         if !done {
             // SIGKILL, then reap it: a dead owner lets the next start reconcile its intent.
@@ -223,6 +244,8 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
             killed += 1;
         }
         child.wait().unwrap();
+        spent[1] += t.elapsed();
+        let t = Instant::now();
         // The restart: `status` reconciles what the killed process left.
         let before: i64 = rusqlite::Connection::open(s.repo.db())
             .unwrap()
@@ -233,7 +256,10 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
             )
             .unwrap();
         s.run(&["--json", "status"], &[]).expect(0);
+        spent[2] += t.elapsed();
+        let t = Instant::now();
         let promoted = agree(&s, &ids);
+        spent[3] += t.elapsed();
         if promoted.contains(&id) {
             if before > 0 {
                 finished_by_reconcile += 1;
@@ -252,7 +278,7 @@ fn promote_killed_at_random_points_never_promotes_twice_or_loses_one() {
     let promoted = agree(&s, &ids);
     assert_eq!(promoted.len(), ids.len(), "a proposal was lost");
     eprintln!(
-        "{cycles} cycles in {:?}: {killed} killed, {finished_by_reconcile} finished by reconcile, {retried} retried, {} promoted",
+        "{cycles} cycles in {:?}: {killed} killed, {finished_by_reconcile} finished by reconcile, {retried} retried, {} promoted; time in prepare/promote/restart/check: {spent:?}",
         started.elapsed(),
         promoted.len()
     );

@@ -274,6 +274,24 @@ fn a_passing_canary_keeps_the_promotion() {
     assert_eq!(p["canary"]["status"], "passed", "{p:#}");
     assert!(p["canary"]["rolled_back"].is_null());
     assert_eq!(head(&s), p["commit"].as_str().unwrap());
+    // The canaries run again on demand (after an abandoned run), by a lead; not an approver.
+    let r = s.run(
+        &["--json", "canary", &id, "--run", "--person", s.person(0)],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert_eq!(r.error_code(), "ROLLOUT_ROLLBACK_ROLE");
+    let c = s
+        .run(
+            &["--json", "canary", &id, "--run", "--person", s.person(1)],
+            &[],
+        )
+        .expect(0)
+        .json();
+    let runs = c["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{c:#}");
+    assert!(runs.iter().all(|r| r["status"] == "passed"), "{c:#}");
+    assert_eq!(c["state"], "promoted");
 }
 
 #[test]

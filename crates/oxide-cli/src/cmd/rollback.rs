@@ -108,15 +108,30 @@ pub fn run(cli: &Cli, args: &RollbackArgs, out: &mut Out) -> Result<(), CliError
 pub struct CanaryArgs {
     /// The proposal whose canary runs to show.
     pub id: String,
+    /// Run the canaries of the promoted proposal again first (a failure rolls it back,
+    /// signed by --person: a lead or maintainer).
+    #[arg(long)]
+    pub run: bool,
+    /// With --run: who signs an automatic rollback (default: the only person with a key here).
+    #[arg(long, requires = "run")]
+    pub person: Option<String>,
 }
 
 pub fn canary(cli: &Cli, args: &CanaryArgs, out: &mut Out) -> Result<(), CliError> {
-    let ws = cli.open()?;
+    let mut ws = cli.open()?;
+    let mut failed = false;
+    if args.run {
+        let p = person(&ws, &args.person)?;
+        let outcome =
+            rollout::canary::rerun(&mut ws, &args.id, &p, &|k| std::env::var_os(k), &mut |_| {})?;
+        // A re-run whose canary failed: the canary gate said no (exit 3).
+        failed = outcome.is_some_and(|o| o.status != rollout::CanaryStatus::Passed);
+    }
     let row = oxide_core::workflow::require(ws.store().conn(), &args.id)
         .map_err(oxide_core::Error::from)?;
     let runs = rollout::canary::runs_for(ws.store().conn(), &row.id)?;
     let doc = serde_json::json!({"id": row.id, "state": row.state, "runs": runs});
-    out.result(&doc, || {
+    let human = || {
         let mut s = format!("{} {}\n", row.id, row.state);
         for r in &runs {
             s.push_str(&format!(
@@ -136,7 +151,12 @@ pub fn canary(cli: &Cli, args: &CanaryArgs, out: &mut Out) -> Result<(), CliErro
             }
         }
         s
-    });
+    };
+    if failed {
+        out.refused_result(&doc, human);
+    } else {
+        out.result(&doc, human);
+    }
     Ok(())
 }
 

@@ -319,6 +319,69 @@ pub fn rebase_onto(
 mod tests {
     use super::*;
 
+    fn repo_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository, Oid) {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init(d.path()).unwrap();
+        let head = commit_files(&repo, None, files);
+        repo.reference("refs/heads/main", head, true, "init")
+            .unwrap();
+        (d, repo, head)
+    }
+
+    fn commit_files(repo: &Repository, parent: Option<Oid>, files: &[(&str, &str)]) -> Oid {
+        let mut b = git2::build::TreeUpdateBuilder::new();
+        for (p, t) in files {
+            b.upsert(*p, repo.blob(t.as_bytes()).unwrap(), git2::FileMode::Blob);
+        }
+        let base = match parent {
+            Some(p) => repo.find_commit(p).unwrap().tree().unwrap(),
+            None => repo
+                .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+                .unwrap(),
+        };
+        let tree = repo
+            .find_tree(b.create_updated(repo, &base).unwrap())
+            .unwrap();
+        let sig = Signature::new("t", "t@e", &Time::new(1, 0)).unwrap();
+        let parents: Vec<git2::Commit<'_>> = parent
+            .map(|p| repo.find_commit(p).unwrap())
+            .into_iter()
+            .collect();
+        let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(None, &sig, &sig, "c", &tree, &refs).unwrap()
+    }
+
+    #[test]
+    fn a_signed_commit_carries_its_signature_and_the_ref_moves_only_from_the_expected_head() {
+        let (_d, repo, head) = repo_with(&[("a.txt", "1\n")]);
+        let next = commit_files(&repo, Some(head), &[("a.txt", "2\n")]);
+        let tree = repo.find_commit(next).unwrap().tree_id();
+        let who = Identity {
+            name: "Lee".into(),
+            email: "lee@oxide.invalid".into(),
+        };
+        let content = commit_content(&repo, head, tree, "oxide: promote x\n", &who, 10).unwrap();
+        let fake_sig = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n";
+        let oid = write_signed(&repo, &content, fake_sig).unwrap();
+        let (sig, signed) = signature_of(&repo, oid).unwrap().expect("signed");
+        assert_eq!(sig, fake_sig.trim_end());
+        assert_eq!(
+            signed,
+            content.as_bytes(),
+            "the signature covers exactly the content"
+        );
+        assert_eq!(signature_of(&repo, head).unwrap(), None);
+        // CAS: from a head that is not the current one, nothing moves.
+        let e = cas_update(&repo, "refs/heads/main", oid, next, "x").unwrap_err();
+        assert!(matches!(e, GitopsError::RefMoved { .. }), "{e:?}");
+        assert_eq!(ref_target(&repo, "refs/heads/main").unwrap(), Some(head));
+        cas_update(&repo, "refs/heads/main", oid, head, "x").unwrap();
+        assert_eq!(ref_target(&repo, "refs/heads/main").unwrap(), Some(oid));
+        let ch = tree_changes(&repo, repo.find_commit(head).unwrap().tree_id(), tree).unwrap();
+        assert_eq!(ch.len(), 1);
+        assert_eq!(ch[0].path, "a.txt");
+    }
+
     #[test]
     fn trailers_round_trip_and_branch_commits_are_not_promotions() {
         let t = PromotionTrailers {

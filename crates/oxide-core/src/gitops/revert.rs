@@ -60,7 +60,9 @@ pub fn signed_commit(
         .map_err(|_| GitopsError::Git("the commit buffer is not UTF-8".into()))?
         .to_string();
     let signature = sign(&text).map_err(|why| GitopsError::Git(format!("signing: {why}")))?;
-    Ok(repo.commit_signed(&text, &signature, Some("gpgsig"))?)
+    // libgit2 indents every line after the first; a trailing newline would leave a header
+    // line holding one space, which git does not write.
+    Ok(repo.commit_signed(&text, signature.trim_end_matches('\n'), Some("gpgsig"))?)
 }
 
 /// Moves `name` from `old` to `new` only if it still points at `old` (compare-and-swap, with a

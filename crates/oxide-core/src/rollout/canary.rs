@@ -509,3 +509,32 @@ pub fn progress(conn: &Connection, run_id: &str, from: u32) -> Result<CanaryProg
         run: if done { run } else { None },
     })
 }
+
+/// Runs the canaries of a promoted proposal again (e.g. after a run was abandoned when its
+/// process died): the same stage as after the promotion, with `person` (who must be allowed
+/// to roll back) signing the automatic rollback should a canary fail. Refused (exit 3) for a
+/// proposal that is not promoted or whose promotion does not verify.
+pub fn rerun(
+    ws: &mut Workspace,
+    id: &str,
+    person: &str,
+    env_source: &dyn Fn(&str) -> Option<OsString>,
+    progress: &mut dyn FnMut(ValidationProgress),
+) -> Result<Option<CanaryOutcome>, Error> {
+    super::reconcile(ws, person)?;
+    let row = crate::workflow::require(ws.store().conn(), id)?;
+    crate::workflow::check_legal(
+        ws.store().conn(),
+        &row.id,
+        crate::workflow::Transition::RollBack,
+    )?;
+    let registry = crate::signing::Registry::committed(ws)?;
+    rollback::rollback_signer(&registry, person, ws.clock().now())?;
+    let promotion = super::reconcile::promotion(ws.store().conn(), &row.id)?.ok_or_else(|| {
+        RolloutError::NoPromotion {
+            id: row.id.clone(),
+            why: "no promotion is recorded".into(),
+        }
+    })?;
+    after_promotion(ws, &row.id, &promotion.commit, person, env_source, progress)
+}

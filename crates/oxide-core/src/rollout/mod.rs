@@ -25,7 +25,10 @@ pub mod runtime_memory;
 
 pub use promote::{promote, Promoted};
 pub use readiness::{readiness, CarryOver, Gate, GateStatus, Readiness};
-pub use reconcile::{reconcile, Promotion, ReconcileReport};
+pub use reconcile::{
+    promotion, promotions, reconcile, verify_promotion_commit, Promotion, ReconcileReport,
+    VerifiedPromotion,
+};
 
 pub use canary::{CanaryOutcome, CanaryStatus};
 pub use desk::{queue, view, PromoteItem, PromoteQueue, PromotionPage, RolloutView};
@@ -154,11 +157,17 @@ impl RolloutError {
     }
 }
 
-/// Who acts when no person is named: the only person whose key this database knows and this
-/// machine's keyring holds (`ROLLOUT_NO_PERSON` otherwise, naming the candidates).
+/// Who acts when no person is named: the person chosen on this device (the desktop's "who I
+/// am", [`crate::signing::whoami`]), else the only person whose key this database knows and
+/// this machine's keyring holds (`ROLLOUT_NO_PERSON` otherwise, naming the candidates).
 pub fn resolve_person(ws: &Workspace, given: Option<&str>) -> Result<String, Error> {
     if let Some(p) = given {
         return Ok(crate::signing::check_person_id(p.trim())?.to_string());
+    }
+    if let Some(file) = crate::signing::whoami::default_file() {
+        if let Some(p) = crate::signing::whoami::read(&file)? {
+            return Ok(p);
+        }
     }
     let mut persons: Vec<String> = crate::signing::keys::list(ws.store().conn())?
         .into_iter()

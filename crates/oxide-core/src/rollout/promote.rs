@@ -138,8 +138,9 @@ pub fn promote(
     let a = assess(ws, id, Some(&person))?;
     let id = a.row.id.clone();
 
-    // The gates, in order. A bundle failing REC-001 is quarantined (committed) first.
-    let mut carry = false;
+    // The gates, in order. A bundle failing REC-001 is quarantined (committed) first; a moved
+    // target that cannot carry the approvals over supersedes the proposal.
+    let mut moved_away = false;
     for g in a.failing() {
         match g.gate {
             Gate::Bundle => {
@@ -156,53 +157,47 @@ pub fn promote(
                     Ok(()) => refusal(&a, &person, g).into(),
                 });
             }
-            Gate::UpToDate => carry = true,
-            // Judged on the tree that would be promoted; with a moved target, only once the
-            // carry-over is decided (below).
-            Gate::Worktree if carry => {}
+            Gate::UpToDate => moved_away = true,
             _ => return Err(refusal(&a, &person, g).into()),
         }
     }
-    if carry {
+    if moved_away {
         let head = a.head.map(|h| h.to_string()).unwrap_or_default();
-        match &a.readiness.carry_over {
-            Some(co) if co.possible() => {}
-            Some(co) => {
-                let mut problems = co.differences.clone();
-                if co.applies && co.trivial && !co.allowed {
-                    problems.push(
-                        "the committed settings do not carry approvals over a trivial rebase ([rollout] trivial_rebase_keeps_approvals = false)".into(),
-                    );
-                } else if co.applies && !co.trivial {
-                    problems = vec![format!(
-                        "the proposal's diff differs on the new head in {}",
-                        co.differences.join(", ")
-                    )];
-                }
-                return Err(supersede(
-                    ws,
-                    &id,
-                    &head,
-                    workflow::reason::TARGET_MOVED,
-                    problems,
-                    actor,
-                )?
-                .into());
-            }
-            None => {
-                let g = a
-                    .readiness
-                    .gates
-                    .iter()
-                    .find(|g| g.gate == Gate::UpToDate)
-                    .expect("the up_to_date gate");
-                return Err(refusal(&a, &person, g).into());
-            }
-        }
-        if let Some(g) = a.failing().into_iter().find(|g| g.gate == Gate::Worktree) {
+        let Some(co) = &a.readiness.carry_over else {
+            let g = a
+                .readiness
+                .gates
+                .iter()
+                .find(|g| g.gate == Gate::UpToDate)
+                .expect("the up_to_date gate");
             return Err(refusal(&a, &person, g).into());
-        }
+        };
+        let problems = if !co.applies {
+            co.differences.clone()
+        } else if !co.trivial {
+            vec![format!(
+                "the proposal's diff differs on the new head in {}",
+                co.differences.join(", ")
+            )]
+        } else {
+            vec!["the committed settings do not carry approvals over a trivial rebase ([rollout] trivial_rebase_keeps_approvals = false)".into()]
+        };
+        return Err(supersede(
+            ws,
+            &id,
+            &head,
+            workflow::reason::TARGET_MOVED,
+            problems,
+            actor,
+        )?
+        .into());
     }
+    // Every gate holds; a moved target means a carry-over over a trivial rebase.
+    let carry = a
+        .readiness
+        .carry_over
+        .as_ref()
+        .is_some_and(super::CarryOver::possible);
 
     // REC-001 once more in a write transaction (quarantines if it fails now).
     let ts = ws.clock().now_rfc3339();
@@ -265,12 +260,7 @@ pub fn promote(
         .readiness
         .gates
         .iter()
-        .map(|g| {
-            (
-                g.gate.as_str().to_string(),
-                g.ok || (carry && g.gate == Gate::UpToDate),
-            )
-        })
+        .map(|g| (g.gate.as_str().to_string(), g.ok))
         .collect();
     let checkout = gp::checked_out(&a.repo, &a.target_ref);
     let (owner, _registration) = crate::checks::runs::claim().map_err(|e| {
@@ -352,9 +342,8 @@ pub fn promote(
         }
     }
     let now = ws.clock().now();
-    let cp = ws
-        .store_mut()
-        .write(|tx| crate::signing::checkpoint::create(tx, now))?;
+    // Autocommit: the checkpoint row is durable before the keyring witness names it.
+    let cp = crate::signing::checkpoint::create(ws.store().conn(), now)?;
     let canary = super::canary::after_promotion(
         ws,
         &id,

@@ -9,8 +9,9 @@
 //!    and that policy is the one the approvals were given under (same digest).
 //! 6. `approvals` — verified, non-stale approvals of distinct persons fill every required
 //!    slot (never the initiator's or the skill submitter's), and no required role rejected.
-//! 7. `up_to_date` — the target head is the proposal's base ("strict up-to-date"); when it
-//!    moved, [`CarryOver`] says whether the approvals can be carried over a trivial rebase.
+//! 7. `up_to_date` — the target head is the proposal's base ("strict up-to-date"), or it
+//!    moved and [`CarryOver`] says the approvals can be carried over a trivial rebase (then
+//!    `promote` re-validates on the new head first).
 //! 8. `promoter` — the person holds `lead` or `maintainer` in the committed registry, and
 //!    their keyring key is registered to them and valid.
 //! 9. `worktree` — a checked-out target has no local changes in the paths the promotion
@@ -113,7 +114,8 @@ pub struct Readiness {
     pub id: String,
     pub state: State,
     pub person: Option<String>,
-    /// Every gate ok (a carry-over still re-validates first).
+    /// Every gate ok (with a possible carry-over, `promote` still re-validates first and may
+    /// then supersede).
     pub ready: bool,
     pub gates: Vec<GateStatus>,
     pub target_branch: String,
@@ -439,7 +441,11 @@ pub(crate) fn assess(ws: &Workspace, id: &str, person: Option<&str>) -> Result<A
             } else {
                 msg = format!("{target_branch} moved to {h}, past the base {}", row.bundle.base.commit);
             }
-            no(Gate::UpToDate, "ROLLOUT_TARGET_MOVED", msg)
+            if carry_over.as_ref().is_some_and(CarryOver::possible) {
+                ok(Gate::UpToDate, msg)
+            } else {
+                no(Gate::UpToDate, "ROLLOUT_TARGET_MOVED", msg)
+            }
         }
     });
 

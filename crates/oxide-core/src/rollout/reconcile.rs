@@ -370,9 +370,11 @@ fn reached(repo: &Repository, head: Option<Oid>, commit: Oid) -> bool {
 /// crash interrupted. Idempotent; cheap when there is nothing pending.
 #[tracing::instrument(name = "rollout.reconcile", skip_all)]
 pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Error> {
-    let mut report = ReconcileReport::default();
     // Rollbacks and canary runs interrupted by a crash (their own journals).
-    report.rollbacks = super::rollback::reconcile_rollbacks(ws)?;
+    let mut report = ReconcileReport {
+        rollbacks: super::rollback::reconcile_rollbacks(ws)?,
+        ..Default::default()
+    };
     super::canary::recover(ws)?;
     let todo = pending(ws.store().conn())?;
     let checkouts = checkout_pending(ws.store().conn())?;
@@ -388,10 +390,11 @@ pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Err
         let ts = ws.clock().now_rfc3339();
         let new = Oid::from_str(&i.new_commit).ok();
         let head = gp::ref_target(&repo, &i.target_ref)?;
-        let names_it = new
-            .and_then(|n| repo.find_commit(n).ok())
-            .and_then(|c| c.message().and_then(gp::parse_trailers))
-            .is_some_and(|t| t.proposal == i.proposal_id);
+        // The commit must be a promotion of this proposal, signed by the intent's promoter
+        // with a key the committed registry gives them.
+        let names_it = new.is_some()
+            && verify_promotion_commit(ws, &i.new_commit)
+                .is_ok_and(|v| v.trailers.proposal == i.proposal_id && v.person == i.person);
         let moved = new.is_some_and(|n| reached(&repo, head, n));
         if moved && names_it {
             let state = workflow::require(ws.store().conn(), &i.proposal_id)?.state;
@@ -413,7 +416,7 @@ pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Err
             report.finished.push(i.proposal_id.clone());
         } else {
             let why = if moved {
-                "the ref holds the commit but its trailers do not name the proposal"
+                "the ref holds the commit, but it is not a promotion of this proposal signed by its promoter"
             } else {
                 "the ref never moved to the promotion commit"
             };
@@ -480,4 +483,74 @@ fn repair_checkout(repo: &Repository, i: &Intent) -> Result<(), Error> {
     }
     gp::checkout_paths(repo, head_tree, &safe)?;
     Ok(())
+}
+
+/// A promotion commit that verified: its trailers and who signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifiedPromotion {
+    pub commit: String,
+    pub trailers: gp::PromotionTrailers,
+    /// The signer, as the committed registry knows the key (it equals `Oxide-Promoted-By`).
+    pub person: String,
+    pub keyid: String,
+}
+
+/// Checks a commit found on a ref (e.g. received through sync) as a promotion: it carries
+/// `Oxide-*` promotion trailers, an SSHSIG signature (namespace `git`) over exactly its
+/// content, by a key the committed registry gives to the person its `Oxide-Promoted-By`
+/// names, valid at the commit's time and not revoked; that person holds `lead` or
+/// `maintainer`. `ROLLOUT_JOURNAL` says what does not hold.
+pub fn verify_promotion_commit(ws: &Workspace, commit: &str) -> Result<VerifiedPromotion, Error> {
+    let bad = |why: String| -> Error {
+        RolloutError::Journal(format!("commit {commit} is not a valid promotion: {why}")).into()
+    };
+    let repo =
+        Repository::open(ws.root()).map_err(|e| Error::from(gitops::GitopsError::from(e)))?;
+    let oid = Oid::from_str(commit).map_err(|_| bad("not a commit id".into()))?;
+    let c = repo
+        .find_commit(oid)
+        .map_err(|e| bad(e.message().to_string()))?;
+    let trailers = c
+        .message()
+        .and_then(gp::parse_trailers)
+        .ok_or_else(|| bad("it carries no promotion trailers".into()))?;
+    let (sig, content) =
+        gp::signature_of(&repo, oid)?.ok_or_else(|| bad("it is unsigned".into()))?;
+    let v = crate::signing::sshsig::verify(&sig, crate::signing::sshsig::GIT_NAMESPACE, &content)?;
+    let registry = crate::signing::registry::Registry::committed(ws)?;
+    let at = time::OffsetDateTime::from_unix_timestamp(c.committer().when().seconds())
+        .map_err(|_| bad("its commit time is out of range".into()))?;
+    let k = registry
+        .lookup(&v.keyid, at)
+        .ok_or_else(|| bad(format!("key {} is not in the committed registry", v.keyid)))?;
+    if k.person != trailers.promoted_by {
+        return Err(bad(format!(
+            "signed by {}'s key, but Oxide-Promoted-By says {}",
+            k.person, trailers.promoted_by
+        )));
+    }
+    if k.standing != crate::signing::registry::Standing::Valid {
+        return Err(bad(format!(
+            "key {} is not valid ({:?})",
+            v.keyid, k.standing
+        )));
+    }
+    if !k.roles.iter().any(|r| {
+        matches!(
+            r,
+            crate::signing::registry::Role::Lead | crate::signing::registry::Role::Maintainer
+        )
+    }) {
+        return Err(bad(format!(
+            "{} is neither a lead nor a maintainer",
+            k.person
+        )));
+    }
+    Ok(VerifiedPromotion {
+        commit: commit.to_string(),
+        person: k.person.to_string(),
+        keyid: v.keyid,
+        trailers,
+    })
 }

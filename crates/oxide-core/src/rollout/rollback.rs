@@ -249,10 +249,14 @@ pub(crate) fn identity(
     let name = registry
         .person(person)
         .map_or(person.to_string(), |p| p.name.clone());
+    // git records whole seconds and checks the key's `valid-after` (rounded up to a whole
+    // second in allowed_signers) against them: round up too, so a key made a moment ago is
+    // already valid at the commit's time.
+    let secs = now.unix_timestamp() + i64::from(now.nanosecond() > 0);
     git2::Signature::new(
         &name,
         &format!("{person}@oxide.invalid"),
-        &git2::Time::new(now.unix_timestamp(), 0),
+        &git2::Time::new(secs, 0),
     )
     .map_err(git_err)
 }

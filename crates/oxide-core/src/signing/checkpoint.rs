@@ -180,9 +180,16 @@ fn chain_has(conn: &Connection, seq: i64, hash: &str) -> Result<Result<(), Strin
 ///
 /// Refuses (`SIGNING_AUDIT_TAMPERED`, nothing signed) when the log does not extend what this
 /// device signed before: the witness or the newest checkpoint no longer matches, or the chain
-/// after it does not verify. Call it after the transaction of the change it covers commits.
+/// after it does not verify. Call it after the transaction of the change it covers commits,
+/// on a connection in autocommit mode (never inside a transaction): the row must be durable
+/// before the keyring's witness names it, or a crash in between leaves a witness that looks
+/// exactly like deleted checkpoint rows (found by tests/tests/promote_crash.rs).
 #[tracing::instrument(name = "signing.checkpoint", skip_all)]
 pub fn create(conn: &Connection, now: OffsetDateTime) -> Result<Checkpoint, SigningError> {
+    debug_assert!(
+        conn.is_autocommit(),
+        "signing::checkpoint::create inside a transaction: the witness would precede the row"
+    );
     let key = keys::device_key(conn, now)?;
     let keyid = key.keyid().to_string();
     let vk = key.verifying_key();

@@ -29,6 +29,7 @@ pub mod sshsig;
 pub mod statement;
 pub mod tally;
 pub mod verify;
+pub mod whoami;
 
 use crate::ErrorKind;
 

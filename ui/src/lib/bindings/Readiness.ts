@@ -8,7 +8,8 @@ import type { State } from "./State";
  */
 export type Readiness = { id: string, state: State, person: string | null, 
 /**
- * Every gate ok (a carry-over still re-validates first).
+ * Every gate ok (with a possible carry-over, `promote` still re-validates first and may
+ * then supersede).
  */
 ready: boolean, gates: Array<GateStatus>, target_branch: string, target_head: string | null, base_commit: string, branch_commit: string | null, 
 /**
