@@ -677,6 +677,137 @@ fn a_tampered_audit_segment_and_a_forged_checkpoint_are_refused() {
     );
 }
 
+/// Someone with push access puts an unsigned "promotion" of the proposal (the right tree, the
+/// right trailers) on the remote's target branch. Clone 1, holding the proposal approved,
+/// refuses to record it: reported, audited, the proposal stays approved.
+#[test]
+fn an_unsigned_promotion_on_the_remote_is_not_recorded() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    ox(
+        &t.c1,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    sync(&t.c1, &t.approver);
+    sync(&t.c2, &t.lead);
+    ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0);
+    sync(&t.c2, &t.lead);
+    // The forged promotion: the proposal branch's tree on top of main, no signature.
+    let branch = head(t.c2.path(), &format!("oxide/proposals/{id}"));
+    let tree = head(t.c2.path(), &format!("{branch}^{{tree}}"));
+    let main = head(t.c2.path(), "main");
+    let digest =
+        t.c2.oxide(&["--json", "proposal", "show", &id])
+            .expect(0)
+            .json()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let forged = git(
+        t.c2.path(),
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &main,
+            "-m",
+            &format!(
+                "oxide: promote\n\nOxide-Proposal: {id}\nOxide-Bundle-Digest: {digest}\nOxide-Promoted-By: {}\n",
+                t.lead
+            ),
+        ],
+    )
+    .trim()
+    .to_string();
+    git(
+        t.c2.path(),
+        &["push", "-q", "origin", &format!("{forged}:refs/heads/main")],
+    );
+
+    let s = sync(&t.c1, &t.approver);
+    assert_eq!(
+        s["received"]["approvals"].as_array().unwrap().len(),
+        1,
+        "{s:#}"
+    );
+    let r: Vec<&Value> = s["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "promotion")
+        .collect();
+    assert_eq!(r.len(), 1, "{s:#}");
+    assert_eq!(r[0]["code"], "SYNC_PROMOTION_UNVERIFIED");
+    assert!(
+        r[0]["message"].as_str().unwrap().contains("it is unsigned"),
+        "{s:#}"
+    );
+    assert_eq!(s["promoted"], json!([]));
+    assert_eq!(state(&t.c1, &id), "approved");
+    assert_eq!(audit_kinds(&t.c1, "sync.promotion_received"), 0);
+    assert_eq!(audit_kinds(&t.c1, "sync.refused"), 1);
+}
+
+/// Clone 1 holds the same proposal but never validated or approved it; clone 2 validated,
+/// approved (both persons' keys are on this machine's keyring) and promoted it. Clone 1 does
+/// not claim a promotion it never saw approved: its copy becomes superseded.
+#[test]
+fn a_copy_this_clone_never_approved_is_superseded_by_the_remote_promotion() {
+    let t = team();
+    let b = manual_bundle(
+        &head(t.c1.path(), "main"),
+        &"cd".repeat(32),
+        "raise retries",
+        json!([{"op": "text_edit", "path": "src/config.txt", "find": "retries = 3", "replace": "retries = 7"}]),
+        "2026-11-30T11:00:00Z",
+    );
+    let id = t.c1.import_bundle("same", &b);
+    assert_eq!(t.c2.import_bundle("same", &b), id);
+    let v = t.c2.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0);
+    ox(
+        &t.c2,
+        &["--json", "promote", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(0);
+    sync(&t.c2, &t.lead);
+
+    let s = sync(&t.c1, &t.approver);
+    assert!(refused(&s).is_empty(), "{s:#}");
+    assert_eq!(s["superseded"], json!([id]), "{s:#}");
+    assert_eq!(s["promoted"], json!([]));
+    let show =
+        t.c1.oxide(&["--json", "proposal", "show", &id])
+            .expect(0)
+            .json();
+    assert_eq!(show["state"], "superseded", "{show:#}");
+    assert_eq!(
+        show["failure_reason_code"], "PROMOTED_ELSEWHERE",
+        "{show:#}"
+    );
+    assert_eq!(audit_kinds(&t.c1, "sync.promotion_received"), 1);
+}
+
 #[test]
 fn an_ssh_remote_is_refused_up_front_because_this_libgit2_has_no_ssh() {
     // Skipped transport: git2 is built without default features (no libssh2), so ssh:// is

@@ -110,15 +110,6 @@ pub enum AuditCmd {
     Checkpoint,
 }
 
-/// A verify report, with the synced devices' chains when asked.
-enum Verified {
-    Local(oxide_core::signing::checkpoint::AuditVerifyReport),
-    WithDevices(
-        oxide_core::signing::checkpoint::AuditVerifyReport,
-        serde_json::Value,
-    ),
-}
-
 fn human_line(e: &oxide_core::audit::AuditEvent) -> String {
     format!(
         "{:>6}  {}  {:<14} {:<24} {}",
@@ -140,8 +131,7 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
             .as_deref()
             .filter(|d| *d != "local" && Some(*d) != local.as_deref());
         if *all_devices || remote_device.is_some() {
-            if filters.after.is_some() && *all_devices
-                || filters.before.is_some() && *all_devices
+            if (filters.after.is_some() || filters.before.is_some()) && *all_devices
                 || filters.since.is_some()
                 || filters.until.is_some()
                 || filters.search.is_some()
@@ -277,21 +267,10 @@ pub fn run(cli: &Cli, cmd: &AuditCmd, out: &mut Out) -> Result<(), CliError> {
             if v.problem.is_none() {
                 v.problem = v.problems.first().map(|p| p.message.clone());
             }
-            let v = match &devices {
-                Some(d) => {
-                    let mut j = serde_json::to_value(&v).unwrap_or_default();
-                    j["devices"] = serde_json::to_value(d).unwrap_or_default();
-                    Verified::WithDevices(v, j)
-                }
-                None => Verified::Local(v),
-            };
-            let (v, doc) = match v {
-                Verified::WithDevices(v, j) => (v, j),
-                Verified::Local(v) => {
-                    let j = serde_json::to_value(&v).unwrap_or_default();
-                    (v, j)
-                }
-            };
+            let mut doc = serde_json::to_value(&v).unwrap_or_default();
+            if let Some(d) = &devices {
+                doc["devices"] = serde_json::to_value(d).unwrap_or_default();
+            }
             let human = || {
                 if v.ok {
                     let signed = v.last_checkpoint.as_ref().map_or_else(

@@ -239,16 +239,19 @@ pub fn fetch(
     Ok(moved)
 }
 
+/// What a push did: the refs the remote updated, and those it refused with its reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pushed {
+    pub updated: Vec<String>,
+    pub refused: Vec<(String, String)>,
+}
+
 /// Pushes `refspecs` to remote `name`. Each refspec the remote refuses (e.g. not a
-/// fast-forward) comes back in the second list with the remote's reason; nothing is forced
+/// fast-forward) comes back in `refused` with the remote's reason; nothing is forced
 /// unless the refspec starts with `+`.
-pub fn push(
-    repo: &Repository,
-    name: &str,
-    refspecs: &[String],
-) -> Result<(Vec<String>, Vec<(String, String)>), GitopsError> {
+pub fn push(repo: &Repository, name: &str, refspecs: &[String]) -> Result<Pushed, GitopsError> {
     if refspecs.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Pushed::default());
     }
     let mut remote = usable_remote(repo, name)?;
     let statuses: std::cell::RefCell<Vec<(String, Option<String>)>> = Default::default();
@@ -266,15 +269,14 @@ pub fn push(
         .push(&specs, Some(&mut opts))
         .map_err(|e| GitopsError::Git(format!("pushing to {name}: {}", e.message())))?;
     drop(opts);
-    let mut ok = Vec::new();
-    let mut refused = Vec::new();
+    let mut out = Pushed::default();
     for (r, s) in statuses.into_inner() {
         match s {
-            None => ok.push(r),
-            Some(why) => refused.push((r, why)),
+            None => out.updated.push(r),
+            Some(why) => out.refused.push((r, why)),
         }
     }
-    Ok((ok, refused))
+    Ok(out)
 }
 
 /// The `Oxide-Proposal: <id>` trailers of the commits reachable from `new` but not from

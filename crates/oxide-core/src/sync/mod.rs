@@ -337,7 +337,13 @@ pub fn sync(ws: &mut Workspace, remote: &str, person: Option<&str>) -> Result<Sy
     let mut rx = receive::Receiver::new(ws, &repo, &registry, remote, &me.device_keyid, &actor)?;
     rx.run(ws)?;
     rx.promotions(ws, &target, &target_tracking)?;
-    let (received, promoted, superseded, mut refused, news) = rx.finish();
+    let receive::Outcome {
+        received,
+        promoted,
+        superseded,
+        mut refused,
+        news,
+    } = rx.finish();
     receive::audit_refusals(ws, &refused, &actor)?;
     if news {
         let ts = ws.clock().now_rfc3339();
@@ -378,7 +384,10 @@ pub fn sync(ws: &mut Workspace, remote: &str, person: Option<&str>) -> Result<Sy
             specs.push(format!("refs/heads/{target}:refs/heads/{target}"));
         }
     }
-    let (pushed_refs, push_refused) = transport::push(&repo, remote, &specs)?;
+    let transport::Pushed {
+        updated: pushed_refs,
+        refused: push_refused,
+    } = transport::push(&repo, remote, &specs)?;
     for r in &pushed_refs {
         // Mirror what the remote now holds, so the next sync compares against it.
         let (tref, src) = if let Some(rest) = r.strip_prefix(&own_prefix) {

@@ -38,6 +38,15 @@ struct Device {
     files: Files,
 }
 
+/// What receiving did (see `SyncReport`); `news`: something was applied or refused.
+pub(super) struct Outcome {
+    pub received: Received,
+    pub promoted: Vec<String>,
+    pub superseded: Vec<String>,
+    pub refused: Vec<Refusal>,
+    pub news: bool,
+}
+
 pub(super) struct Receiver<'r> {
     repo: &'r git2::Repository,
     registry: &'r Registry,
@@ -79,15 +88,14 @@ impl<'r> Receiver<'r> {
         })
     }
 
-    pub(super) fn finish(self) -> (Received, Vec<String>, Vec<String>, Vec<Refusal>, bool) {
-        let news = self.news || !self.refused.is_empty();
-        (
-            self.received,
-            self.promoted,
-            self.superseded,
-            self.refused,
-            news,
-        )
+    pub(super) fn finish(self) -> Outcome {
+        Outcome {
+            news: self.news || !self.refused.is_empty(),
+            received: self.received,
+            promoted: self.promoted,
+            superseded: self.superseded,
+            refused: self.refused,
+        }
     }
 
     fn refuse(&mut self, device: &str, kind: &str, item: &str, code: &str, message: String) {
@@ -658,14 +666,7 @@ impl<'r> Receiver<'r> {
                 continue;
             }
             let device = format!("{}:{target}", self.remote);
-            let verdict = verify_promotion(
-                self.repo,
-                &row,
-                &commit,
-                &self.bot,
-                self.registry,
-                ws.clock().now(),
-            );
+            let verdict = verify_promotion(ws, self.repo, &row, &commit);
             let gates = match verdict {
                 Ok(g) => g,
                 Err(why) => {
@@ -737,95 +738,44 @@ impl<'r> Receiver<'r> {
     }
 }
 
-/// The promotion commit promotes exactly this proposal: its tree is the proposal branch's
-/// tree, its `Oxide-Bundle-Digest` trailer (when present) is this bundle's digest, and it is
-/// signed (a `gpgsig` SSH signature) by a key of the committed registry. Returns the gates.
+/// The promotion commit promotes exactly this proposal: it verifies as a promotion
+/// (`rollout::reconcile::verify_promotion_commit`: promotion trailers, an SSHSIG signature by
+/// the registry key of the person `Oxide-Promoted-By` names, a lead or maintainer), its
+/// trailers name this proposal and this bundle digest, and its tree is exactly this bundle's
+/// intent applied to its parent (the proposal branch's tree when the parent is the base; a
+/// trivially rebased carry-over otherwise). Returns the gates for the guard record.
 fn verify_promotion(
+    ws: &Workspace,
     repo: &git2::Repository,
     row: &workflow::ProposalRow,
     commit: &str,
-    bot: &BotIdentity,
-    registry: &Registry,
-    now: time::OffsetDateTime,
 ) -> Result<Vec<(String, bool)>, String> {
+    let v = crate::rollout::reconcile::verify_promotion_commit(ws, commit)
+        .map_err(|e| e.to_string())?;
+    if v.trailers.proposal != row.id || v.trailers.bundle_digest != row.digest {
+        return Err(format!(
+            "its trailers name proposal {} / bundle {}, not {} / {}",
+            v.trailers.proposal, v.trailers.bundle_digest, row.id, row.digest
+        ));
+    }
     let oid = git2::Oid::from_str(commit).map_err(|e| e.to_string())?;
     let c = repo.find_commit(oid).map_err(|e| e.to_string())?;
-    let expected = gitops::expected_commit(repo, &row.bundle, bot).map_err(|e| e.to_string())?;
-    let branch_tree = repo
-        .find_commit(expected)
-        .map_err(|e| format!("the proposal branch commit {expected} is not here: {e}"))?
-        .tree_id();
-    if c.tree_id() != branch_tree {
+    let parent = c
+        .parent(0)
+        .map_err(|_| "it has no parent on the target branch".to_string())?;
+    let expected = gitops::apply_to_tree(repo, &parent, &row.bundle).map_err(|e| e.to_string())?;
+    if c.tree_id() != expected {
         return Err(format!(
-            "its tree {} is not the proposal branch's tree {branch_tree}",
+            "its tree {} is not this bundle's intent applied to its parent ({expected})",
             c.tree_id()
         ));
     }
-    let msg = c.message_raw().unwrap_or_default();
-    if let Some(d) = msg
-        .lines()
-        .find_map(|l| l.strip_prefix("Oxide-Bundle-Digest: "))
-    {
-        if d.trim() != row.digest {
-            return Err(format!(
-                "it names bundle digest {}, not {}",
-                d.trim(),
-                row.digest
-            ));
-        }
-    }
-    let signer = promotion_signer(repo, oid, registry, now)?;
     Ok(vec![
-        ("tree_is_proposal_branch".into(), true),
-        ("bundle_digest".into(), true),
-        (format!("signed_by:{signer}"), true),
+        ("promotion_commit_verified".into(), true),
+        ("trailers_name_this_bundle".into(), true),
+        ("tree_is_intent_on_parent".into(), true),
+        (format!("signed_by:{}", v.person), true),
     ])
-}
-
-/// Who signed promotion commit `oid` (SSHSIG, namespace `git`) with a key of the committed
-/// registry, or why nobody verifiably did.
-fn promotion_signer(
-    repo: &git2::Repository,
-    oid: git2::Oid,
-    registry: &Registry,
-    now: time::OffsetDateTime,
-) -> Result<String, String> {
-    let (sig, data) = repo
-        .extract_signature(&oid, None)
-        .map_err(|_| "it carries no signature (promotion commits are SSH-signed)".to_string())?;
-    let sig = std::str::from_utf8(&sig).map_err(|_| "its signature is not text".to_string())?;
-    let v = crate::signing::sshsig::verify(sig, crate::signing::sshsig::GIT_NAMESPACE, &data)
-        .map_err(|e| format!("its SSH signature does not hold: {e}"))?;
-    let standing = registry.lookup(&v.keyid, now).ok_or_else(|| {
-        format!(
-            "it is signed by key {}, which is not in the committed trust registry",
-            v.keyid
-        )
-    })?;
-    if standing.verifying_key != v.verifying_key {
-        return Err(format!(
-            "key {} is not the registry's key of that id",
-            v.keyid
-        ));
-    }
-    if !matches!(standing.standing, crate::signing::Standing::Valid) {
-        return Err(format!(
-            "the signing key {} of {} is not in good standing",
-            v.keyid, standing.person
-        ));
-    }
-    if !standing.roles.iter().any(|r| {
-        matches!(
-            r,
-            crate::signing::Role::Lead | crate::signing::Role::Maintainer
-        )
-    }) {
-        return Err(format!(
-            "it is signed by {}, whose registered roles do not allow promoting (lead or maintainer)",
-            standing.person
-        ));
-    }
-    Ok(standing.person.to_string())
 }
 
 /// Appends one `sync.refused` audit event per refusal not audited before (a forged item
