@@ -14,8 +14,9 @@ pub struct PromoteArgs {
     /// The proposal id (or its full digest).
     pub id: String,
     /// Who promotes and signs the commit: a lead or maintainer of the committed trust
-    /// registry whose key is in this machine's keyring. Default: the only person whose key
-    /// this workspace knows and this keyring holds.
+    /// registry whose key is in this machine's keyring. Default: the person chosen on this
+    /// device in the app's Settings (who I am), else the only person whose key this workspace
+    /// knows and this keyring holds.
     #[arg(long, value_name = "ID")]
     pub person: Option<String>,
 }

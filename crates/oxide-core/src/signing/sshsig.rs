@@ -177,4 +177,55 @@ mod tests {
         assert!(String::from_utf8_lossy(&ok.stdout).contains("Good \"git\" signature for ana"));
         assert!(!run(b"another message").status.success());
     }
+
+    /// git itself accepts a commit whose `gpgsig` header holds our signature of its content.
+    #[test]
+    fn git_verify_commit_accepts_a_commit_signed_with_it() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(d.path()).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let who = git2::Signature::new(
+            "Ana",
+            "ana@oxide.invalid",
+            &git2::Time::new(1_700_000_000, 0),
+        )
+        .unwrap();
+        let content = repo
+            .commit_create_buffer(&who, &who, "signed\n", &tree, &[])
+            .unwrap();
+        let content = content.as_str().unwrap().to_string();
+        let k = key();
+        let sig = sign(&k, GIT_NAMESPACE, content.as_bytes()).unwrap();
+        let oid = repo
+            .commit_signed(&content, sig.trim_end_matches('\n'), None)
+            .unwrap();
+        let signers = d.path().join("allowed_signers");
+        std::fs::write(
+            &signers,
+            format!("ana namespaces=\"git\" {}\n", k.openssh_public("ana")),
+        )
+        .unwrap();
+        let verify = |signers: &std::path::Path| {
+            Command::new("git")
+                .current_dir(d.path())
+                .arg("-c")
+                .arg(format!("gpg.ssh.allowedSignersFile={}", signers.display()))
+                .args(["verify-commit", &oid.to_string()])
+                .output()
+                .expect("git is installed")
+        };
+        let o = verify(&signers);
+        let text = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "git verify-commit refused: {text}");
+        assert!(text.contains("Good \"git\" signature for ana"), "{text}");
+        // Another key in allowed_signers: refused.
+        let other = SecretKey::from_seed(&[9u8; 32]);
+        std::fs::write(
+            &signers,
+            format!("ana namespaces=\"git\" {}\n", other.openssh_public("ana")),
+        )
+        .unwrap();
+        assert!(!verify(&signers).status.success());
+    }
 }
