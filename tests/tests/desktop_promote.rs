@@ -5,7 +5,8 @@
 //! 1. Two clones of one bare repository, each with its own database: the approver signs on
 //!    clone 1 with the CLI and runs `oxide sync`; the lead's app on clone 2 syncs from its
 //!    header, opens the proposal (the approval arrived), signs, promotes, and sees the canary
-//!    pass — the promotion commit is on clone 2's `main`, signed.
+//!    pass — the promotion commit is on clone 2's `main`, signed — then rolls it back by hand
+//!    with a reason.
 //! 2. A canary fails after the promotion: the app shows the automatic rollback (state
 //!    `rolled_back`, the signed revert commit, `CANARY_FAILED`), and git agrees.
 
@@ -88,7 +89,15 @@ fn key_and_register(repo: &TestRepo, person: &str, role: &str) {
         repo,
         person,
         &[
-            "--json", "approvers", "add", "--person", person, "--name", person, "--role", role,
+            "--json",
+            "approvers",
+            "add",
+            "--person",
+            person,
+            "--name",
+            person,
+            "--role",
+            role,
         ],
     );
 }
@@ -291,6 +300,8 @@ fn desktop_lead_promotes_a_proposal_approved_on_another_clone_and_the_canary_pas
         "no gate list once promoted"
     );
     let commit = app.text("promotion-commit");
+    // main moved here and not yet on the remote: the sync bar says so.
+    app.wait_text("sync-ahead-behind", |t| t == "1 ahead");
     app.screenshot("docs-promoted-canary");
 
     // The app's word is git's and the database's: main is the signed promotion commit.
@@ -326,6 +337,34 @@ fn desktop_lead_promotes_a_proposal_approved_on_another_clone_and_the_canary_pas
         String::from_utf8_lossy(&verify.stderr)
     );
     assert!(String::from_utf8_lossy(&verify.stderr).contains("Good \"git\" signature"));
+
+    // Later the lead rolls it back by hand: Roll back needs a reason, which is recorded.
+    app.click("rollback-open");
+    app.find("rollback-step");
+    assert_eq!(
+        app.attr("rollback-confirm", "disabled").as_deref(),
+        Some("true"),
+        "no reason, no rollback"
+    );
+    app.type_into("rollback-reason", "sessions drop on the mobile client");
+    app.click("rollback-confirm");
+    app.wait_text("approver-state", |t| t == "rolled_back");
+    assert_eq!(app.text("rollback-trigger"), "manual");
+    assert_eq!(app.text("rollback-code"), "MANUAL_ROLLBACK");
+    assert_eq!(
+        app.text("rollback-reason-text"),
+        "sessions drop on the mobile client"
+    );
+    let revert = app.text("rollback-commit");
+    assert_eq!(state_of(&two, &id), "rolled_back");
+    assert_eq!(head(two.path(), "refs/heads/main"), revert);
+    assert_eq!(head(two.path(), &format!("{revert}^")), commit);
+    let message = git(two.path(), &["show", "-s", "--format=%B", &revert]);
+    assert!(
+        message.contains(&format!("Oxide-Rollback-Of: {commit}")),
+        "{message}"
+    );
+    app.screenshot("docs-manual-rollback");
 }
 
 #[test]

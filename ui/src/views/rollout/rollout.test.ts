@@ -5,6 +5,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import PromotePanel from './PromotePanel.svelte';
 import Inbox from '../Inbox.svelte';
 import { whoami } from '$lib/stores/whoami.svelte';
+import { syncState } from '$lib/stores/sync.svelte';
 import SyncBar from './SyncBar.svelte';
 import { aheadBehind, missing, runPromotion, type Promoted, type Readiness, type RolloutView, type SyncStatus } from '$lib/rolloutIpc';
 import { toasts } from '$lib/stores/toasts.svelte';
@@ -257,6 +258,8 @@ describe('PromotePanel', () => {
     expect(calls.find(([c]) => c === 'rollout_promote_start')?.[1]).toEqual({ id: 'p1', person: 'lee' });
     await waitFor(() => expect(screen.getByTestId('promotion-commit').textContent).toBe(COMMIT));
     expect(screen.getByTestId('canary-status').textContent).toBe('passed');
+    // The target branch moved here: the sync bar's ahead/behind is read again.
+    expect(calls.some(([c]) => c === 'sync_status')).toBe(true);
     // Promoted now: no gate list and no Promote any more, Roll back instead.
     expect(screen.queryByTestId('promote-gate')).toBeNull();
     expect(screen.queryByTestId('promote-open')).toBeNull();
@@ -380,6 +383,8 @@ describe('SyncBar', () => {
   beforeEach(() => {
     whoami.person = 'lee';
     whoami.loaded = true;
+    syncState.status = null;
+    syncState.error = null;
   });
 
   it('shows the last sync and how far ahead, and syncs on demand as who I am', async () => {
