@@ -167,7 +167,12 @@ pub fn cas_update(
 ) -> Result<(), GitopsError> {
     match repo.reference_matching(refname, new, true, old, log) {
         Ok(_) => Ok(()),
-        Err(e) if e.code() == git2::ErrorCode::Modified || e.code() == git2::ErrorCode::Locked => {
+        Err(e) if e.code() == git2::ErrorCode::Locked => Err(GitopsError::Git(format!(
+            "{refname} is locked by another git process ({}); if none is running, a crashed one left {}.lock behind: remove it and retry. Nothing was changed",
+            e.message(),
+            repo.path().join(refname).display()
+        ))),
+        Err(e) if e.code() == git2::ErrorCode::Modified => {
             let found = ref_target(repo, refname)?;
             Err(GitopsError::RefMoved {
                 refname: refname.into(),

@@ -7,8 +7,8 @@
 //!    the proposal. A bundle failing REC-001 is quarantined (audited) as everywhere else.
 //! 3. The promotion commit is built in the object database (parent: the target head; tree: the
 //!    proposal branch's, or the rebased one), signed SSHSIG with the promoter's keyring key.
-//! 4. Critical section, under SQLite's write lock: the proposal is still `approved`, no
-//!    promotion or pending intent exists, the approval rows are exactly those judged, no
+//! 4. Critical section, under SQLite's write lock: the proposal is still `approved`, its
+//!    bundle and instance-key signature still hold, no promotion or pending intent exists, the approval rows are exactly those judged, no
 //!    counted key and not the promoter's was revoked meanwhile; the intent is journaled.
 //! 5. Compare-and-swap of the target ref from the judged head to the commit (refused if it
 //!    moved meanwhile: the intent is abandoned, nothing promoted).
@@ -368,7 +368,8 @@ pub fn promote(
     })
 }
 
-/// Under the write lock: nothing the gates judged in the database changed since.
+/// Under the write lock: nothing the gates judged in the database changed since (what they
+/// judged in git is on the target branch, which the compare-and-swap then guards).
 fn recheck(tx: &rusqlite::Connection, a: &Assessment, promoter_keyid: &str) -> Result<(), Error> {
     let id = &a.row.id;
     let row = workflow::require(tx, id)?;
@@ -387,6 +388,17 @@ fn recheck(tx: &rusqlite::Connection, a: &Assessment, promoter_keyid: &str) -> R
             why: "the stored bundle changed while the gates were checked".into(),
         }
         .into());
+    }
+    let canonical = canon::canonical_bytes(&row.bundle)?;
+    if let Err(e) = crate::signing::bundle_sig::verify(tx, id, &row.digest, &canonical) {
+        return Err(match e {
+            e @ crate::signing::SigningError::BundleInvalid { .. } => RolloutError::BundleInvalid {
+                id: id.clone(),
+                why: e.to_string(),
+            }
+            .into(),
+            other => other.into(),
+        });
     }
     if let Some(p) = reconcile::promotion(tx, id)? {
         return Err(RolloutError::NotApproved {
