@@ -506,3 +506,20 @@ path_facts := {
 	"sub/.gitignore": [{"class": "ignore_rules", "pattern": "**/.gitignore", "reason": "an ignore rule removed lets local secrets (.env, keys) in with the next `git add -A`; one added hides new files from `git status` (high, not governance: changing it runs nothing)"}]
 }
 # END path facts
+
+# Runtime memory (R-009): setting behavior/personality entries is at least medium, named.
+test_a_runtime_memory_change_is_medium if {
+	d := oxide.decision with input as object.union(base, {"proposal": {"memory": [{"namespace": "behavior", "key": "review.tone"}]}})
+	d.risk == "medium"
+	d.required.count == 2
+	some e in d.escalations
+	e.rule == "oxide.memory_change"
+	contains(e.message, "behavior/review.tone")
+}
+
+test_no_memory_change_no_memory_rule if {
+	d := oxide.decision with input as base
+	every e in d.escalations {
+		e.rule != "oxide.memory_change"
+	}
+}
