@@ -20,6 +20,9 @@ APT_PACKAGES=(
   gnome-keyring libsecret-tools keyutils
   # sqlite3 for inspecting the state database; ssh-keygen for git SSH signatures
   sqlite3 openssh-client
+  # `oxide sync` over ssh:// (libssh2 links the system OpenSSL: libssl-dev, pkg-config above)
+  # and the sshd its journey starts on loopback (tests/tests/sync.rs)
+  openssh-server
   # the sandbox checks run in (docs/checks.md)
   bubblewrap
   # a venv for the independent DSSE verifier (securesystemslib) of the interop journey

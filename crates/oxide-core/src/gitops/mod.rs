@@ -17,6 +17,7 @@ pub mod diffstat;
 pub mod promote;
 pub mod revert;
 pub mod review_diff;
+pub mod ssh;
 pub mod transport;
 
 /// Prefix of every proposal branch.
@@ -55,6 +56,20 @@ pub enum GitopsError {
     Audit(#[from] crate::audit::AuditError),
     #[error("cannot sync through remote '{remote}': {why}")]
     RemoteUnusable { remote: String, why: String },
+    #[error("refusing the ssh server at {host} (port {port}): its host key {fingerprint} is not verified: {why}")]
+    HostKeyUnverified {
+        host: String,
+        port: u16,
+        fingerprint: String,
+        why: String,
+    },
+    #[error("ssh authentication to {host} for remote '{remote}' failed ({detail}); tried: {tried}. Load your key into ssh-agent (`ssh-add`) or keep an unencrypted ~/.ssh/id_ed25519, id_ecdsa or id_rsa, and make sure its public key is in the server's authorized_keys")]
+    SshAuth {
+        remote: String,
+        host: String,
+        tried: String,
+        detail: String,
+    },
 }
 
 impl From<rusqlite::Error> for GitopsError {
@@ -94,6 +109,8 @@ impl GitopsError {
             GitopsError::Store(e) => e.code(),
             GitopsError::Audit(e) => e.code(),
             GitopsError::RemoteUnusable { .. } => "GITOPS_REMOTE_UNUSABLE",
+            GitopsError::HostKeyUnverified { .. } => "GITOPS_HOSTKEY_UNVERIFIED",
+            GitopsError::SshAuth { .. } => "GITOPS_SSH_AUTH_FAILED",
         }
     }
 
@@ -101,6 +118,7 @@ impl GitopsError {
         match self {
             GitopsError::Git(_) => crate::ErrorKind::Internal,
             GitopsError::RefMoved { .. } => crate::ErrorKind::Refused,
+            GitopsError::HostKeyUnverified { .. } => crate::ErrorKind::Refused,
             GitopsError::Store(e) => e.kind(),
             GitopsError::Audit(e) => e.kind(),
             _ => crate::ErrorKind::Invalid,

@@ -6,9 +6,10 @@
 //!   nothing new makes no commit and pushes nothing.
 //! - [`read_files`]: every file of a commit's tree (what another device published).
 //! - [`fetch`] / [`push`]: git2 over the remote configured in the repository (`git remote`),
-//!   reporting exactly which refs moved. This build of libgit2 has no SSH or HTTPS transport
-//!   (git2 is built without default features): local paths and `file://` URLs work;
-//!   `ssh://` and `https://` are refused up front with [`GitopsError::RemoteUnusable`].
+//!   reporting exactly which refs moved. This build of libgit2 carries local paths,
+//!   `file://` and `ssh://` (also scp-style `user@host:path`; libssh2, credentials and
+//!   known_hosts checks in [`super::ssh`]); `https://`, `http://` and `git://` are refused up
+//!   front with [`GitopsError::RemoteUnusable`] (git2 is built without its HTTPS transport).
 
 use std::collections::BTreeMap;
 
@@ -176,29 +177,23 @@ fn usable_remote<'r>(repo: &'r Repository, name: &str) -> Result<git2::Remote<'r
     })?;
     let url = remote.url().unwrap_or_default().to_string();
     let lower = url.to_ascii_lowercase();
-    let unsupported = [
-        "ssh://",
-        "https://",
-        "http://",
-        "git://",
-        "git+ssh://",
-        "ssh+git://",
-    ]
-    .iter()
-    .find(|p| lower.starts_with(**p))
-    .copied()
-    .or_else(|| {
-        // scp-like `user@host:path`
-        (!lower.starts_with("file://")
-            && !lower.starts_with('/')
-            && lower.contains(':')
-            && !lower.starts_with("./"))
-        .then_some("scp-style ssh")
-    });
+    let unsupported = ["https://", "http://", "git://"]
+        .iter()
+        .find(|p| lower.starts_with(**p))
+        .copied();
     if let Some(p) = unsupported {
         return Err(GitopsError::RemoteUnusable {
             remote: name.to_string(),
-            why: format!("its URL {url} uses {p}, and this build of libgit2 carries only local paths and file:// (built without SSH/HTTPS support); sync through a file:// remote or a local path"),
+            why: format!("its URL {url} uses {p}, and this build of libgit2 carries only local paths, file:// and ssh:// (built without HTTPS support); sync through an ssh:// or file:// remote"),
+        });
+    }
+    if lower.contains("://")
+        && !lower.starts_with("file://")
+        && super::ssh::parse_ssh_url(&url).is_none()
+    {
+        return Err(GitopsError::RemoteUnusable {
+            remote: name.to_string(),
+            why: format!("its URL {url} uses a transport this build does not carry (local paths, file:// and ssh:// only)"),
         });
     }
     Ok(remote)
@@ -217,13 +212,15 @@ pub fn fetch(
         .iter()
         .map(|p| refs_under(repo, p))
         .collect::<Result<_, _>>()?;
+    let ssh = super::ssh::SshSession::new(remote.url().unwrap_or_default());
     let mut opts = git2::FetchOptions::new();
+    opts.remote_callbacks(ssh.callbacks());
     opts.prune(git2::FetchPrune::Off);
     opts.download_tags(git2::AutotagOption::None);
     let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
-    remote
-        .fetch(&specs, Some(&mut opts), Some("oxide sync: fetch"))
-        .map_err(|e| GitopsError::Git(format!("fetching from {name}: {}", e.message())))?;
+    let fetched = remote.fetch(&specs, Some(&mut opts), Some("oxide sync: fetch"));
+    drop(opts);
+    fetched.map_err(|e| ssh.error(name, "fetching from", e))?;
     let mut moved = Vec::new();
     for (p, old) in watch_prefixes.iter().zip(before) {
         for (n, t) in refs_under(repo, p)? {
@@ -255,7 +252,8 @@ pub fn push(repo: &Repository, name: &str, refspecs: &[String]) -> Result<Pushed
     }
     let mut remote = usable_remote(repo, name)?;
     let statuses: std::cell::RefCell<Vec<(String, Option<String>)>> = Default::default();
-    let mut cb = git2::RemoteCallbacks::new();
+    let ssh = super::ssh::SshSession::new(remote.url().unwrap_or_default());
+    let mut cb = ssh.callbacks();
     cb.push_update_reference(|r, status| {
         statuses
             .borrow_mut()
@@ -265,10 +263,9 @@ pub fn push(repo: &Repository, name: &str, refspecs: &[String]) -> Result<Pushed
     let mut opts = git2::PushOptions::new();
     opts.remote_callbacks(cb);
     let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
-    remote
-        .push(&specs, Some(&mut opts))
-        .map_err(|e| GitopsError::Git(format!("pushing to {name}: {}", e.message())))?;
+    let pushed = remote.push(&specs, Some(&mut opts));
     drop(opts);
+    pushed.map_err(|e| ssh.error(name, "pushing to", e))?;
     let mut out = Pushed::default();
     for (r, s) in statuses.into_inner() {
         match s {

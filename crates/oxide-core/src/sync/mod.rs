@@ -199,18 +199,31 @@ fn ensure_endorsed(
 ) -> Result<Endorsed, Error> {
     let now = ws.clock().now();
     let conn = ws.store().conn();
-    let device = signing::device_key(conn, now)?;
-    let instance = signing::instance_key(conn, now)?;
+    // The stored endorsement, when it still verifies for this database's keys (read without
+    // making any key).
+    let existing = |purpose: KeyPurpose| -> Result<Option<String>, Error> {
+        Ok(signing::list(conn)?
+            .into_iter()
+            .find(|k| k.purpose == purpose)
+            .map(|k| k.keyid))
+    };
+    let (dev_id, inst_id) = (
+        existing(KeyPurpose::Device)?,
+        existing(KeyPurpose::Instance)?,
+    );
     let stored: Option<String> = conn
         .query_row(
-            "SELECT endorsement FROM sync_devices WHERE local = 1 AND device_keyid = ?1",
-            [device.keyid()],
+            "SELECT endorsement FROM sync_devices WHERE local = 1",
+            [],
             |r| r.get(0),
         )
         .optional()?;
     if let Some(env) = &stored {
         if let Ok(e) = endorse::verify(env.as_bytes(), registry, now) {
-            if e.instance_keyid == instance.keyid() && person.is_none_or(|p| p == e.person) {
+            if Some(&e.device_keyid) == dev_id.as_ref()
+                && Some(&e.instance_keyid) == inst_id.as_ref()
+                && person.is_none_or(|p| p == e.person)
+            {
                 return Ok(e);
             }
         }
@@ -247,7 +260,22 @@ fn ensure_endorsed(
                 }
             }
         };
+    // The endorser's key and standing first: a refusal here writes nothing.
     let key = signing::person_key(&person)?;
+    match registry.lookup(key.keyid(), now) {
+        Some(k) if k.person == person && matches!(k.standing, signing::Standing::Valid) => {}
+        _ => {
+            return Err(SyncError::NoEndorser {
+                why: format!(
+                    "{person}'s keyring key {} is not a valid key of {person} in the committed trust registry",
+                    key.keyid()
+                ),
+            }
+            .into())
+        }
+    }
+    let device = signing::device_key(conn, now)?;
+    let instance = signing::instance_key(conn, now)?;
     let ts = ws.clock().now_rfc3339();
     let env = endorse::sign(
         &person,
