@@ -53,4 +53,13 @@
     "govern_files",
     "govern_preview",
     "govern_submit",
+    "rollout_readiness",
+    "rollout_promote_start",
+    "rollout_promote_poll",
+    "rollout_rollback",
+    "rollout_view",
+    "rollout_canary_poll",
+    "rollout_queue",
+    "sync_status",
+    "sync_run",
 ]

@@ -8,8 +8,10 @@ pub mod commands;
 pub mod govern;
 pub mod keys;
 pub mod policy;
+pub mod rollout;
 pub mod startup;
 pub mod state;
+pub mod sync;
 pub mod synthesis;
 pub mod timeline;
 pub mod validation;
@@ -86,6 +88,15 @@ pub fn run() {
             govern::govern_files,
             govern::govern_preview,
             govern::govern_submit,
+            rollout::rollout_readiness,
+            rollout::rollout_promote_start,
+            rollout::rollout_promote_poll,
+            rollout::rollout_rollback,
+            rollout::rollout_view,
+            rollout::rollout_canary_poll,
+            rollout::rollout_queue,
+            sync::sync_status,
+            sync::sync_run,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

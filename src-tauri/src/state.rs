@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use oxide_core::checks::{ProgressPage, ValidateReport, ValidationProgress};
+use oxide_core::rollout::Promoted;
 use oxide_core::{ErrorDto, Workspace};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -54,6 +55,8 @@ pub struct AppState {
     workspace: Mutex<Option<Workspace>>,
     /// `validate` runs of this session, polled by the UI.
     pub validations: ValidationRuns,
+    /// Promotions (with their canary) of this session, polled by the UI.
+    pub promotions: Runs<Promoted>,
     /// The synthesis in progress (one at a time).
     pub synthesis: SynthesisSlot,
 }
@@ -70,6 +73,7 @@ impl AppState {
             request,
             workspace: Mutex::new(None),
             validations: ValidationRuns::default(),
+            promotions: Runs::new("promotion"),
             synthesis: SynthesisSlot::default(),
         }
     }
@@ -110,33 +114,68 @@ pub fn no_workspace() -> ErrorDto {
     }
 }
 
-/// What a validation run has reported so far.
-#[derive(Default)]
-pub struct Run {
+/// What a run that reports check progress (a validation, a promotion's canary) has reported
+/// so far, and its outcome `R` once it is done.
+pub struct Run<R> {
     events: Vec<ValidationProgress>,
-    outcome: Option<Result<ValidateReport, ErrorDto>>,
+    outcome: Option<Result<R, ErrorDto>>,
 }
 
-impl Run {
+impl<R> Default for Run<R> {
+    fn default() -> Self {
+        Run {
+            events: Vec::new(),
+            outcome: None,
+        }
+    }
+}
+
+impl<R> Run<R> {
     pub fn push(&mut self, event: ValidationProgress) {
         self.events.push(event);
     }
 
-    pub fn finish(&mut self, outcome: Result<ValidateReport, ErrorDto>) {
+    pub fn finish(&mut self, outcome: Result<R, ErrorDto>) {
         self.outcome = Some(outcome);
     }
 }
 
-/// Validation runs of this app session by token. A run is dropped once the page carrying its
-/// outcome was read, so finished runs (and their output) do not stay in memory.
-#[derive(Default)]
-pub struct ValidationRuns {
-    runs: Mutex<HashMap<String, Arc<Mutex<Run>>>>,
+/// One page of a run: the events after `from`, the next cursor, and the outcome once done.
+pub struct RunPage<R> {
+    pub events: Vec<ValidationProgress>,
+    pub next: u32,
+    pub done: bool,
+    pub report: Option<R>,
+    pub error: Option<ErrorDto>,
 }
 
-impl ValidationRuns {
+/// Runs of this app session by token. A run is dropped once the page carrying its outcome
+/// was read, so finished runs (and their output) do not stay in memory.
+pub struct Runs<R> {
+    /// What the runs are, for the error naming an unknown token ("validation").
+    what: &'static str,
+    runs: Mutex<HashMap<String, Arc<Mutex<Run<R>>>>>,
+}
+
+/// `validate` runs, polled by the Proposals view.
+pub type ValidationRuns = Runs<ValidateReport>;
+
+impl Default for ValidationRuns {
+    fn default() -> Self {
+        Runs::new("validation")
+    }
+}
+
+impl<R: Clone> Runs<R> {
+    pub fn new(what: &'static str) -> Runs<R> {
+        Runs {
+            what,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Registers a new run under `token`; the caller's thread reports into the returned run.
-    pub fn start(&self, token: &str) -> Arc<Mutex<Run>> {
+    pub fn start(&self, token: &str) -> Arc<Mutex<Run<R>>> {
         let run = Arc::new(Mutex::new(Run::default()));
         lock(&self.runs).insert(token.to_string(), run.clone());
         run
@@ -144,17 +183,18 @@ impl ValidationRuns {
 
     /// Progress of `token` after event `from`, and its outcome once it is done; the page with
     /// the outcome is the run's last.
-    pub fn page(&self, token: &str, from: u32) -> Result<ProgressPage, ErrorDto> {
+    pub fn run_page(&self, token: &str, from: u32) -> Result<RunPage<R>, ErrorDto> {
         let mut runs = lock(&self.runs);
         let run = runs.get(token).cloned().ok_or_else(|| ErrorDto {
             code: "APP_NO_SUCH_RUN".into(),
             message: format!(
-                "no validation run {token} in this app session (a finished run is read once)"
+                "no {} run {token} in this app session (a finished run is read once)",
+                self.what
             ),
         })?;
         let r = lock(&run);
         let from = (from as usize).min(r.events.len());
-        let page = ProgressPage {
+        let page = RunPage {
             events: r.events[from..].to_vec(),
             next: r.events.len() as u32,
             done: r.outcome.is_some(),
@@ -174,6 +214,20 @@ impl ValidationRuns {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl ValidationRuns {
+    /// A validation run's page as the UI reads it (`ProgressPage`).
+    pub fn page(&self, token: &str, from: u32) -> Result<ProgressPage, ErrorDto> {
+        let p = self.run_page(token, from)?;
+        Ok(ProgressPage {
+            events: p.events,
+            next: p.next,
+            done: p.done,
+            report: p.report,
+            error: p.error,
+        })
     }
 }
 

@@ -6,8 +6,8 @@ function press(key: string, target: EventTarget | null = document.body, mods: Pa
 }
 
 describe('reviewAction', () => {
-  it('maps j, k, a and r', () => {
-    expect(['j', 'k', 'a', 'r', 'x'].map((k) => press(k))).toEqual(['next', 'previous', 'approve', 'reject', null]);
+  it('maps j, k, a, r and p', () => {
+    expect(['j', 'k', 'a', 'r', 'p', 'x'].map((k) => press(k))).toEqual(['next', 'previous', 'approve', 'reject', 'promote', null]);
   });
 
   it('does nothing while the person types, or with a modifier', () => {
@@ -37,6 +37,7 @@ describe('step', () => {
     expect(step(0, 'previous', 3)).toBe(0);
     expect(step(2, 'previous', 3)).toBe(1);
     expect(step(0, 'approve', 3)).toBeNull();
+    expect(step(0, 'promote', 3)).toBeNull();
     expect(step(0, 'next', 0)).toBeNull();
   });
 });

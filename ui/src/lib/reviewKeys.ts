@@ -1,11 +1,12 @@
-// The approver's keyboard: j / k move to the next / previous proposal of the Inbox, a
-// approves (opens the signing confirmation), r rejects (opens the reason). Never while the
-// person types (an input, a text area, a select, an editable element) and never with a
-// modifier, so Alt+digit navigation and the browser's own shortcuts stay as they are.
+// The approver's and lead's keyboard: j / k move to the next / previous proposal of the
+// Inbox, a approves (opens the signing confirmation), r rejects (opens the reason), p
+// promotes (opens the promotion confirmation). Never while the person types (an input, a
+// text area, a select, an editable element) and never with a modifier, so Alt+digit
+// navigation and the browser's own shortcuts stay as they are.
 
-export type ReviewAction = 'next' | 'previous' | 'approve' | 'reject';
+export type ReviewAction = 'next' | 'previous' | 'approve' | 'reject' | 'promote';
 
-const KEYS: Record<string, ReviewAction> = { j: 'next', k: 'previous', a: 'approve', r: 'reject' };
+const KEYS: Record<string, ReviewAction> = { j: 'next', k: 'previous', a: 'approve', r: 'reject', p: 'promote' };
 
 interface KeyLike {
   key: string;

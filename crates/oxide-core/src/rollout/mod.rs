@@ -15,6 +15,7 @@
 //! This module gathers their answers, acts, and owns `promotions` and `promotion_intents`.
 
 pub mod canary;
+pub mod desk;
 pub mod drill;
 pub mod promote;
 pub mod readiness;
@@ -30,6 +31,7 @@ pub use reconcile::{
 };
 
 pub use canary::{CanaryOutcome, CanaryStatus};
+pub use desk::{queue, view, PromoteItem, PromoteQueue, PromotionPage, RolloutView};
 pub use drill::{drill, DrillReport};
 pub use rollback::{rollback, RolledBack, Trigger};
 

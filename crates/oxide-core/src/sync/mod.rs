@@ -26,6 +26,7 @@
 pub mod endorse;
 mod publish;
 mod receive;
+pub mod status;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +41,7 @@ use crate::signing::{self, KeyPurpose};
 use crate::{Error, Workspace};
 
 pub use endorse::Endorsed;
+pub use status::{status, Arrival, SyncStatus, DEFAULT_REMOTE};
 
 /// Where this device's refs live: `refs/oxide/devices/<keyid>/`.
 pub const DEVICES_PREFIX: &str = "refs/oxide/devices/";

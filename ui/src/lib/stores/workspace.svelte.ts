@@ -55,6 +55,13 @@ export class WorkspaceStore {
     return path === null ? false : this.open(path);
   }
 
+  /** Something outside the app's own actions changed the workspace (a sync brought
+   * approvals, proposals or promotions): the views reload, as after an open. */
+  async changed(): Promise<void> {
+    this.generation += 1;
+    await this.refresh();
+  }
+
   async refresh(): Promise<void> {
     try {
       this.status = await ipc.status();

@@ -195,6 +195,8 @@ beforeEach(() => {
         return 'lee';
       case 'approval_inbox':
         return signed ? { ...inbox, items: inbox.items.filter((i) => i.id !== 'p2') } : inbox;
+      case 'rollout_queue':
+        return { person: 'lee', may_promote: true, items: [], problems: [] };
       case 'proposal_detail':
         return detail(a.id);
       case 'proposal_view':
