@@ -585,7 +585,15 @@ pub fn build_of(bin: &Path) -> String {
         "debug" => "dev profile (our crates unoptimized; the hot dependencies optimized)",
         _ => "unknown profile",
     };
-    format!("`{}` ({what})", bin.display())
+    // Named relative to the target directory, so the report does not carry this machine's
+    // checkout path.
+    let shown = bin
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "target"))
+        .and_then(|t| t.parent())
+        .and_then(|root| bin.strip_prefix(root).ok())
+        .unwrap_or(bin);
+    format!("`{}` ({what})", shown.display())
 }
 
 /// Why the desktop app cannot be driven here, if it cannot (checked before starting it: the
