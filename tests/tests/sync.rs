@@ -567,6 +567,58 @@ fn a_self_endorsed_device_is_refused_with_everything_it_carries() {
     );
 }
 
+/// A device state with more files than a sync state may carry (an honest endorsement, then
+/// 20 001 extra entries sharing one small blob, cheap to push and costly to load) is refused as
+/// a whole with its own code: nothing of it is applied, the device is not even recorded.
+/// (The total-bytes cap is the same check on the object headers; 256 MiB is too much to push
+/// in a journey, so its arithmetic is covered by the core's transport tests.)
+#[test]
+fn a_device_state_with_too_many_files_is_refused_before_it_is_loaded() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    let s1 = sync(&t.c1, &t.approver);
+    let device1 = s1["device"].as_str().unwrap().to_string();
+    let bare = git2::Repository::open_bare(t.bare.path()).unwrap();
+    let refname = format!("refs/oxide/devices/{device1}/state");
+    let honest = bare.refname_to_id(&refname).unwrap();
+    let tree = bare.find_commit(honest).unwrap().tree().unwrap();
+    let blob = bare.blob(b"x").unwrap();
+    let mut b = git2::build::TreeUpdateBuilder::new();
+    for i in 0..20_001 {
+        b.upsert(format!("junk/{i:05}"), blob, git2::FileMode::Blob);
+    }
+    let big = b.create_updated(&bare, &tree).unwrap();
+    force(&bare, &refname, big, honest);
+
+    let s2 = sync(&t.c2, &t.lead);
+    let r = refused(&s2);
+    assert!(
+        r.iter().any(|x| x["device"] == device1.as_str()
+            && x["code"] == "SYNC_STATE_TOO_LARGE"
+            && x["message"].as_str().unwrap().contains("20000 files")),
+        "{s2:#}"
+    );
+    assert!(
+        s2["received"]["proposals"].as_array().unwrap().is_empty(),
+        "{s2:#}"
+    );
+    assert_eq!(
+        count(
+            &t.c2,
+            &format!("SELECT count(*) FROM proposals WHERE id = '{id}'")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &t.c2,
+            &format!("SELECT count(*) FROM sync_devices WHERE device_keyid = '{device1}'")
+        ),
+        0
+    );
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM audit_device_events"), 0);
+}
+
 /// Clone 1's published audit segment is rewritten (an event's actor changed and the chain
 /// re-hashed so it links), first with the honest checkpoint left in place, then with a
 /// checkpoint the attacker signed themselves: both refused, nothing imported; the rest of

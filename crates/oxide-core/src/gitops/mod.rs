@@ -50,6 +50,8 @@ pub enum GitopsError {
     },
     #[error("git: {0}")]
     Git(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -106,6 +108,7 @@ impl GitopsError {
             GitopsError::NoTarget(_) => "GITOPS_NO_TARGET",
             GitopsError::RefMoved { .. } => "GITOPS_REF_MOVED",
             GitopsError::Git(_) => "GITOPS_GIT",
+            GitopsError::TooLarge(_) => "GITOPS_TOO_LARGE",
             GitopsError::Store(e) => e.code(),
             GitopsError::Audit(e) => e.code(),
             GitopsError::RemoteUnusable { .. } => "GITOPS_REMOTE_UNUSABLE",

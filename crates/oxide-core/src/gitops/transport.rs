@@ -108,44 +108,102 @@ pub fn set_ref(
     Ok(true)
 }
 
-/// Every blob of `commit`'s tree, by path (`a/b/c`). Files larger than `max_bytes` are
-/// refused (a remote is not trusted to be small).
+/// How much of a published tree [`read_files`] / [`read_file`] will load (a remote is not
+/// trusted to be small: neither per file, nor in number of files, nor in total).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    pub max_file_bytes: usize,
+    pub max_total_bytes: usize,
+    pub max_entries: usize,
+}
+
+/// One blob of `commit`'s tree (`None`: no such file), refused when larger than
+/// `max_bytes` before its content is loaded.
+pub fn read_file(
+    repo: &Repository,
+    commit: &str,
+    path: &str,
+    max_bytes: usize,
+) -> Result<Option<Vec<u8>>, GitopsError> {
+    let tree = repo.find_commit(Oid::from_str(commit)?)?.tree()?;
+    let entry = match tree.get_path(std::path::Path::new(path)) {
+        Ok(e) => e,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if entry.kind() != Some(git2::ObjectType::Blob) {
+        return Ok(None);
+    }
+    let (size, _) = repo.odb()?.read_header(entry.id())?;
+    if size > max_bytes {
+        return Err(GitopsError::TooLarge(format!(
+            "{path} in {commit} is {size} bytes, more than the {max_bytes} it may have"
+        )));
+    }
+    Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
+}
+
+/// Every blob of `commit`'s tree, by path (`a/b/c`). Sizes are read from the object headers
+/// first: a tree with more than `max_entries` files, a file larger than `max_file_bytes`, or
+/// files adding up to more than `max_total_bytes` is refused before any content is loaded.
 pub fn read_files(
     repo: &Repository,
     commit: &str,
-    max_bytes: usize,
+    limits: ReadLimits,
 ) -> Result<BTreeMap<String, Vec<u8>>, GitopsError> {
     let c = repo.find_commit(Oid::from_str(commit)?)?;
     let tree = c.tree()?;
-    let mut out = BTreeMap::new();
+    let odb = repo.odb()?;
+    let mut listed: Vec<(String, Oid)> = Vec::new();
+    let mut total: usize = 0;
     let mut err: Option<GitopsError> = None;
-    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+    let walked = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() != Some(git2::ObjectType::Blob) {
             return git2::TreeWalkResult::Ok;
         }
         let path = format!("{dir}{}", entry.name().unwrap_or_default());
-        match repo.find_blob(entry.id()) {
-            Ok(b) if b.size() <= max_bytes => {
-                out.insert(path, b.content().to_vec());
-                git2::TreeWalkResult::Ok
-            }
-            Ok(b) => {
-                err = Some(GitopsError::Git(format!(
-                    "{path} in {commit} is {} bytes, more than the {max_bytes} a sync file may have",
-                    b.size()
-                )));
-                git2::TreeWalkResult::Abort
-            }
+        if listed.len() >= limits.max_entries {
+            err = Some(GitopsError::TooLarge(format!(
+                "{commit} has more than the {} files a sync state may have",
+                limits.max_entries
+            )));
+            return git2::TreeWalkResult::Abort;
+        }
+        let size = match odb.read_header(entry.id()) {
+            Ok((size, _)) => size,
             Err(e) => {
                 err = Some(e.into());
-                git2::TreeWalkResult::Abort
+                return git2::TreeWalkResult::Abort;
             }
+        };
+        if size > limits.max_file_bytes {
+            err = Some(GitopsError::TooLarge(format!(
+                "{path} in {commit} is {size} bytes, more than the {} a sync file may have",
+                limits.max_file_bytes
+            )));
+            return git2::TreeWalkResult::Abort;
         }
-    })?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok(out),
+        total = total.saturating_add(size);
+        if total > limits.max_total_bytes {
+            err = Some(GitopsError::TooLarge(format!(
+                "the files of {commit} add up to more than the {} bytes a sync state may have",
+                limits.max_total_bytes
+            )));
+            return git2::TreeWalkResult::Abort;
+        }
+        listed.push((path, entry.id()));
+        git2::TreeWalkResult::Ok
+    });
+    // An aborted walk is reported by its reason, not by libgit2's "callback aborted".
+    if let Some(e) = err {
+        return Err(e);
     }
+    walked?;
+    let mut out = BTreeMap::new();
+    for (path, oid) in listed {
+        out.insert(path, repo.find_blob(oid)?.content().to_vec());
+    }
+    Ok(out)
 }
 
 /// The refs under `prefix` and their targets.
@@ -310,4 +368,74 @@ pub fn proposal_trailers(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree of `n` entries all pointing at one blob of `size` bytes, as a commit.
+    fn state(repo: &Repository, n: usize, size: usize) -> String {
+        let blob = repo.blob(&vec![b'x'; size]).unwrap();
+        let mut b = git2::build::TreeUpdateBuilder::new();
+        b.upsert(
+            "endorsement.json",
+            repo.blob(b"{}").unwrap(),
+            FileMode::Blob,
+        );
+        for i in 0..n {
+            b.upsert(format!("f/{i}"), blob, FileMode::Blob);
+        }
+        let empty = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let tree = repo
+            .find_tree(b.create_updated(repo, &empty).unwrap())
+            .unwrap();
+        let sig = Signature::now("t", "t@example.invalid").unwrap();
+        repo.commit(None, &sig, &sig, "s", &tree, &[])
+            .unwrap()
+            .to_string()
+    }
+
+    const LIMITS: ReadLimits = ReadLimits {
+        max_file_bytes: 100,
+        max_total_bytes: 1000,
+        max_entries: 11,
+    };
+
+    #[test]
+    fn reads_within_the_limits_and_refuses_beyond_each() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(d.path()).unwrap();
+        // 1 + 10 files of 90 bytes: 902 bytes, 11 entries: read.
+        let ok = state(&repo, 10, 90);
+        assert_eq!(read_files(&repo, &ok, LIMITS).unwrap().len(), 11);
+        // One entry too many.
+        let many = state(&repo, 11, 1);
+        let e = read_files(&repo, &many, LIMITS).unwrap_err();
+        assert_eq!(e.code(), "GITOPS_TOO_LARGE", "{e}");
+        assert!(e.to_string().contains("11 files"), "{e}");
+        // One file too big.
+        let big = state(&repo, 1, 101);
+        let e = read_files(&repo, &big, LIMITS).unwrap_err();
+        assert!(e.to_string().contains("101 bytes"), "{e}");
+        // Each file fits, the total does not (11 x 99 > 1000).
+        let total = state(&repo, 10, 99 + 1);
+        let e = read_files(&repo, &total, LIMITS).unwrap_err();
+        assert!(
+            e.to_string().contains("add up to more than the 1000"),
+            "{e}"
+        );
+        // The endorsement alone, read without the rest; a missing file is None.
+        assert_eq!(
+            read_file(&repo, &many, "endorsement.json", 10)
+                .unwrap()
+                .as_deref(),
+            Some(&b"{}"[..])
+        );
+        assert_eq!(read_file(&repo, &many, "nope.json", 10).unwrap(), None);
+        let e = read_file(&repo, &big, "f/0", 100).unwrap_err();
+        assert_eq!(e.code(), "GITOPS_TOO_LARGE", "{e}");
+    }
 }

@@ -49,6 +49,14 @@ pub const DEVICES_PREFIX: &str = "refs/oxide/devices/";
 /// The largest file a published state may carry (a bundle, an envelope, the audit segment).
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
+/// The most a device's published state may carry in total, and in number of files: read
+/// only after its endorsement verified, and refused as a whole beyond this.
+pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+pub const MAX_STATE_ENTRIES: usize = 20_000;
+
+/// The largest endorsement.json read (a signed statement of a few hundred bytes).
+pub const MAX_ENDORSEMENT_BYTES: usize = 64 * 1024;
+
 /// Errors of the sync orchestrator.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -82,6 +90,7 @@ pub mod refusal {
     pub const ENDORSEMENT_INVALID: &str = "SYNC_ENDORSEMENT_INVALID";
     pub const AUDIT_INVALID: &str = "SYNC_AUDIT_INVALID";
     pub const MANIFEST_INVALID: &str = "SYNC_MANIFEST_INVALID";
+    pub const STATE_TOO_LARGE: &str = "SYNC_STATE_TOO_LARGE";
     pub const BUNDLE_INVALID: &str = "SYNC_BUNDLE_INVALID";
     pub const RUN_INVALID: &str = "SYNC_RUN_INVALID";
     pub const APPROVAL_REFUSED: &str = "SYNC_APPROVAL_REFUSED";

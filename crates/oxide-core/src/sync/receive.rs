@@ -10,7 +10,10 @@ use serde_json::json;
 
 use super::endorse::{self, Detached, Endorsed};
 use super::publish::{self_signed, Manifest, Publication, MANIFEST_TYPE};
-use super::{refusal, tracking_prefix, Files, Received, Refusal, MAX_FILE_BYTES};
+use super::{
+    refusal, tracking_prefix, Files, Received, Refusal, MAX_ENDORSEMENT_BYTES, MAX_FILE_BYTES,
+    MAX_STATE_BYTES, MAX_STATE_ENTRIES,
+};
 use crate::audit::{self, AuditEvent, NewEvent};
 use crate::clock::Stamp;
 use crate::gitops::{self, transport, BotIdentity};
@@ -138,30 +141,34 @@ impl<'r> Receiver<'r> {
 
     /// Endorsement, audit segment, manifest.
     fn device(&mut self, ws: &mut Workspace, device: &str, oid: &str) -> Result<(), Error> {
-        let files = match transport::read_files(self.repo, oid, MAX_FILE_BYTES) {
-            Ok(f) => f,
-            Err(e) => {
-                self.refuse(
-                    device,
-                    "manifest",
-                    device,
-                    refusal::MANIFEST_INVALID,
-                    e.to_string(),
-                );
-                return Ok(());
-            }
-        };
+        // The endorsement first, read alone and small: nothing else of an unendorsed device's
+        // state is loaded.
+        let env =
+            match transport::read_file(self.repo, oid, "endorsement.json", MAX_ENDORSEMENT_BYTES) {
+                Ok(Some(env)) => env,
+                Ok(None) => {
+                    self.refuse(
+                        device,
+                        "endorsement",
+                        device,
+                        refusal::ENDORSEMENT_INVALID,
+                        "the device published no endorsement.json".into(),
+                    );
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.refuse(
+                        device,
+                        "endorsement",
+                        device,
+                        refusal::ENDORSEMENT_INVALID,
+                        e.to_string(),
+                    );
+                    return Ok(());
+                }
+            };
+        let env = &env;
         let now = ws.clock().now();
-        let Some(env) = files.get("endorsement.json") else {
-            self.refuse(
-                device,
-                "endorsement",
-                device,
-                refusal::ENDORSEMENT_INVALID,
-                "the device published no endorsement.json".into(),
-            );
-            return Ok(());
-        };
         let endorsed = match endorse::verify(env, self.registry, now) {
             Ok(e) if e.device_keyid == device => e,
             Ok(e) => {
@@ -188,6 +195,38 @@ impl<'r> Receiver<'r> {
                 return Ok(());
             }
         };
+        let limits = transport::ReadLimits {
+            max_file_bytes: MAX_FILE_BYTES,
+            max_total_bytes: MAX_STATE_BYTES,
+            max_entries: MAX_STATE_ENTRIES,
+        };
+        let files = match transport::read_files(self.repo, oid, limits) {
+            Ok(f) => f,
+            Err(e) => {
+                let code = match e {
+                    crate::gitops::GitopsError::TooLarge(_) => refusal::STATE_TOO_LARGE,
+                    _ => refusal::MANIFEST_INVALID,
+                };
+                self.refuse(
+                    device,
+                    "manifest",
+                    device,
+                    code,
+                    format!("{e}; nothing of this device's state was applied"),
+                );
+                return Ok(());
+            }
+        };
+        if files.get("endorsement.json") != Some(env) {
+            self.refuse(
+                device,
+                "endorsement",
+                device,
+                refusal::ENDORSEMENT_INVALID,
+                "endorsement.json changed while the state was read".into(),
+            );
+            return Ok(());
+        }
         let ts = ws.clock().now_rfc3339();
         let env_text = String::from_utf8_lossy(env).to_string();
         let known: Option<String> = ws
