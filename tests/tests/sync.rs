@@ -488,6 +488,127 @@ fn a_forged_approval_received_through_sync_is_refused_and_never_counts() {
     assert_eq!(state(&t.c2, &id), "validated");
 }
 
+/// Clone 1 validates; a local user of clone 1 then rewrites the stored run with `sql` (its
+/// device still endorses what it publishes), and clone 2 syncs. Returns the proposal id and
+/// clone 2's sync report.
+fn tampered_run_reaches_c2(t: &Team, sql: &str) -> (String, Value) {
+    let id = validated_on_c1(t);
+    {
+        let db = rusqlite::Connection::open(t.c1.db()).unwrap();
+        let n = db.execute(sql, []).unwrap();
+        assert!(n >= 1, "the tampering changed nothing: {sql}");
+    }
+    let s1 = sync(&t.c1, &t.approver);
+    assert!(refused(&s1).is_empty(), "{s1:#}");
+    let s2 = sync(&t.c2, &t.lead);
+    assert_eq!(s2["received"]["proposals"], json!([id]), "{s2:#}");
+    (id, s2)
+}
+
+/// The one refusal of `report`: the run, as SYNC_RUN_INVALID, saying `why`.
+fn run_refused(report: &Value, why: &str) {
+    let r = refused(report);
+    assert_eq!(r.len(), 1, "{report:#}");
+    assert_eq!(r[0]["kind"], "validation", "{report:#}");
+    assert_eq!(r[0]["code"], "SYNC_RUN_INVALID", "{report:#}");
+    assert!(
+        r[0]["message"].as_str().unwrap().contains(why),
+        "wanted '{why}': {report:#}"
+    );
+    assert_eq!(
+        report["received"]["validations"].as_array().unwrap().len(),
+        0,
+        "{report:#}"
+    );
+}
+
+/// Finding: a peer's run named its own required check, which "passed", and the proposal
+/// became validated. The run must be the contract committed here: refused, nothing stored,
+/// the proposal stays proposed and promote refuses (exit 3) with nothing promoted.
+#[test]
+fn a_synced_run_with_a_self_invented_required_check_is_refused() {
+    let t = team();
+    let (id, s2) = tampered_run_reaches_c2(
+        &t,
+        "UPDATE check_results SET name = 'x', status = 'passed' WHERE name = 'unit'",
+    );
+    run_refused(
+        &s2,
+        "the contract committed on the target requires 'unit' (required)",
+    );
+    assert_eq!(state(&t.c2, &id), "proposed");
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM validation_runs"), 0);
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM check_results"), 0);
+    assert_eq!(audit_kinds(&t.c2, "checks.run_imported"), 0);
+    assert_eq!(audit_kinds(&t.c2, "sync.refused"), 1);
+    // Offered again on the next sync: refused again, still nothing stored.
+    let again = sync(&t.c2, &t.lead);
+    assert_eq!(refused(&again).len(), 1, "{again:#}");
+    assert_eq!(state(&t.c2, &id), "proposed");
+    let main = head(t.c2.path(), "main");
+    let p = ox(
+        &t.c2,
+        &["--json", "promote", &id, "--person", &t.lead],
+        &t.lead,
+    )
+    .expect(3);
+    assert!(!p.stdout.is_empty(), "{}", p.stderr);
+    assert_eq!(head(t.c2.path(), "main"), main);
+    assert_eq!(state(&t.c2, &id), "proposed");
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM promotions"), 0);
+}
+
+/// A run that demotes the contract's required check to advisory (so that its failure would
+/// not count) is refused: the required flags are the committed contract's.
+#[test]
+fn a_synced_run_demoting_a_required_check_to_advisory_is_refused() {
+    let t = team();
+    let (id, s2) = tampered_run_reaches_c2(
+        &t,
+        "UPDATE check_results SET required = 0 WHERE name = 'unit'",
+    );
+    run_refused(&s2, "ran the checks 'unit' (advisory)");
+    assert_eq!(state(&t.c2, &id), "proposed");
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM validation_runs"), 0);
+}
+
+/// The `sandboxed` fact the policy reads must be the committed contract's (`sandbox = false`
+/// here: high risk), never what the peer's envelope claims (sandboxed would make it low risk).
+#[test]
+fn a_synced_run_claiming_a_sandbox_the_contract_does_not_give_changes_no_policy_input() {
+    let t = team();
+    let (id, s2) = tampered_run_reaches_c2(
+        &t,
+        "UPDATE check_results SET envelope = json_set(envelope, '$.env.sandbox', json('true'))
+         WHERE name = 'unit'",
+    );
+    run_refused(
+        &s2,
+        "claims sandbox = true, but the contract committed on the target says sandbox = false",
+    );
+    assert_eq!(state(&t.c2, &id), "proposed");
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM check_results"), 0);
+    // Before any run: the policy input holds no check at all.
+    let before = ox(&t.c2, &["--json", "policy", "eval", &id], &t.lead).expect(3);
+    assert_eq!(
+        before.json()["input"]["validation"]["checks"],
+        json!([]),
+        "{}",
+        before.stdout
+    );
+    // Validated here under the committed contract: the policy sees it unsandboxed (high risk).
+    let v = t.c2.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    assert_eq!(count(&t.c2, "SELECT count(*) FROM validation_runs"), 1);
+    let d = ox(&t.c2, &["--json", "policy", "eval", &id], &t.lead)
+        .expect(0)
+        .json();
+    let checks = d["input"]["validation"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{d:#}");
+    assert_eq!(checks[0]["sandboxed"], false, "{d:#}");
+    assert_eq!(d["risk"], "high", "{d:#}");
+}
+
 /// An attacker with push access publishes a device of their own: a self-made endorsement
 /// (their key is not in the registry) carrying a "lead" approval. Refused; nothing of it used.
 #[test]

@@ -3,12 +3,16 @@
 //! verified its origin device's signature: the run keeps its id (approvals bind the run id and
 //! the checks digest), its checks and their envelopes are stored verbatim, and the proposal
 //! moves through the same `workflow` guards a local run uses, with the origin named in the
-//! audit event. Nothing here decides whether the origin is trusted.
+//! audit event. Nothing here decides whether the origin is trusted — but WHAT the run says is
+//! never taken on the sender's word: it must be exactly the contract committed on this clone's
+//! target (same checks, same required flags, same sandbox flags) and every required check must
+//! have passed on the proposal's branch commit, or it is refused with nothing written.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::config::ChecksConfig;
 use super::{CheckRunStatus, ChecksError};
 use crate::audit::{self, NewEvent};
 use crate::clock::Stamp;
@@ -45,12 +49,13 @@ pub struct RunExport {
     pub checks: Vec<ExportedCheck>,
 }
 
-/// Every finished run of `proposal` with at least one check, oldest first.
+/// Every finished run of `proposal` with at least one check, in the order this clone stored
+/// them (never by a date a peer could have chosen).
 pub fn export_runs(conn: &Connection, proposal: &str) -> Result<Vec<RunExport>, Error> {
     let mut st = conn.prepare(
         "SELECT id, started_at, finished_at FROM validation_runs
          WHERE proposal_id = ?1 AND status = 'finished' AND finished_at IS NOT NULL
-         ORDER BY finished_at, id",
+         ORDER BY rowid",
     )?;
     let runs = st
         .query_map([proposal], |r| {
@@ -120,13 +125,17 @@ pub fn has_run(conn: &Connection, run_id: &str) -> Result<bool, Error> {
 }
 
 /// Stores `run` (already verified as coming from an endorsed device `origin`) for a proposal
-/// whose branch here is `branch_commit`, and moves the proposal through `pass_validation` or
-/// `fail_validation`, all on `conn` (the caller's transaction). Refused (nothing written)
-/// when the run is for another commit, malformed, or already stored.
+/// whose branch here is `branch_commit`, and moves the proposal through `pass_validation`, all
+/// on `conn` (the caller's transaction). `contract` is the CI contract committed on this
+/// clone's target branch now. Refused (nothing written) when the run is for another commit,
+/// malformed, already stored, does not run exactly the contract's checks (names, required and
+/// sandbox flags), or any required check did not pass: a peer's run can only stand in for a
+/// passing local run of the reviewed contract, never decide which checks count.
 pub fn import_run(
     conn: &Connection,
     run: &RunExport,
     branch_commit: &str,
+    contract: &ChecksConfig,
     origin: &str,
     stamp: &Stamp<'_>,
 ) -> Result<GuardRecord, Error> {
@@ -136,13 +145,40 @@ pub fn import_run(
             run.run_id, run.branch_commit
         )));
     }
-    if run.checks.is_empty() || !run.checks.iter().any(|c| c.required) {
-        return Err(bad(format!("run {} has no required check", run.run_id)));
+    let ran: Vec<(&str, bool)> = run
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.required))
+        .collect();
+    let wanted: Vec<(&str, bool)> = contract
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.required))
+        .collect();
+    let mut ran_sorted = ran.clone();
+    ran_sorted.sort_unstable();
+    let mut wanted_sorted = wanted.clone();
+    wanted_sorted.sort_unstable();
+    if ran_sorted != wanted_sorted {
+        return Err(bad(format!(
+            "run {} ran the checks {}, but the contract committed on the target requires {}; \
+             validate the proposal on this clone (`oxide validate`)",
+            run.run_id,
+            describe(&ran),
+            describe(&wanted)
+        )));
     }
     let mut outcomes = Vec::new();
     for c in &run.checks {
         let status = CheckRunStatus::parse(&c.status)
             .ok_or_else(|| bad(format!("check '{}' has status '{}'", c.name, c.status)))?;
+        if c.required && status != CheckRunStatus::Passed {
+            return Err(bad(format!(
+                "required check '{}' of run {} did not pass ({}); only a passing run is taken \
+                 from a peer — validate the proposal on this clone",
+                c.name, run.run_id, c.status
+            )));
+        }
         let env: serde_json::Value = serde_json::from_str(&c.envelope)
             .map_err(|e| bad(format!("check '{}' has no JSON envelope: {e}", c.name)))?;
         let names_commit = env["evidence_refs"].as_array().is_some_and(|a| {
@@ -153,6 +189,21 @@ pub fn import_run(
             return Err(bad(format!(
                 "check '{}' does not name the branch commit {branch_commit} as its evidence",
                 c.name
+            )));
+        }
+        // The sandbox flag the policy reads is the stored envelope's: it must be the one the
+        // committed contract gives this check, whatever the peer claims.
+        let spec_sandbox = contract
+            .checks
+            .iter()
+            .find(|s| s.name == c.name)
+            .is_some_and(|s| s.sandbox);
+        let claimed = env["env"]["sandbox"].as_bool().unwrap_or(false);
+        if claimed != spec_sandbox {
+            return Err(bad(format!(
+                "check '{}' of run {} claims sandbox = {claimed}, but the contract committed on \
+                 the target says sandbox = {spec_sandbox}",
+                c.name, run.run_id
             )));
         }
         outcomes.push(CheckOutcome {
@@ -207,10 +258,22 @@ pub fn import_run(
         branch_commit: branch_commit.to_string(),
         checks: outcomes,
     };
-    let rec = if evidence.checks.iter().any(|c| c.required && !c.passed) {
-        workflow::fail_validation(conn, &run.proposal, &evidence, stamp)?
-    } else {
-        workflow::pass_validation(conn, &run.proposal, &evidence, stamp)?
-    };
-    Ok(rec)
+    Ok(workflow::pass_validation(
+        conn,
+        &run.proposal,
+        &evidence,
+        stamp,
+    )?)
+}
+
+/// `name (required|advisory), ...` for a refusal message.
+fn describe(checks: &[(&str, bool)]) -> String {
+    if checks.is_empty() {
+        return "none".into();
+    }
+    checks
+        .iter()
+        .map(|(n, r)| format!("'{n}' ({})", if *r { "required" } else { "advisory" }))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

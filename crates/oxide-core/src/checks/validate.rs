@@ -344,6 +344,26 @@ fn quarantine_forged(
         .write(|tx| forged_in_tx(tx, id, err, stage, &Stamp::new(actor, &ts)))
 }
 
+/// The contract as committed on the workspace's target branch tip now (the workspace's
+/// committed-file reader, as every gate reads governance), for judging a run this clone did not
+/// make (a peer's, received through sync).
+pub fn committed_contract(ws: &Workspace) -> Result<ChecksConfig, Error> {
+    let none = || ChecksError::NoChecks {
+        path: CHECKS_PATH.into(),
+        at: "the target branch".into(),
+    };
+    let bytes = ws.committed_file(CHECKS_PATH)?.ok_or_else(none)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| ChecksError::BadConfig {
+        path: CHECKS_PATH.into(),
+        why: "it is not UTF-8".into(),
+    })?;
+    let cfg = config::parse(CHECKS_PATH, text)?;
+    if cfg.checks.is_empty() {
+        return Err(none().into());
+    }
+    Ok(cfg)
+}
+
 /// `oxide validate ID`. See the module docs for the order of things.
 #[tracing::instrument(name = "checks.validate", skip_all, fields(proposal = id))]
 pub fn validate(
@@ -746,11 +766,13 @@ pub struct StoredCheck {
 }
 
 /// The latest finished run's check results for a proposal (empty when never validated).
+/// "Latest" is the run this clone stored last (insertion order), never the newest
+/// `finished_at`: a run received through sync carries a date its sender chose.
 pub fn latest_results(conn: &Connection, proposal: &str) -> Result<Vec<StoredCheck>, Error> {
     let mut stmt = conn.prepare(&format!(
         "{STORED_CHECK_COLS}
          WHERE c.run_id = (SELECT id FROM validation_runs WHERE proposal_id = ?1
-                           AND status = 'finished' ORDER BY finished_at DESC, id DESC LIMIT 1)
+                           AND status = 'finished' ORDER BY rowid DESC LIMIT 1)
          ORDER BY c.seq"
     ))?;
     let rows = stmt.query_map(params![proposal], stored_check)?;
@@ -953,5 +975,39 @@ mod tests {
         let tree2 = repo2.find_commit(c2).unwrap().tree().unwrap();
         let err = pin_from_target(&repo2, &tree2, wt.path(), &["d".into()]).unwrap_err();
         assert!(err.contains("not a file on the target branch"), "{err}");
+    }
+
+    /// A run received through sync carries a `finished_at` its sender chose: one dated 9999
+    /// must not stay "latest" once this clone stores a newer run (insertion order decides).
+    #[test]
+    fn the_latest_run_is_the_last_stored_never_the_latest_dated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        let conn = store.conn();
+        // Only the two rooms' tables matter here, not a whole proposal row.
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        for (run, finished, status) in [
+            ("run-future", "9999-12-31T23:59:59Z", "passed"),
+            ("run-local", "2026-11-30T10:00:00Z", "failed"),
+        ] {
+            conn.execute(
+                "INSERT INTO validation_runs (id, proposal_id, status, pid, worktree_name,
+                     worktree_path, started_at, finished_at)
+                 VALUES (?1, 'p1', 'finished', 0, '', '', ?2, ?2)",
+                params![run, finished],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO check_results (run_id, seq, name, required, status, duration_ms,
+                     output, output_truncated, envelope)
+                 VALUES (?1, 1, 'unit', 1, ?2, 1, '', 0, '{}')",
+                params![run, status],
+            )
+            .unwrap();
+        }
+        let latest = latest_results(conn, "p1").unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].run_id, "run-local");
+        assert_eq!(latest[0].status, CheckRunStatus::Failed);
     }
 }

@@ -566,6 +566,20 @@ impl<'r> Receiver<'r> {
                 );
                 continue;
             }
+            // Judged against the contract committed on the target here, never the sender's.
+            let contract = match crate::checks::validate::committed_contract(ws) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.refuse(
+                        &device,
+                        "validation",
+                        &run.run_id,
+                        refusal::RUN_INVALID,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
             let ts = ws.clock().now_rfc3339();
             let actor = self.actor.clone();
             let detail = String::from_utf8_lossy(&bytes).to_string();
@@ -580,6 +594,7 @@ impl<'r> Receiver<'r> {
                         tx,
                         &run,
                         &branch.head_commit,
+                        &contract,
                         &device,
                         &Stamp::new(&actor, &ts),
                     ) {
