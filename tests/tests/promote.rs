@@ -155,6 +155,30 @@ fn commit_file(s: &SignedRepo, path: &str, text: &str, msg: &str) -> String {
     commit_all(&s.repo, msg)
 }
 
+/// Every commit object in the repository's object database (reachable or not) that is signed
+/// (`gpgsig`) and carries `Oxide-Proposal: <id>`.
+fn signed_promotion_commits(s: &SignedRepo, id: &str) -> Vec<String> {
+    let all = git(
+        s.repo.path(),
+        &[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname) %(objecttype)",
+        ],
+    );
+    all.lines()
+        .filter_map(|l| l.strip_suffix(" commit"))
+        .filter(|oid| {
+            let body = git(s.repo.path(), &["cat-file", "commit", oid]);
+            body.lines().any(|l| l.starts_with("gpgsig "))
+                && body
+                    .lines()
+                    .any(|l| l.trim() == format!("Oxide-Proposal: {id}"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 // ------------------------------------------------------------------ the happy path
 
 #[test]
@@ -591,6 +615,15 @@ fn a_trivial_rebase_keeps_the_approvals_and_is_revalidated() {
             .contains("not-broken"),
         "{e:#}"
     );
+    // Nothing was signed before the re-validation failed: no commit in the object database
+    // names the proposal in a promotion trailer, none carries a signature for it.
+    let promotions_of_id2 = signed_promotion_commits(&s, &id2);
+    assert!(
+        promotions_of_id2.is_empty(),
+        "a failed re-validation left signed promotion commits: {promotions_of_id2:?}"
+    );
+    // The check itself sees the carried-over promotion that did land (id): it is not blind.
+    assert_eq!(signed_promotion_commits(&s, &id), vec![commit.clone()]);
     let v = s.run(&["--json", "audit", "verify"], &[]).expect(0).json();
     assert_eq!(v["ok"], true, "{v:#}");
 }

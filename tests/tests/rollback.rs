@@ -635,3 +635,124 @@ fn the_rollback_drill_rehearses_on_a_scratch_branch_and_records_evidence() {
     assert_eq!(kinds(&s, "rollout.drill").len(), 1);
     s.run(&["--json", "audit", "verify"], &[]).expect(0);
 }
+
+/// A local user with the database file writes a `pending` rollback intent (dead owner) naming
+/// `new_head` as its revert commit, `old` as the head it was made on and the lead as its
+/// person; returns nothing, the row is there.
+fn forge_intent(s: &SignedRepo, id: &str, promotion: &str, old: &str, new_head: &str) {
+    rusqlite::Connection::open(s.repo.db())
+        .unwrap()
+        .execute(
+            "INSERT INTO rollback_intents (proposal_id, target_ref, old_head, new_head,
+                 promotion_commit, person, keyid, trigger, failure_reason_code, reason,
+                 canary_run, pid, owner_start, owner_token, at, status)
+             VALUES (?1, 'refs/heads/main', ?2, ?3, ?4, ?5, 'k', 'manual', 'MANUAL_ROLLBACK',
+                     'forged', NULL, 2147483000, 1, 'dead', '2026-11-30T00:00:00Z', 'pending')",
+            rusqlite::params![id, old, new_head, promotion, s.person(1)],
+        )
+        .unwrap();
+}
+
+fn count(s: &SignedRepo, sql: &str) -> i64 {
+    rusqlite::Connection::open(s.repo.db())
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_forged_rollback_intent_is_abandoned_and_changes_nothing() {
+    let s = SignedRepo::new(PERSONS);
+    // A promotion changing a checked-out file and a runtime-memory entry.
+    let mut ops = edit("src/config.txt", "retries = 3", "retries = 4");
+    ops.as_array_mut()
+        .unwrap()
+        .push(json!({"op": "memory_set", "namespace": "behavior",
+        "key": "review.tone", "value": "terse"}));
+    let id = approved(&s, ops, &[0, 2]);
+    let p = promote(&s, &id, s.person(1)).expect(0).json();
+    assert_eq!(p["state"], "promoted", "{p:#}");
+    let promotion = p["commit"].as_str().unwrap().to_string();
+    let base = git(s.repo.path(), &["rev-parse", &format!("{promotion}^")])
+        .trim()
+        .to_string();
+    let old = head(&s);
+    let memory = |s: &SignedRepo| {
+        s.run(
+            &["--json", "memory", "show", "behavior", "review.tone"],
+            &[],
+        )
+        .expect(0)
+        .json()
+    };
+    let config = |s: &SignedRepo| std::fs::read_to_string(s.repo.path().join("src/config.txt"));
+    let binder = |s: &SignedRepo| count(s, "SELECT count(*) FROM binder_bindings");
+    let before = (
+        head(&s),
+        s.state(&id),
+        config(&s).unwrap(),
+        memory(&s),
+        binder(&s),
+    );
+    assert_eq!(before.2, "retries = 4\n");
+
+    // 1. new_head = the commit before the promotion (an ancestor of the tip, unsigned).
+    forge_intent(&s, &id, &promotion, &old, &base);
+    s.run(&["--json", "status"], &[]).expect(0);
+    let after = (
+        head(&s),
+        s.state(&id),
+        config(&s).unwrap(),
+        memory(&s),
+        binder(&s),
+    );
+    assert_eq!(after, before, "a forged rollback intent changed something");
+    assert_eq!(count(&s, "SELECT count(*) FROM rollbacks"), 0);
+    assert!(kinds(&s, "rollout.rolled_back").is_empty());
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM rollback_intents WHERE status = 'abandoned'"
+        ),
+        1
+    );
+    let ab = kinds(&s, "rollout.rollback_abandoned");
+    assert_eq!(ab.len(), 1, "{ab:#?}");
+    assert!(bindings_of(&s, &format!("rollback/{id}")).is_empty());
+
+    // 2. The local user also commits a revert with every trailer onto main (parent = the old
+    //    head) — unsigned: still abandoned, the proposal stays promoted, nothing recorded.
+    std::fs::write(s.repo.path().join("src/config.txt"), "retries = 3\n").unwrap();
+    commit_all(
+        &s.repo,
+        &format!(
+            "oxide: roll back\n\nThis reverts commit {promotion}.\n\n\
+             Oxide-Rollback-Of: {promotion}\nOxide-Proposal: {id}\n\
+             Oxide-Reason-Code: MANUAL_ROLLBACK\nOxide-Rolled-Back-By: {}\n",
+            s.person(1)
+        ),
+    );
+    let forged = head(&s);
+    forge_intent(&s, &id, &promotion, &old, &forged);
+    s.run(&["--json", "status"], &[]).expect(0);
+    assert_eq!(s.state(&id), "promoted");
+    assert_eq!(head(&s), forged, "reconcile moved the ref");
+    assert_eq!(
+        memory(&s),
+        before.3,
+        "runtime memory restored by a forged intent"
+    );
+    assert_eq!(binder(&s), before.4);
+    assert_eq!(count(&s, "SELECT count(*) FROM rollbacks"), 0);
+    assert!(kinds(&s, "rollout.rolled_back").is_empty());
+    assert_eq!(kinds(&s, "rollout.rollback_abandoned").len(), 2);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM rollback_intents WHERE status = 'pending'"
+        ),
+        0
+    );
+    let v = s.run(&["--json", "audit", "verify"], &[]).expect(0).json();
+    assert_eq!(v["ok"], true, "{v:#}");
+}

@@ -6,7 +6,9 @@
 //!    carries the approvals over a trivial rebase (re-validating there first) or supersedes
 //!    the proposal. A bundle failing REC-001 is quarantined (audited) as everywhere else.
 //! 3. The promotion commit is built in the object database (parent: the target head; tree: the
-//!    proposal branch's, or the rebased one), signed SSHSIG with the promoter's keyring key.
+//!    proposal branch's, or the rebased one), signed SSHSIG with the promoter's keyring key —
+//!    only after every gate held, the re-validation of a carried-over proposal included (it
+//!    runs on an unsigned commit of the same tree and parent).
 //! 4. Critical section, under SQLite's write lock: the proposal is still `approved`, its
 //!    bundle and instance-key signature still hold, no promotion or pending intent exists, the approval rows are exactly those judged, no
 //!    counted key and not the promoter's was revoked meanwhile; the intent is journaled.
@@ -208,15 +210,16 @@ pub fn promote(
             why: e.to_string(),
         })?;
 
-    let commit = build_signed(ws, &a, &person)?;
-
-    // A carried-over proposal is re-validated on the moved target before anything moves.
+    // A carried-over proposal is re-validated on the moved target before anything is signed
+    // or moved: on an UNSIGNED commit of the same tree and parent (no promotion trailers), so
+    // a failed re-validation leaves no signed promotion commit anyone could push.
     let mut revalidation = serde_json::Value::Null;
     if carry {
         let head = a.head.expect("a moved head");
-        let label = format!("promote-{id}-{}", &commit.to_string()[..12]);
+        let probe = revalidation_commit(ws, &a)?;
+        let label = format!("promote-{id}-{}", &probe.to_string()[..12]);
         let results = crate::checks::validate::run_contract_at(
-            ws, &a.repo, commit, head, &label, env_source, progress,
+            ws, &a.repo, probe, head, &label, env_source, progress,
         )?;
         let failed: Vec<String> = results
             .iter()
@@ -251,6 +254,9 @@ pub fn promote(
             .into());
         }
     }
+
+    // Every gate held: only now is the promotion commit made and signed.
+    let commit = build_signed(ws, &a, &person)?;
 
     // The critical section: re-check what the database holds, journal the intent.
     let promoter = a.promoter.clone().expect("the promoter gate passed");
@@ -443,6 +449,33 @@ fn recheck(tx: &rusqlite::Connection, a: &Assessment, promoter_keyid: &str) -> R
         }
     }
     Ok(())
+}
+
+/// The commit a carried-over proposal is re-validated on: the promotion's tree on the judged
+/// target head, unsigned and without promotion trailers (it never becomes a promotion; only
+/// the scratch worktree of the checks refers to it).
+fn revalidation_commit(ws: &Workspace, a: &Assessment) -> Result<Oid, Error> {
+    let head = a.head.expect("a target head");
+    let tree = a.tree.expect("a tree to promote");
+    let who = gp::Identity {
+        name: "oxide re-validation".into(),
+        email: "revalidation@oxide.invalid".into(),
+    };
+    let content = gp::commit_content(
+        &a.repo,
+        head,
+        tree,
+        &format!(
+            "oxide: re-validation of proposal {} (unsigned, never promoted)\n",
+            a.row.id
+        ),
+        &who,
+        ws.clock().now().unix_timestamp(),
+    )?;
+    a.repo
+        .odb()
+        .and_then(|odb| odb.write(git2::ObjectType::Commit, content.as_bytes()))
+        .map_err(git_err)
 }
 
 /// The promotion commit, written to the object database signed by the promoter (no ref moves):

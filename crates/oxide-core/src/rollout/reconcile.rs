@@ -372,7 +372,7 @@ fn reached(repo: &Repository, head: Option<Oid>, commit: Oid) -> bool {
 pub fn reconcile(ws: &mut Workspace, actor: &str) -> Result<ReconcileReport, Error> {
     // Rollbacks and canary runs interrupted by a crash (their own journals).
     let mut report = ReconcileReport {
-        rollbacks: super::rollback::reconcile_rollbacks(ws)?,
+        rollbacks: super::rollback::reconcile_rollbacks(ws, actor)?,
         ..Default::default()
     };
     super::canary::recover(ws)?;

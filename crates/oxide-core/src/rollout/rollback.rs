@@ -8,8 +8,9 @@
 //!
 //! Crash safety: the intent (`rollback_intents`, with its owner) is committed BEFORE the ref
 //! moves. [`reconcile`] (run before every rollback, and by `oxide status`) finishes a pending
-//! intent of a dead owner whose revert commit the ref holds (or has moved past), and abandons
-//! it otherwise. A proposal is rolled back at most once: the transition needs `promoted`, the
+//! intent of a dead owner whose revert commit the ref holds (or has moved past) AND verifies
+//! (the revert of the recorded promotion on the intent's old head, with its trailers, signed
+//! by the intent's lead/maintainer key), and abandons it otherwise. A proposal is rolled back at most once: the transition needs `promoted`, the
 //! `rollbacks` row's key is the proposal, and one pending intent per proposal.
 
 use std::collections::BTreeMap;
@@ -541,10 +542,78 @@ pub fn ingest_pending(ws: &mut Workspace, actor: &str) -> Result<u64, Error> {
     Ok(pending.len() as u64)
 }
 
+/// Is the intent's `new_head` the rollback it claims to be? A revert commit whose only parent
+/// is the intent's `old_head`, whose tree is the revert of the recorded (and verified)
+/// promotion on that head, with the trailers `rollback` writes naming that promotion, the
+/// proposal, the reason code and the person, signed (SSHSIG) by a key the committed registry
+/// gives that person, equal to the intent's keyid, while they hold `lead` or `maintainer`.
+/// A row written into the database by hand names no such commit: `Err(why)`.
+fn verify_revert(ws: &Workspace, repo: &Repository, it: &Intent) -> Result<(), String> {
+    let registry = Registry::committed(ws).map_err(|e| e.to_string())?;
+    let (promo, _) = verified_promotion(ws.store().conn(), repo, &registry, &it.proposal)
+        .map_err(|e| e.to_string())?;
+    if promo.commit.to_string() != it.promotion_commit || promo.target_ref != it.target_ref {
+        return Err(format!(
+            "the intent names promotion {} on {}, but the recorded promotion is {} on {}",
+            it.promotion_commit, it.target_ref, promo.commit, promo.target_ref
+        ));
+    }
+    let new =
+        Oid::from_str(&it.new_head).map_err(|_| format!("'{}' is not a commit id", it.new_head))?;
+    let c = repo
+        .find_commit(new)
+        .map_err(|_| format!("commit {new} is not in the repository"))?;
+    let old = c.parent_ids().collect::<Vec<_>>();
+    if old.len() != 1 || old[0].to_string() != it.old_head {
+        return Err(format!(
+            "commit {new} does not have the one parent {} the intent names",
+            it.old_head
+        ));
+    }
+    let msg = c.message().unwrap_or_default();
+    for (key, want) in [
+        ("Oxide-Rollback-Of", it.promotion_commit.as_str()),
+        ("Oxide-Proposal", it.proposal.as_str()),
+        ("Oxide-Reason-Code", it.failure_reason_code.as_str()),
+        ("Oxide-Rolled-Back-By", it.person.as_str()),
+    ] {
+        if revert::trailer(msg, key).as_deref() != Some(want) {
+            return Err(format!("commit {new} does not carry `{key}: {want}`"));
+        }
+    }
+    match revert::revert_tree(repo, promo.commit, old[0]).map_err(|e| e.to_string())? {
+        RevertTree::Clean(t) if t == c.tree_id() => {}
+        _ => {
+            return Err(format!(
+                "commit {new} is not the revert of {} on {}",
+                promo.commit, old[0]
+            ))
+        }
+    }
+    let (person, keyid) = commit_signer(repo, new, &registry)?;
+    if person != it.person || keyid != it.keyid {
+        return Err(format!(
+            "commit {new} is signed by {person} with key {keyid}, not by {} with key {}",
+            it.person, it.keyid
+        ));
+    }
+    if !registry
+        .roles_of(&person)
+        .iter()
+        .any(|r| matches!(r, Role::Lead | Role::Maintainer))
+    {
+        return Err(format!("{person} is neither a lead nor a maintainer"));
+    }
+    Ok(())
+}
+
 /// Finishes or abandons the pending rollback intents of dead owners (see the module docs),
-/// and hands envelopes not yet ingested to the binder. Returns the proposals finished.
+/// and hands envelopes not yet ingested to the binder. Returns the proposals finished. An
+/// intent is finished only when the ref holds (or has moved past) its revert commit AND that
+/// commit verifies ([`verify_revert`]); anything else is abandoned (audited, by `actor`) and
+/// changes nothing else.
 #[tracing::instrument(name = "rollout.reconcile_rollbacks", skip_all)]
-pub fn reconcile_rollbacks(ws: &mut Workspace) -> Result<Vec<String>, Error> {
+pub fn reconcile_rollbacks(ws: &mut Workspace, actor: &str) -> Result<Vec<String>, Error> {
     let pending: Vec<(Intent, i64, i64, String)> = {
         let mut stmt = ws.store().conn().prepare(&format!(
             "SELECT {INTENT_COLS}, pid, owner_start, owner_token FROM rollback_intents
@@ -562,18 +631,25 @@ pub fn reconcile_rollbacks(ws: &mut Workspace) -> Result<Vec<String>, Error> {
             if runs::is_live(pid, Some(start), Some(&token)) {
                 continue;
             }
-            let new = Oid::from_str(&it.new_head).map_err(git_err)?;
             let tip = repo.refname_to_id(&it.target_ref).ok();
-            let moved = match tip {
-                Some(t) => revert::reachable(&repo, new, t).unwrap_or(false),
-                None => false,
+            let moved = match (Oid::from_str(&it.new_head), tip) {
+                (Ok(new), Some(t)) => revert::reachable(&repo, new, t).unwrap_or(false),
+                _ => false,
             };
-            if moved {
-                if finish(ws, &it)?.is_some() {
-                    finished.push(it.proposal.clone());
+            let why = if moved {
+                match verify_revert(ws, &repo, &it) {
+                    Ok(()) => {
+                        if finish(ws, &it)?.is_some() {
+                            finished.push(it.proposal.clone());
+                        }
+                        continue;
+                    }
+                    Err(why) => format!("the ref holds the commit, but it is not a signed rollback of this intent: {why}"),
                 }
-                continue;
-            }
+            } else {
+                "the ref never moved to the revert commit".to_string()
+            };
+            tracing::warn!(intent = it.id, proposal = %it.proposal, %why, "rollback intent abandoned");
             let ts = ws.clock().now_rfc3339();
             ws.store_mut().write(|tx| -> Result<(), Error> {
                 let n = tx.execute(
@@ -585,12 +661,14 @@ pub fn reconcile_rollbacks(ws: &mut Workspace) -> Result<Vec<String>, Error> {
                     audit::append(
                         tx,
                         NewEvent {
-                            actor: &it.person,
+                            actor,
                             kind: "rollout.rollback_abandoned",
                             subject: &it.proposal,
                             payload: json!({"intent": it.id, "revert_commit": it.new_head,
                                             "target_ref": it.target_ref,
-                                            "found": tip.map(|t| t.to_string())}),
+                                            "person": it.person,
+                                            "found": tip.map(|t| t.to_string()),
+                                            "why": why}),
                         },
                         &ts,
                     )?;
@@ -599,7 +677,7 @@ pub fn reconcile_rollbacks(ws: &mut Workspace) -> Result<Vec<String>, Error> {
             })?;
         }
     }
-    ingest_pending(ws, &crate::actor::from_env())?;
+    ingest_pending(ws, actor)?;
     Ok(finished)
 }
 
@@ -668,6 +746,30 @@ pub fn rollback(
             }
             .into());
         }
+    }
+    // Signed before the journal, and that order is safe: the journal must name the commit
+    // the ref will hold (recovery recognises it by id), which only exists once signed; every
+    // gate deciding whether this person may revert this promotion here (role and key in the
+    // committed registry, the verified promotion, the memory plan, a clean revert, a clean
+    // checkout) has passed above. What follows only decides whether THIS attempt lands (no
+    // other rollback pending, the head unmoved); a commit left behind when it does not is
+    // still a valid rollback by an authorised signer, never something the gates refused.
+    // The busy check is made here too, so a concurrent rollback does not even get signed.
+    let busy: Option<i64> = ws
+        .store()
+        .conn()
+        .query_row(
+            "SELECT pid FROM rollback_intents WHERE proposal_id = ?1 AND status = 'pending'",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(pid) = busy {
+        return Err(RolloutError::RollbackBusy {
+            id: id.clone(),
+            pid,
+        }
+        .into());
     }
     let who = identity(&registry, person, now)?;
     let new = revert::signed_commit(&repo, tree, head, &message, &who, &mut |buf| {
