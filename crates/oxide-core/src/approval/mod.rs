@@ -257,11 +257,8 @@ fn ledger(conn: &rusqlite::Connection, proposal: &str) -> Result<Ledger, Error> 
         nonce_uses: approvals::nonce_uses(conn, proposal)?,
         ..Ledger::default()
     };
-    for k in crate::signing::keys::list(conn)? {
-        if let Some(at) = k.revoked_at {
-            l.local_revocations.insert(k.keyid, at);
-        }
-    }
+    l.local_revocations
+        .extend(crate::signing::keys::revocations(conn)?);
     Ok(l)
 }
 

@@ -427,23 +427,22 @@ fn recheck(tx: &rusqlite::Connection, a: &Assessment, promoter_keyid: &str) -> R
         }
         .into());
     }
-    for k in crate::signing::keys::list(tx)? {
-        let Some(at) = k.revoked_at else { continue };
-        if k.keyid == promoter_keyid {
+    for (keyid, at) in crate::signing::keys::revocations(tx)? {
+        if keyid == promoter_keyid {
             return Err(RolloutError::NotPromoter {
                 person: a
                     .promoter
                     .as_ref()
                     .map(|p| p.person.clone())
                     .unwrap_or_default(),
-                why: format!("their key {} was revoked at {at}", k.keyid),
+                why: format!("their key {keyid} was revoked at {at}"),
             }
             .into());
         }
-        if a.counted.iter().any(|(_, kid)| *kid == k.keyid) {
+        if a.counted.iter().any(|(_, kid)| *kid == keyid) {
             return Err(RolloutError::Approvals {
                 id: id.clone(),
-                why: format!("counted approval key {} was revoked at {at}", k.keyid),
+                why: format!("counted approval key {keyid} was revoked at {at}"),
             }
             .into());
         }

@@ -222,15 +222,77 @@ pub fn list(conn: &Connection) -> Result<Vec<KeyInfo>, SigningError> {
     Ok(rows)
 }
 
-/// The key with this keyid, if this database knows it.
+/// The key with this keyid, if this database knows it. Its `revoked_at` also holds a
+/// revocation only the audit chain still shows (see [`revocations`]).
 pub fn find(conn: &Connection, keyid: &str) -> Result<Option<KeyInfo>, SigningError> {
-    Ok(conn
+    let Some(mut info) = conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM signing_keys WHERE keyid = ?1"),
             [keyid],
             row_to_info,
         )
-        .optional()?)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    if info.revoked_at.is_none() {
+        if let Some((at, reason)) = audited_revocation(conn, keyid)? {
+            info.revoked_at = Some(at);
+            info.revoke_reason = reason;
+        }
+    }
+    Ok(Some(info))
+}
+
+/// The audit event of a local revocation of `keyid` (`signing.key_revoked`, subject
+/// `key:<keyid>`), as `(ts, reason)`.
+fn audited_revocation(
+    conn: &Connection,
+    keyid: &str,
+) -> Result<Option<(String, Option<String>)>, SigningError> {
+    Ok(audit::for_subject(conn, &format!("key:{keyid}"))?
+        .into_iter()
+        .find(|e| e.kind == REVOKED_KIND && e.payload["keyid"] == keyid)
+        .map(|e| {
+            let reason = e.payload["reason"].as_str().map(str::to_string);
+            (e.ts, reason)
+        }))
+}
+
+const REVOKED_KIND: &str = "signing.key_revoked";
+
+/// Every local revocation (`keys revoke`) as keyid → when: the `signing_keys` rows' and
+/// those the hash-chained audit log records. A holder of the database file who clears the
+/// column (or deletes the row) past its triggers does not un-revoke a key: the audit event
+/// stays, and removing it breaks the chain that `oxide audit verify` checks against the
+/// checkpoints signed with this device's keyring key.
+pub fn revocations(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<String, String>, SigningError> {
+    let mut out = std::collections::BTreeMap::new();
+    for k in list(conn)? {
+        if let Some(at) = k.revoked_at {
+            out.insert(k.keyid, at);
+        }
+    }
+    let q = audit::TimelineQuery {
+        filter: audit::TimelineFilter {
+            kinds: vec![REVOKED_KIND.to_string()],
+            ..Default::default()
+        },
+        order: audit::Order::OldestFirst,
+        before: None,
+        after: None,
+        jump: None,
+        limit: None,
+    };
+    audit::for_each_matching(conn, &q, |e| {
+        if let Some(keyid) = e.payload["keyid"].as_str() {
+            out.entry(keyid.to_string()).or_insert(e.ts);
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn insert(conn: &Connection, k: &KeyInfo) -> Result<(), SigningError> {
@@ -464,7 +526,7 @@ pub fn revoke(
             c,
             NewEvent {
                 actor,
-                kind: "signing.key_revoked",
+                kind: REVOKED_KIND,
                 subject: &format!("key:{keyid}"),
                 payload: json!({"keyid": keyid, "person": k.person, "purpose": k.purpose,
                                 "reason": reason}),

@@ -35,8 +35,8 @@ use crate::ErrorKind;
 
 pub use keys::{
     device_key, find, generate_person, instance_key, keyid, list, openssh_public,
-    parse_openssh_public, person_key, revoke, rotate_person, KeyInfo, KeyPurpose, Revocation,
-    Rotation, SecretKey,
+    parse_openssh_public, person_key, revocations, revoke, rotate_person, KeyInfo, KeyPurpose,
+    Revocation, Rotation, SecretKey,
 };
 pub use registry::{
     Draft, DraftChange, KeyStanding, Person, RegisteredKey, Registry, Role, Standing,

@@ -216,6 +216,26 @@ fn person_key_generate_rotate_revoke_through_the_keyring() {
     assert!(conn
         .execute("UPDATE signing_keys SET public = 'x'", [])
         .is_err());
+
+    // A holder of the database file drops the triggers and clears the revocation, then
+    // deletes the row: the audit chain still says revoked, and every reader asks it too.
+    let revoked = keys[0].keyid.clone();
+    conn.execute_batch(
+        "DROP TRIGGER signing_keys_no_unrevoke; DROP TRIGGER signing_keys_no_delete;
+         UPDATE signing_keys SET revoked_at = NULL, revoke_reason = NULL;",
+    )
+    .unwrap();
+    let found = find(conn, &revoked).unwrap().unwrap();
+    assert_eq!(found.revoked_at.as_deref(), Some("2026-12-01T09:00:00Z"));
+    assert_eq!(found.revoke_reason.as_deref(), Some("lost laptop"));
+    conn.execute("DELETE FROM signing_keys WHERE keyid = ?1", [&revoked])
+        .unwrap();
+    let all = revocations(conn).unwrap();
+    assert_eq!(
+        all.get(&revoked).map(String::as_str),
+        Some("2026-12-01T09:00:00Z")
+    );
+    assert!(!all.contains_key(&keys[1].keyid), "{all:?}");
     drop(store);
     let bytes = all_db_bytes(dir.path());
     assert_no_secret(&bytes, &seed1);
