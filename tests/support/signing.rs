@@ -17,6 +17,26 @@ use crate::{git, manual_bundle, TestRepo};
 /// The keyring service OXIDE stores keys under (docs/approvals.md).
 pub const KEYRING_SERVICE: &str = "dev.oxide.review";
 
+/// Removes these persons' keyring items when the test ends, passed or failed (the keyring is
+/// shared by every test of the run).
+pub struct Forget(pub Vec<String>);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = Command::new("secret-tool")
+                .args([
+                    "clear",
+                    "service",
+                    KEYRING_SERVICE,
+                    "username",
+                    &format!("person:{p}"),
+                ])
+                .status();
+        }
+    }
+}
+
 /// A person id no other test of this run uses: `<prefix>-<time><pid><counter>`.
 pub fn unique_person(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

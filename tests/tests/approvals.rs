@@ -9,6 +9,7 @@
 //! Person ids carry the test's own tag: keyring entries (`person:<id>`) are shared by every
 //! test of the run.
 
+use oxide_journeys::signing::Forget;
 use oxide_journeys::{git, TestRepo};
 use serde_json::{json, Value};
 
@@ -48,25 +49,6 @@ fn pid(name: &str, tag: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("{name}-{tag}-{}-{:x}", std::process::id(), nanos)
-}
-
-/// Removes these persons' keyring items when the test ends, passed or failed.
-struct Forget(Vec<String>);
-
-impl Drop for Forget {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::process::Command::new("secret-tool")
-                .args([
-                    "clear",
-                    "service",
-                    "dev.oxide.review",
-                    "username",
-                    &format!("person:{p}"),
-                ])
-                .status();
-        }
-    }
 }
 
 /// A workspace whose committed contract is `checks`, with `team` = (person, role) each given

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use oxide_journeys::desktop::{keys, DesktopApp, Launch};
-use oxide_journeys::signing::unique_person;
+use oxide_journeys::signing::{unique_person, Forget};
 use oxide_journeys::{git, manual_bundle, TestRepo};
 use serde_json::{json, Value};
 
@@ -50,26 +50,6 @@ fn contract(canary: &str) -> String {
         "[[check]]\nname = \"unit\"\nrun = [\"true\"]\nenv = [\"PATH\"]\n\n\
          [[canary]]\nname = \"smoke\"\nrun = [\"sh\", \"-c\", {canary:?}]\nenv = [\"PATH\"]\ntimeout_s = 30\n"
     )
-}
-
-/// Removes these persons' keyring items when the journey ends (the keyring is shared by
-/// every test of the run).
-struct Forget(Vec<String>);
-
-impl Drop for Forget {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::process::Command::new("secret-tool")
-                .args([
-                    "clear",
-                    "service",
-                    "dev.oxide.review",
-                    "username",
-                    &format!("person:{p}"),
-                ])
-                .status();
-        }
-    }
 }
 
 fn as_person(repo: &TestRepo, person: &str, args: &[&str]) -> Value {

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
+use oxide_journeys::signing::Forget;
 use oxide_journeys::{git, Run, TestRepo};
 use sha2::{Digest, Sha256};
 
@@ -30,25 +31,6 @@ fn keyring_lookup(entry: &str) -> Option<String> {
         .expect("secret-tool (libsecret-tools) is installed");
     let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
     (o.status.success() && !s.is_empty()).then_some(s)
-}
-
-/// Removes the keyring items of these persons when the test ends, passed or failed.
-struct Forget(Vec<String>);
-
-impl Drop for Forget {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = Command::new("secret-tool")
-                .args([
-                    "clear",
-                    "service",
-                    SERVICE,
-                    "username",
-                    &format!("person:{p}"),
-                ])
-                .status();
-        }
-    }
 }
 
 /// A repository initialised by `oxide init`, with the defaults committed on main.

@@ -10,32 +10,13 @@
 
 use std::path::Path;
 
-use oxide_journeys::signing::{random_hex32, statement_of, unique_person};
+use oxide_journeys::signing::{random_hex32, statement_of, unique_person, Forget};
 use oxide_journeys::{git, manual_bundle, Run, TestRepo};
 use serde_json::{json, Value};
 
 /// The required check runs on the host (`sandbox = false`): the default policy makes such a
 /// proposal high risk (an approver and a lead).
 const CHECKS: &str = "[[check]]\nname = \"unit\"\nrun = [\"true\"]\nenv = [\"PATH\"]\ntimeout_s = 30\nrequired = true\nsandbox = false\n";
-
-/// Removes these persons' keyring items when the test ends.
-struct Forget(Vec<String>);
-
-impl Drop for Forget {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::process::Command::new("secret-tool")
-                .args([
-                    "clear",
-                    "service",
-                    "dev.oxide.review",
-                    "username",
-                    &format!("person:{p}"),
-                ])
-                .status();
-        }
-    }
-}
 
 struct Team {
     bare: tempfile::TempDir,
