@@ -9,68 +9,21 @@ use oxide_core::signing::admin::{
     self, ApproversList, PublicKeyReport, RevokeReport, RotateReport,
 };
 use oxide_core::signing::keys::KeyInfo;
+use oxide_core::signing::whoami;
 use oxide_core::ErrorDto;
-use serde::{Deserialize, Serialize};
 use tauri::AppHandle;
 
 use crate::commands::{blocking, dto};
 
-/// The file in the app's config folder that says who signs on this device.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WhoIAm {
-    person: String,
-}
-
-fn io_error(what: &str, path: &Path, e: impl std::fmt::Display) -> ErrorDto {
-    ErrorDto {
-        code: "APP_WHOAMI_IO".into(),
-        message: format!("cannot {what} {}: {e}", path.display()),
-    }
-}
-
 /// The stored person id, checked by the core (`None` when none was chosen on this device).
 pub fn read_whoami(file: &Path) -> Result<Option<String>, ErrorDto> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("read", file, e)),
-    };
-    let who: WhoIAm = serde_json::from_str(&text).map_err(|e| ErrorDto {
-        code: "APP_WHOAMI_INVALID".into(),
-        message: format!(
-            "{} is not a who-I-am file ({e}); choose who you are again in Settings",
-            file.display()
-        ),
-    })?;
-    oxide_core::signing::check_person_id(&who.person)
-        .map_err(|e| dto(oxide_core::Error::from(e)))?;
-    Ok(Some(who.person))
+    whoami::read(file).map_err(|e| dto(oxide_core::Error::from(e)))
 }
 
 /// Stores `person` (checked by the core first: nothing is written for a bad id) or, with
 /// `None`, forgets it.
 pub fn write_whoami(file: &Path, person: Option<&str>) -> Result<Option<String>, ErrorDto> {
-    let Some(person) = person.map(str::trim) else {
-        return match std::fs::remove_file(file) {
-            Ok(()) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("remove", file, e)),
-        };
-    };
-    oxide_core::signing::check_person_id(person).map_err(|e| dto(oxide_core::Error::from(e)))?;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
-    }
-    let text = serde_json::to_string_pretty(&WhoIAm {
-        person: person.to_string(),
-    })
-    .expect("a string serializes");
-    // Written next to its final name and renamed: a crash never leaves half a file.
-    let tmp = file.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| io_error("write", &tmp, e))?;
-    std::fs::rename(&tmp, file).map_err(|e| io_error("write", file, e))?;
-    Ok(Some(person.to_string()))
+    whoami::write(file, person).map_err(|e| dto(oxide_core::Error::from(e)))
 }
 
 /// Who signs on this device (Settings: who I am), or `null`.
@@ -147,40 +100,4 @@ pub async fn keys_allowed_signers(app: AppHandle) -> Result<String, ErrorDto> {
 #[tauri::command]
 pub async fn approvers_list(app: AppHandle) -> Result<ApproversList, ErrorDto> {
     blocking(app, |s| s.with_workspace(admin::approvers_list)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn who_i_am_round_trips_and_a_bad_id_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("cfg").join("who-i-am.json");
-        assert_eq!(read_whoami(&file).unwrap(), None, "nothing chosen yet");
-        assert_eq!(
-            write_whoami(&file, Some(" ana ")).unwrap().as_deref(),
-            Some("ana")
-        );
-        assert_eq!(read_whoami(&file).unwrap().as_deref(), Some("ana"));
-        let bad = write_whoami(&file, Some("ana lee\n")).unwrap_err();
-        assert_eq!(bad.code, "SIGNING_BAD_PERSON", "{bad:?}");
-        assert_eq!(
-            read_whoami(&file).unwrap().as_deref(),
-            Some("ana"),
-            "the refused id changed nothing"
-        );
-        assert_eq!(write_whoami(&file, None).unwrap(), None);
-        assert_eq!(read_whoami(&file).unwrap(), None);
-    }
-
-    #[test]
-    fn an_edited_who_i_am_file_is_refused_by_the_core_rules() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("who-i-am.json");
-        std::fs::write(&file, r#"{"person": "../../etc"}"#).unwrap();
-        assert_eq!(read_whoami(&file).unwrap_err().code, "SIGNING_BAD_PERSON");
-        std::fs::write(&file, r#"{"person": "ana", "roles": ["lead"]}"#).unwrap();
-        assert_eq!(read_whoami(&file).unwrap_err().code, "APP_WHOAMI_INVALID");
-    }
 }

@@ -12,7 +12,7 @@ use super::{check_person_id, SigningError};
 /// The app identifier (Tauri's `identifier`): the config folder the desktop writes to.
 pub const APP_IDENTIFIER: &str = "dev.oxide.review";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct WhoIAm {
     person: String,
@@ -45,6 +45,36 @@ pub fn read(file: &Path) -> Result<Option<String>, SigningError> {
     Ok(Some(who.person.trim().to_string()))
 }
 
+/// Stores `person` (checked first: nothing is written for a bad id) or, with `None`, forgets
+/// who signs here. Written next to its final name and renamed, so a crash never leaves half a
+/// file. Returns what is stored now.
+pub fn write(file: &Path, person: Option<&str>) -> Result<Option<String>, SigningError> {
+    let io = |what: &'static str, path: &Path, e: std::io::Error| SigningError::Io {
+        what,
+        path: path.display().to_string(),
+        why: e.to_string(),
+    };
+    let Some(person) = person.map(str::trim) else {
+        return match std::fs::remove_file(file) {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("remove", file, e)),
+        };
+    };
+    check_person_id(person)?;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
+    }
+    let text = serde_json::to_string_pretty(&WhoIAm {
+        person: person.to_string(),
+    })
+    .expect("a string serializes");
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| io("write", &tmp, e))?;
+    std::fs::rename(&tmp, file).map_err(|e| io("write", file, e))?;
+    Ok(Some(person.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +90,23 @@ mod tests {
         assert_eq!(read(&f).unwrap_err().code(), "SIGNING_BAD_PERSON");
         std::fs::write(&f, r#"{"person": "ana", "roles": ["lead"]}"#).unwrap();
         assert_eq!(read(&f).unwrap_err().code(), "SIGNING_IO");
+    }
+
+    #[test]
+    fn who_i_am_round_trips_and_a_bad_id_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cfg").join("who-i-am.json");
+        assert_eq!(read(&file).unwrap(), None, "nothing chosen yet");
+        assert_eq!(write(&file, Some(" ana ")).unwrap().as_deref(), Some("ana"));
+        assert_eq!(read(&file).unwrap().as_deref(), Some("ana"));
+        let bad = write(&file, Some("ana lee\n")).unwrap_err();
+        assert_eq!(bad.code(), "SIGNING_BAD_PERSON", "{bad:?}");
+        assert_eq!(
+            read(&file).unwrap().as_deref(),
+            Some("ana"),
+            "the refused id changed nothing"
+        );
+        assert_eq!(write(&file, None).unwrap(), None);
+        assert_eq!(read(&file).unwrap(), None);
     }
 }
