@@ -745,7 +745,13 @@ fn a_tampered_audit_segment_and_a_forged_checkpoint_are_refused() {
     for e in parsed.iter_mut().skip(1) {
         e.prev = Some(prev.clone());
         e.hash = oxide_core::audit::event_hash(
-            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+            e.seq,
+            &e.ts,
+            &e.actor,
+            &e.kind,
+            &e.subject,
+            &e.payload.value(),
+            &e.prev,
         )
         .unwrap();
         prev = e.hash.clone();

@@ -390,12 +390,12 @@ fn missing_rows(
         .iter()
         .filter(|e| e.kind == "signing.approval")
         .filter_map(|e| {
-            let nonce = e.payload.get("nonce")?.as_str()?;
+            let nonce = e.payload.str_field("nonce")?;
             (!rows.iter().any(|r| r.nonce == nonce)).then(|| {
                 format!(
                     "the {} by {} recorded in audit event {} is missing from the database (a deleted approval)",
-                    e.payload.get("decision").and_then(|d| d.as_str()).unwrap_or("approval"),
-                    e.payload.get("person").and_then(|d| d.as_str()).unwrap_or("?"),
+                    e.payload.str_field("decision").as_deref().unwrap_or("approval"),
+                    e.payload.str_field("person").as_deref().unwrap_or("?"),
                     e.seq
                 )
             })

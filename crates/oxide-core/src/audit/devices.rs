@@ -9,7 +9,6 @@
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{event_hash, AuditError, AuditEvent, AuditVerify};
 use crate::canon;
@@ -44,14 +43,14 @@ pub struct DeviceQuery {
 const DEV_COLS: &str = "seq, ts, actor, kind, subject, payload, prev, hash";
 
 fn to_event(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<AuditEvent> {
-    let payload_text: String = r.get(first + 5)?;
+    let payload = super::Payload::from_stored(r.get_ref(first + 5)?.as_str()?);
     Ok(AuditEvent {
         seq: r.get(first)?,
         ts: r.get(first + 1)?,
         actor: r.get(first + 2)?,
         kind: r.get(first + 3)?,
         subject: r.get(first + 4)?,
-        payload: serde_json::from_str(&payload_text).unwrap_or(Value::String(payload_text)),
+        payload,
         prev: r.get(first + 6)?,
         hash: r.get(first + 7)?,
     })
@@ -116,7 +115,13 @@ pub fn check_segment(
             ));
         }
         let h = event_hash(
-            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+            e.seq,
+            &e.ts,
+            &e.actor,
+            &e.kind,
+            &e.subject,
+            &e.payload.value(),
+            &e.prev,
         )
         .map_err(|err| (e.seq, err.to_string()))?;
         if h != e.hash {
@@ -157,7 +162,7 @@ pub fn import_device_events(
             e.actor,
             e.kind,
             e.subject,
-            canon::canonical_string(&e.payload)?,
+            canon::canonical_string(&e.payload.value())?,
             e.prev,
             e.hash
         ])?;

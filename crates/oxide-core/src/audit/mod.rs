@@ -80,9 +80,85 @@ pub struct AuditEvent {
     pub kind: String,
     pub subject: String,
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
-    pub payload: Value,
+    pub payload: Payload,
     pub prev: Option<String>,
     pub hash: String,
+}
+
+/// An event's payload as stored: its RFC 8785 text, handed on as JSON without being parsed
+/// into a tree (a timeline page reads 50 of them; building and dropping each one's tree was
+/// most of a page's cost). Serializes as the JSON object it is; [`Payload::value`] parses it
+/// for the few readers that look inside. A stored text that is not JSON at all (a damaged
+/// database file) is carried as a JSON string of that text, as before, so a listing still
+/// shows it and `audit verify` names the event.
+#[derive(Clone)]
+pub struct Payload(Box<serde_json::value::RawValue>);
+
+impl Payload {
+    /// From the stored text (`append` writes canonical JSON).
+    pub fn from_stored(text: &str) -> Payload {
+        match serde_json::value::RawValue::from_string(text.to_string()) {
+            Ok(raw) => Payload(raw),
+            Err(_) => Payload::from_stored(&Value::String(text.to_string()).to_string()),
+        }
+    }
+
+    /// From a JSON value: its RFC 8785 text.
+    pub fn from_value(v: &Value) -> Result<Payload, canon::CanonError> {
+        let text = canon::canonical_string(v)?;
+        Ok(Payload::from_stored(&text))
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The payload parsed (it was checked to be JSON when read).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    /// A string field of an object payload.
+    pub fn str_field(&self, key: &str) -> Option<String> {
+        match self.value() {
+            Value::Object(mut m) => match m.remove(key) {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    /// Any JSON (from an export, a synced device chain), kept as its RFC 8785 text: the
+    /// bytes its hash covers.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let text = canon::canonical_string(&v).map_err(serde::de::Error::custom)?;
+        serde_json::value::RawValue::from_string(text)
+            .map(Payload)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// What a room asks to record.
@@ -139,7 +215,7 @@ pub fn event_hash(
 
 /// An event's payload as the RFC 8785 text its hash covers.
 pub fn canonical_payload(ev: &AuditEvent) -> Result<String, AuditError> {
-    Ok(canon::canonical_string(&ev.payload)?)
+    Ok(canon::canonical_string(&ev.payload.value())?)
 }
 
 /// Appends one event. Call it with the transaction that makes the change it records.
@@ -202,17 +278,16 @@ pub fn append(conn: &Connection, ev: NewEvent<'_>, ts: &str) -> Result<AuditEven
         actor: ev.actor.to_string(),
         kind: ev.kind.to_string(),
         subject: ev.subject.to_string(),
-        payload: ev.payload,
+        payload: Payload::from_stored(&payload_text),
         prev,
         hash,
     })
 }
 
 /// One event from a row of `seq, ts, actor, kind, subject, payload, prev, hash`; the payload
-/// is parsed straight from SQLite's buffer (no copy of its text).
+/// is kept as its stored JSON text (checked to be JSON, not built into a tree).
 fn row_to_event_only(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
-    let text = r.get_ref(5)?.as_str()?;
-    let payload = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()));
+    let payload = Payload::from_stored(r.get_ref(5)?.as_str()?);
     Ok(AuditEvent {
         seq: r.get(0)?,
         ts: r.get(1)?,
@@ -223,25 +298,6 @@ fn row_to_event_only(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
         prev: r.get(6)?,
         hash: r.get(7)?,
     })
-}
-
-fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(AuditEvent, String)> {
-    let payload_text: String = r.get(5)?;
-    let payload =
-        serde_json::from_str(&payload_text).unwrap_or(Value::String(payload_text.clone()));
-    Ok((
-        AuditEvent {
-            seq: r.get(0)?,
-            ts: r.get(1)?,
-            actor: r.get(2)?,
-            kind: r.get(3)?,
-            subject: r.get(4)?,
-            payload,
-            prev: r.get(6)?,
-            hash: r.get(7)?,
-        },
-        payload_text,
-    ))
 }
 
 const SELECT: &str = "SELECT seq, ts, actor, kind, subject, payload, prev, hash FROM audit_events";
@@ -462,11 +518,11 @@ pub fn verify_step(
         };
         hashed_bytes(&mut buf, &stored)?;
         if canon::sha256_bytes(&buf) != hash {
-            let (_, payload_text) = row_to_event(r)?;
+            let payload_text = stored.payload_text;
             let canonical_payload = serde_json::from_str::<Value>(&payload_text)
                 .ok()
                 .and_then(|v| canon::canonical_string(&v).ok());
-            let why = if canonical_payload.as_deref() != Some(payload_text.as_str()) {
+            let why = if canonical_payload.as_deref() != Some(payload_text) {
                 format!("event {seq} has a payload that is not canonical JSON (edited)")
             } else {
                 format!("event {seq} was altered: its content does not match its hash")

@@ -158,7 +158,13 @@ fn export_is_json_lines_that_rehash() {
         let e: AuditEvent = serde_json::from_str(line).unwrap();
         assert_eq!(e.prev, prev);
         let h = event_hash(
-            e.seq, &e.ts, &e.actor, &e.kind, &e.subject, &e.payload, &e.prev,
+            e.seq,
+            &e.ts,
+            &e.actor,
+            &e.kind,
+            &e.subject,
+            &e.payload.value(),
+            &e.prev,
         )
         .unwrap();
         assert_eq!(h, e.hash);
@@ -267,7 +273,8 @@ fn verify_hashes_the_stored_bytes_exactly_as_append_hashed_them() {
                     s,
                 )?;
                 let mut buf = Vec::new();
-                let payload_text = canon::canonical_string(&e.payload).unwrap();
+                let payload_text = e.payload.text().to_string();
+                assert_eq!(payload_text, canon::canonical_string(&e.payload.value()).unwrap());
                 hashed_bytes(
                     &mut buf,
                     &StoredRow {
@@ -300,4 +307,34 @@ fn a_payload_made_non_canonical_is_named() {
     let v = verify(store.conn()).unwrap();
     assert_eq!(v.first_bad_seq, Some(2));
     assert!(v.problem.unwrap().contains("not canonical"));
+}
+
+/// A listed event hands on its payload as the stored text (no tree built), which must still
+/// serialize as the JSON object it is; a stored text that is not JSON (a damaged file) comes
+/// out as a JSON string of it; one read back from JSON keeps the RFC 8785 text its hash covers.
+#[test]
+fn payload_is_handed_on_as_its_stored_json() {
+    let (_d, store) = store_with(1);
+    let e = &list(store.conn(), None, None).unwrap()[0];
+    let line = serde_json::to_string(e).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(back["payload"], e.payload.value());
+    assert!(back["payload"].is_object(), "{line}");
+    assert!(
+        line.contains(&format!("\"payload\":{}", e.payload.text())),
+        "{line}"
+    );
+
+    let damaged = Payload::from_stored("{not json");
+    assert_eq!(
+        damaged.value(),
+        serde_json::Value::String("{not json".into())
+    );
+    assert_eq!(damaged.text(), "\"{not json\"");
+
+    let read: Payload = serde_json::from_str(r#"{ "b": 1, "a": [true, null] }"#).unwrap();
+    assert_eq!(read.text(), r#"{"a":[true,null],"b":1}"#);
+    assert_eq!(read.str_field("a"), None);
+    let s = Payload::from_value(&serde_json::json!({"k": "v"})).unwrap();
+    assert_eq!(s.str_field("k").as_deref(), Some("v"));
 }

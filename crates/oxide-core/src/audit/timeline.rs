@@ -232,12 +232,33 @@ fn check_limit(limit: Option<u32>) -> Result<i64, AuditError> {
     }
 }
 
-/// The first seq (in chain order) whose time satisfies `pred`, by binary search over seq
-/// (`pred` must be false then true along the chain). `None`: no event satisfies it.
+/// The first seq (in chain order) whose time is at or after `t` (`strict`: after it), by a
+/// search over seq (the predicate must be false then true along the chain). `None`: no event
+/// satisfies it.
+///
+/// The chain is appended in time order at a fairly even pace, so each step guesses where `t`
+/// falls between the two times it knows (interpolation) instead of always halving; a guess
+/// that does not at least halve the range is followed by a plain halving, so the worst case
+/// stays about twice a binary search's ~20 point lookups and the usual case is a handful.
 fn first_seq_where(
     conn: &Connection,
-    pred: impl Fn(&str) -> bool,
+    t: &OffsetDateTime,
+    t_text: &str,
+    strict: bool,
 ) -> Result<Option<i64>, AuditError> {
+    let pred = |ts: &str| {
+        if strict {
+            after_time(ts, t, t_text)
+        } else {
+            at_or_after(ts, t, t_text)
+        }
+    };
+    let nanos = |ts: &str| {
+        OffsetDateTime::parse(ts, &Rfc3339)
+            .ok()
+            .map(|x| x.unix_timestamp_nanos())
+    };
+    let target = t.unix_timestamp_nanos();
     // Two subqueries: SQLite answers a lone min() or max() from the end of the b-tree, but
     // `SELECT min(seq), max(seq)` together scans every row.
     let (min, max): (Option<i64>, Option<i64>) = conn
@@ -250,25 +271,53 @@ fn first_seq_where(
     };
     let mut stmt = conn
         .prepare_cached("SELECT seq, ts FROM audit_events WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
-    let mut probe = |x: i64| -> Result<Option<(i64, bool)>, AuditError> {
+    // The first event at or after seq `x`: its seq, whether it satisfies the predicate, its
+    // time as nanoseconds (None: not a parseable time).
+    let mut probe = |x: i64| -> Result<Option<(i64, bool, Option<i128>)>, AuditError> {
         Ok(stmt
             .query_row([x], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
             .optional()?
-            .map(|(s, ts)| (s, pred(&ts))))
+            .map(|(s, ts)| (s, pred(&ts), nanos(&ts))))
     };
-    match probe(hi)? {
-        Some((_, true)) => {}
+    let mut t_hi = match probe(hi)? {
+        Some((_, true, n)) => n,
         _ => return Ok(None),
-    }
-    // Smallest x in [lo, hi] whose first event at or after x satisfies pred.
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match probe(mid)? {
-            Some((_, true)) => hi = mid,
-            _ => lo = mid + 1,
+    };
+    let mut t_lo = match probe(lo)? {
+        Some((s, true, _)) => return Ok(Some(s)),
+        Some((_, false, n)) => n,
+        None => None,
+    };
+    // Smallest x in [lo, hi] whose first event at or after x satisfies pred; `lo` is known
+    // false, `hi` known true.
+    let mut halve = false;
+    while hi - lo > 1 {
+        let width = hi - lo;
+        let guess = match (halve, t_lo, t_hi) {
+            (false, Some(a), Some(b)) if b > a => {
+                let frac = ((target - a) as f64 / (b - a) as f64).clamp(0.0, 1.0);
+                lo + ((width as f64) * frac).round() as i64
+            }
+            _ => lo + width / 2,
         }
+        .clamp(lo + 1, hi - 1);
+        match probe(guess)? {
+            Some((_, true, n)) => {
+                hi = guess;
+                t_hi = n;
+            }
+            Some((_, false, n)) => {
+                lo = guess;
+                t_lo = n;
+            }
+            None => {
+                hi = guess;
+            }
+        }
+        // A guess that left more than half the range: halve next time.
+        halve = !halve && (hi - lo) * 2 > width;
     }
-    Ok(probe(lo)?.map(|(s, _)| s))
+    Ok(probe(hi)?.map(|(s, _, _)| s))
 }
 
 /// `ts >= t`, comparing instants (stored times have varying fraction digits); a stored time
@@ -326,14 +375,14 @@ fn resolve(conn: &Connection, f: &TimelineFilter) -> Result<Resolved, AuditError
     let mut hi = i64::MAX;
     if let Some(t) = since {
         let text = f.since.clone().unwrap_or_default();
-        match first_seq_where(conn, |ts| at_or_after(ts, &t, &text))? {
+        match first_seq_where(conn, &t, &text, false)? {
             Some(s) => lo = s - 1,
             None => lo = i64::MAX - 1,
         }
     }
     if let Some(t) = until {
         let text = f.until.clone().unwrap_or_default();
-        if let Some(s) = first_seq_where(conn, |ts| at_or_after(ts, &t, &text))? {
+        if let Some(s) = first_seq_where(conn, &t, &text, false)? {
             hi = s;
         }
     }
@@ -540,12 +589,9 @@ pub fn query(conn: &Connection, q: &TimelineQuery) -> Result<TimelinePage, Audit
             let at = parse_time(t)?;
             if newest_first {
                 // Open at the newest event at or before `t`: read below the first one after it.
-                before = first_seq_where(conn, |ts| after_time(ts, &at, t))?;
+                before = first_seq_where(conn, &at, t, true)?;
             } else {
-                after = Some(
-                    first_seq_where(conn, |ts| at_or_after(ts, &at, t))?
-                        .map_or(i64::MAX - 1, |s| s - 1),
-                );
+                after = Some(first_seq_where(conn, &at, t, false)?.map_or(i64::MAX - 1, |s| s - 1));
             }
         }
         None => {}

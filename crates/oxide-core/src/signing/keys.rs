@@ -252,9 +252,9 @@ fn audited_revocation(
 ) -> Result<Option<(String, Option<String>)>, SigningError> {
     Ok(audit::for_subject(conn, &format!("key:{keyid}"))?
         .into_iter()
-        .find(|e| e.kind == REVOKED_KIND && e.payload["keyid"] == keyid)
+        .find(|e| e.kind == REVOKED_KIND && e.payload.str_field("keyid").as_deref() == Some(keyid))
         .map(|e| {
-            let reason = e.payload["reason"].as_str().map(str::to_string);
+            let reason = e.payload.str_field("reason");
             (e.ts, reason)
         }))
 }
@@ -287,8 +287,8 @@ pub fn revocations(
         limit: None,
     };
     audit::for_each_matching(conn, &q, |e| {
-        if let Some(keyid) = e.payload["keyid"].as_str() {
-            out.entry(keyid.to_string()).or_insert(e.ts);
+        if let Some(keyid) = e.payload.str_field("keyid") {
+            out.entry(keyid).or_insert(e.ts);
         }
         Ok(())
     })?;

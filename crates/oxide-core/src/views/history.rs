@@ -102,7 +102,7 @@ pub fn proposal_history(conn: &Connection, id: &str) -> Result<ProposalHistory, 
     let started: BTreeMap<String, i64> = events
         .values()
         .filter(|e| e.kind == "checks.run_started")
-        .filter_map(|e| Some((e.payload.get("run_id")?.as_str()?.to_string(), e.seq)))
+        .filter_map(|e| Some((e.payload.str_field("run_id")?, e.seq)))
         .collect();
     for run in crate::checks::validate::runs_for(conn, &row.id)? {
         // Every run is claimed with its event in one transaction; a run without one means

@@ -777,3 +777,148 @@ fn search_words_expand_to_the_words_they_start() {
     assert!(search(&store, "valid") > 0);
     assert!(search(&store, "zo") > 0);
 }
+
+/// The time bounds' search guesses by interpolating between the times it knows; on a chain
+/// whose pace is anything but even (bursts a millisecond apart, a month's silence, events
+/// sharing one time) it must still land exactly where a walk over every event would, for
+/// `since`, `until` and a jump to a time in both reading orders.
+#[test]
+fn time_bounds_are_exact_on_an_uneven_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+    let start = OffsetDateTime::parse("2026-01-01T00:00:00Z", &Rfc3339).unwrap();
+    let mut at = start;
+    let mut times = Vec::new();
+    for i in 0..1500i64 {
+        at += match i {
+            0..=299 => time::Duration::seconds(1),
+            300 => time::Duration::days(30),
+            301..=899 => time::Duration::milliseconds(1),
+            900..=999 => time::Duration::ZERO,
+            1000 => time::Duration::days(400),
+            _ => time::Duration::seconds((i * 7919) % 97),
+        };
+        times.push(at);
+    }
+    store
+        .write(|tx| -> Result<(), AuditError> {
+            for (i, t) in times.iter().enumerate() {
+                append(
+                    tx,
+                    NewEvent {
+                        actor: "a",
+                        kind: "k",
+                        subject: "s",
+                        payload: json!({ "i": i }),
+                    },
+                    &t.format(&Rfc3339).unwrap(),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let events = all(&store);
+    // Query times: every event's own time, a millisecond either side, and points in the gaps.
+    let mut probes: Vec<OffsetDateTime> = Vec::new();
+    for (i, t) in times.iter().enumerate().step_by(37) {
+        probes.extend([
+            *t,
+            *t - time::Duration::milliseconds(1),
+            *t + time::Duration::milliseconds(1),
+        ]);
+        if i == 0 {
+            probes.push(*t - time::Duration::days(1));
+        }
+    }
+    probes.push(times[299] + time::Duration::days(3));
+    probes.push(times[999]);
+    probes.push(times[1000] - time::Duration::days(1));
+    probes.push(times[1499] + time::Duration::days(1));
+    let every = |q: TimelineQuery| -> Vec<i64> {
+        query(
+            store.conn(),
+            &TimelineQuery {
+                limit: Some(MAX_LIMIT),
+                ..q
+            },
+        )
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+    };
+    for t in probes {
+        let text = t.format(&Rfc3339).unwrap();
+        let since = TimelineFilter {
+            since: Some(text.clone()),
+            ..Default::default()
+        };
+        let mut want = oracle(&events, &since);
+        want.reverse();
+        want.truncate(MAX_LIMIT as usize);
+        assert_eq!(
+            every(TimelineQuery {
+                filter: since,
+                ..Default::default()
+            }),
+            want,
+            "since {text}"
+        );
+        let until = TimelineFilter {
+            until: Some(text.clone()),
+            ..Default::default()
+        };
+        let mut want = oracle(&events, &until);
+        want.reverse();
+        want.truncate(MAX_LIMIT as usize);
+        assert_eq!(
+            every(TimelineQuery {
+                filter: until,
+                ..Default::default()
+            }),
+            want,
+            "until {text}"
+        );
+        // Newest first: opens at the newest event at or before t.
+        let newest = events
+            .iter()
+            .rev()
+            .find(|e| parse_time(&e.ts).unwrap() <= t)
+            .map(|e| e.seq);
+        let page = query(
+            store.conn(),
+            &TimelineQuery {
+                jump: Some(Jump::Time(text.clone())),
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            page.events.first().map(|e| e.seq),
+            newest,
+            "jump newest-first to {text}"
+        );
+        // Oldest first: at the oldest event at or after t.
+        let oldest = events
+            .iter()
+            .find(|e| parse_time(&e.ts).unwrap() >= t)
+            .map(|e| e.seq);
+        let page = query(
+            store.conn(),
+            &TimelineQuery {
+                jump: Some(Jump::Time(text.clone())),
+                order: Order::OldestFirst,
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            page.events.first().map(|e| e.seq),
+            oldest,
+            "jump oldest-first to {text}"
+        );
+    }
+}
