@@ -519,7 +519,7 @@ pub fn verify_step(
         hashed_bytes(&mut buf, &stored)?;
         if canon::sha256_bytes(&buf) != hash {
             let payload_text = stored.payload_text;
-            let canonical_payload = serde_json::from_str::<Value>(&payload_text)
+            let canonical_payload = serde_json::from_str::<Value>(payload_text)
                 .ok()
                 .and_then(|v| canon::canonical_string(&v).ok());
             let why = if canonical_payload.as_deref() != Some(payload_text) {
