@@ -565,45 +565,79 @@ fn measure(conn: &rusqlite::Connection, s: &Scenario) -> Result<Measured, String
     let mut events = 0;
     let forms = (s.bare)(0).len();
     let mut per_form: Vec<Vec<f64>> = vec![Vec::with_capacity(REPS); forms];
-    // One warm-up of each, then alternate.
+    // Every timed call follows the same call untimed, so each reads with its own pages in
+    // SQLite's cache (a reference that scans half the table would otherwise evict the page's
+    // pages before the next call, and a random seq's pages would be cold only for whichever
+    // ran first); the order of the three alternates between rounds. Round 0 is a warm-up.
     for i in 0..=REPS {
         let q = (s.query)(i);
-        let started = Instant::now();
-        let page = audit::query(conn, &q).map_err(|e| format!("{}: {e}", s.name))?;
-        let took = started.elapsed();
-        let seqs: Vec<i64> = page.events.iter().map(|e| e.seq).collect();
-        let mut best = f64::MAX;
-        for (f, bare) in (s.bare)(i).iter().enumerate() {
-            let (t, got) = bare_select(conn, bare)?;
-            if got != seqs {
+        let run_ours = || -> Result<(Duration, Vec<i64>), String> {
+            audit::query(conn, &q).map_err(|e| format!("{}: {e}", s.name))?;
+            let started = Instant::now();
+            let page = audit::query(conn, &q).map_err(|e| format!("{}: {e}", s.name))?;
+            let took = started.elapsed();
+            Ok((took, page.events.iter().map(|e| e.seq).collect()))
+        };
+        let run_bare = |seqs: &[i64]| -> Result<Vec<f64>, String> {
+            let mut times = Vec::new();
+            for bare in (s.bare)(i).iter() {
+                bare_select(conn, bare)?;
+                let (t, got) = bare_select(conn, bare)?;
+                if got != seqs {
+                    return Err(format!(
+                        "{}: the bare SELECT `{}` read other rows than the page ({} vs {} events; first {:?} vs {:?})",
+                        s.name,
+                        bare.0,
+                        got.len(),
+                        seqs.len(),
+                        got.first(),
+                        seqs.first()
+                    ));
+                }
+                times.push(t.as_secs_f64() * 1e6);
+            }
+            Ok(times)
+        };
+        let run_key = |seqs: &[i64]| -> Result<f64, String> {
+            reference(conn, seqs)?;
+            let (t, n) = reference(conn, seqs)?;
+            if n != seqs.len() && !seqs.is_empty() {
                 return Err(format!(
-                    "{}: the bare SELECT `{}` read other rows than the page ({} vs {} events; first {:?} vs {:?})",
+                    "{}: the reference read {n} rows, the page has {}",
                     s.name,
-                    bare.0,
-                    got.len(),
-                    seqs.len(),
-                    got.first(),
-                    seqs.first()
+                    seqs.len()
                 ));
             }
-            let us = t.as_secs_f64() * 1e6;
-            best = best.min(us);
-            if i > 0 {
-                per_form[f].push(us);
+            Ok(t.as_secs_f64() * 1e6)
+        };
+        let (took, seqs, forms_us, key_us) = if i % 2 == 0 {
+            let (took, seqs) = run_ours()?;
+            let f = run_bare(&seqs)?;
+            let k = run_key(&seqs)?;
+            (took, seqs, f, k)
+        } else {
+            // The references need the page's rows to check theirs against: read it untimed.
+            let seqs: Vec<i64> = audit::query(conn, &q)
+                .map_err(|e| format!("{}: {e}", s.name))?
+                .events
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+            let k = run_key(&seqs)?;
+            let f = run_bare(&seqs)?;
+            let (took, got) = run_ours()?;
+            if got != seqs {
+                return Err(format!("{}: the page changed between two reads", s.name));
             }
-        }
-        let (key_took, n) = reference(conn, &seqs)?;
-        if n != seqs.len() && !seqs.is_empty() {
-            return Err(format!(
-                "{}: the reference read {n} rows, the page has {}",
-                s.name,
-                seqs.len()
-            ));
-        }
+            (took, seqs, f, k)
+        };
         if i > 0 {
+            for (f, us) in forms_us.iter().enumerate() {
+                per_form[f].push(*us);
+            }
             ours.push(took.as_secs_f64() * 1e6);
-            refs.push(best);
-            keys.push(key_took.as_secs_f64() * 1e6);
+            refs.push(forms_us.iter().cloned().fold(f64::MAX, f64::min));
+            keys.push(key_us);
             events = seqs.len();
         }
     }
