@@ -317,9 +317,14 @@ fn the_device_chip_shows_and_verifies_a_synced_device_chain() {
         "2026-11-30T10:00:00Z",
     );
     c1.import_bundle("notes", &bundle);
-    let s1 = ox(&c1, &["--json", "sync"], &person).expect(0).json();
+    let s1 = ox(&c1, &["--json", "sync", "--person", &person], &person)
+        .expect(0)
+        .json();
     let device1 = s1["device"].as_str().unwrap().to_string();
-    let s2 = ox(&c2, &["--json", "sync"], &person).expect(0).json();
+    // The maintainer's key is in this machine's keyring: it endorses clone 2 too.
+    let s2 = ox(&c2, &["--json", "sync", "--person", &person], &person)
+        .expect(0)
+        .json();
     assert!(
         s2["received"]["events"].as_u64().unwrap() > 0,
         "clone 2 received clone 1's chain: {s2:#}"
@@ -329,7 +334,11 @@ fn the_device_chip_shows_and_verifies_a_synced_device_chain() {
             .expect(0)
             .json(),
     );
-    let ours = rows_of(&c2.oxide(&["--json", "audit", "list", "--reverse"]).expect(0).json());
+    let ours = rows_of(
+        &c2.oxide(&["--json", "audit", "list", "--reverse"])
+            .expect(0)
+            .json(),
+    );
     assert!(theirs.len() >= 3, "{theirs:?}");
     let n = theirs.len();
 
@@ -368,21 +377,33 @@ fn the_device_chip_shows_and_verifies_a_synced_device_chain() {
     });
     let shown = shown_rows(&app);
     assert!(!shown.is_empty());
-    assert_eq!(shown, theirs[..shown.len()], "the rows are device 1's events");
-    assert_ne!(shown, ours[..shown.len().min(ours.len())], "not this device's");
+    assert_eq!(
+        shown,
+        theirs[..shown.len()],
+        "the rows are device 1's events"
+    );
+    assert_ne!(
+        shown,
+        ours[..shown.len().min(ours.len())],
+        "not this device's"
+    );
     assert!(app.text("device-chip").contains(&person));
     app.wait_text("timeline-count", |t| t == format!("{n} events"));
 
     // The badge verifies that device's chain (endorsement, links, signed checkpoint).
     app.click("verify-button");
     let verdict = app.wait_for("the device's verification", Duration::from_secs(60), || {
-        app.try_find("verify-result").map(|_| app.text("verify-result"))
+        app.try_find("verify-result")
+            .map(|_| app.text("verify-result"))
     });
     assert_eq!(
         verdict,
         format!("{}: chain intact · {n} events", &device1[..12])
     );
-    assert_eq!(app.attr("verify-result", "data-tone").as_deref(), Some("ok"));
+    assert_eq!(
+        app.attr("verify-result", "data-tone").as_deref(),
+        Some("ok")
+    );
 
     // An event's detail says which device's chain holds it.
     app.execute(
@@ -412,12 +433,21 @@ fn the_device_chip_shows_and_verifies_a_synced_device_chain() {
         assert_eq!(changed, 1);
     }
     app.click("verify-button");
-    let red = app.wait_for("the tampered chain's verdict", Duration::from_secs(60), || {
-        let t = app.try_find("verify-result").map(|_| app.text("verify-result"))?;
-        t.contains("broken").then_some(t)
-    });
+    let red = app.wait_for(
+        "the tampered chain's verdict",
+        Duration::from_secs(60),
+        || {
+            let t = app
+                .try_find("verify-result")
+                .map(|_| app.text("verify-result"))?;
+            t.contains("broken").then_some(t)
+        },
+    );
     assert_eq!(red, format!("{}: broken at seq 2", &device1[..12]));
-    assert_eq!(app.attr("verify-result", "data-tone").as_deref(), Some("bad"));
+    assert_eq!(
+        app.attr("verify-result", "data-tone").as_deref(),
+        Some("bad")
+    );
     assert!(
         app.text("verify-problem").contains("event 2 was altered"),
         "{}",
