@@ -710,3 +710,55 @@ pub fn local_device(ws: &Workspace) -> Result<Option<String>, Error> {
 
 /// Files as a sorted map (what a published state holds).
 pub(crate) type Files = BTreeMap<String, Vec<u8>>;
+
+#[cfg(test)]
+mod device_list_tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    #[test]
+    fn the_timeline_lists_devices_and_verifies_one_refusing_an_unknown_keyid() {
+        let r = tempfile::tempdir().unwrap();
+        git2::Repository::init(r.path()).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let db = data.path().join("s.sqlite3");
+        crate::setup::init(r.path(), Some(&db), "tester", Clock::system()).unwrap();
+        let ws = Workspace::open(r.path(), Some(&db)).unwrap();
+        let only = known_devices(&ws).unwrap();
+        assert_eq!(only.len(), 1, "{only:?}");
+        assert!(only[0].local && only[0].person.is_none());
+        assert_eq!(only[0].events, 1, "the init event");
+
+        // A device row whose endorsement does not verify, with a chain imported earlier.
+        let conn = ws.store().conn();
+        let dev = "d".repeat(64);
+        conn.execute(
+            "INSERT INTO sync_devices VALUES (?1, 'i', 'pub', 'pub', 'alice', 'not an envelope', 0, 't', 't')",
+            [&dev],
+        )
+        .unwrap();
+        let chain = audit::list(conn, None, None).unwrap();
+        audit::devices::import_device_events(conn, &dev, &chain).unwrap();
+        let both = known_devices(&ws).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(
+            both[1],
+            KnownDevice {
+                device: Some(dev.clone()),
+                local: false,
+                person: Some("alice".into()),
+                events: 1,
+            }
+        );
+        let v = verify_device(&ws, &dev).unwrap();
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.problems.iter().any(|p| p.contains("endorsement")),
+            "{v:?}"
+        );
+        assert_eq!(verify_devices(&ws).unwrap(), vec![v]);
+        let e = verify_device(&ws, "nope").unwrap_err();
+        assert_eq!(e.code(), "SYNC_UNKNOWN_DEVICE");
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
+}
