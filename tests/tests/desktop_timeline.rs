@@ -405,6 +405,48 @@ fn the_device_chip_shows_and_verifies_a_synced_device_chain() {
         Some("ok")
     );
 
+    // A filter narrows that device's chain (served by its device-scoped index): the rows are
+    // exactly what `oxide audit list --device D --kind K` lists.
+    let kind = theirs[0].2.clone();
+    let narrowed = rows_of(
+        &c2.oxide(&[
+            "--json",
+            "audit",
+            "list",
+            "--device",
+            &device1,
+            "--kind",
+            &kind,
+            "--reverse",
+        ])
+        .expect(0)
+        .json(),
+    );
+    assert!(!narrowed.is_empty() && narrowed.len() < n, "{narrowed:?}");
+    add_filter(&app, "kind", &kind);
+    app.wait_for(
+        "the device's filtered rows",
+        Duration::from_secs(30),
+        || (shown_rows(&app) == narrowed).then_some(()),
+    );
+    let m = narrowed.len();
+    app.wait_text("timeline-count", |t| {
+        t == format!(
+            "{m} {}",
+            if m == 1 {
+                "event matches"
+            } else {
+                "events match"
+            }
+        )
+    });
+    app.click("filter-remove");
+    app.wait_for(
+        "the device's whole chain again",
+        Duration::from_secs(30),
+        || (shown_rows(&app) == theirs[..theirs.len().min(shown.len())]).then_some(()),
+    );
+
     // An event's detail says which device's chain holds it.
     app.execute(
         "[...document.querySelectorAll('[data-testid=vlist-row]')].find(r => r.dataset.seq === '2').click()",
