@@ -193,6 +193,8 @@ describe('Timeline at scale', () => {
     expect(screen.getAllByTestId('audit-kind').every((k) => k.textContent === 'signing.approval')).toBe(true);
     expect(screen.getByTestId('device-chip').textContent).toContain(`Device: ${'bb'.repeat(6)} · approver`);
     expect(screen.getByTestId('audit-table').dataset.device).toBe(REMOTE.device);
+    // The word search (this device's own index) is not offered for another device's chain.
+    expect(within(screen.getByTestId('filter-field')).queryByRole('option', { name: 'Text' })).toBeNull();
     await waitFor(() => expect(screen.getByTestId('timeline-count').textContent).toBe('7 events'));
     // Pages and the count asked for that device; export is this device's only.
     expect(calls.filter(([c]) => c === 'timeline_page').at(-1)![1].device).toBe(REMOTE.device);
@@ -211,6 +213,7 @@ describe('Timeline at scale', () => {
     await userEvent.click(screen.getByTestId('device-remove'));
     await waitFor(() => expect(seqs()[0]).toBe(HEAD));
     expect(screen.queryByTestId('device-chip')).toBeNull();
+    expect(within(screen.getByTestId('filter-field')).getByRole('option', { name: 'Text' })).toBeTruthy();
     expect(calls.filter(([c]) => c === 'timeline_page').at(-1)![1].device).toBeNull();
   });
 
