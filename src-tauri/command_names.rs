@@ -46,6 +46,8 @@
     "timeline_page",
     "timeline_count",
     "timeline_event",
+    "timeline_devices",
+    "timeline_verify_device",
     "audit_verify_step",
     "timeline_export",
     "proposal_history",

@@ -81,6 +81,8 @@ pub fn run() {
             timeline::timeline_page,
             timeline::timeline_count,
             timeline::timeline_event,
+            timeline::timeline_devices,
+            timeline::timeline_verify_device,
             timeline::audit_verify_step,
             timeline::timeline_export,
             timeline::proposal_history,

@@ -5,10 +5,17 @@
 //!
 //! Verification is chunked because the webview holds no event permission: the badge asks for
 //! the next chunk and shows the progress between calls.
+//!
+//! The device chip: `device` names a device received through sync (its keyid); absent, the
+//! commands read this database's own chain. Which devices exist, how one device's chain is
+//! paged and how it is verified is decided in the core (`sync::known_devices`,
+//! `audit::devices::device_page`, `sync::verify_device`, as `oxide audit list --device` and
+//! `oxide audit verify --all-devices` do).
 
 use oxide_core::audit::{
     self, Order, TimelineFilter, TimelinePage, TimelineQuery, VerifyCursor, VerifyStep,
 };
+use oxide_core::sync::{self, DeviceVerify, KnownDevice};
 use oxide_core::views::{self, Charts, EventDetail, ProposalHistory};
 use oxide_core::ErrorDto;
 use tauri::AppHandle;
@@ -19,23 +26,72 @@ use crate::commands::blocking;
 /// Events verified per call when the webview does not say: a fraction of a second each.
 const VERIFY_CHUNK: u32 = 50_000;
 
-/// One page of the timeline (`audit::query`).
+/// One page of the timeline (`audit::query`), or of the chain received from `device`
+/// (`audit::devices::device_page`).
 #[tauri::command]
-pub async fn timeline_page(app: AppHandle, query: TimelineQuery) -> Result<TimelinePage, ErrorDto> {
-    blocking(app, move |s| s.with_workspace(|ws| ws.audit_page(&query))).await
-}
-
-/// How many events match `filter`.
-#[tauri::command]
-pub async fn timeline_count(app: AppHandle, filter: TimelineFilter) -> Result<u64, ErrorDto> {
-    blocking(app, move |s| s.with_workspace(|ws| ws.audit_count(&filter))).await
-}
-
-/// The event `seq` with its canonical payload and the proposal it is about.
-#[tauri::command]
-pub async fn timeline_event(app: AppHandle, seq: i64) -> Result<EventDetail, ErrorDto> {
+pub async fn timeline_page(
+    app: AppHandle,
+    query: TimelineQuery,
+    device: Option<String>,
+) -> Result<TimelinePage, ErrorDto> {
     blocking(app, move |s| {
-        s.with_workspace(|ws| views::event_detail(ws.store().conn(), seq))
+        s.with_workspace(|ws| match &device {
+            None => ws.audit_page(&query),
+            Some(d) => Ok(audit::devices::device_page(ws.store().conn(), d, &query)?),
+        })
+    })
+    .await
+}
+
+/// How many events match `filter` (in `device`'s chain when given).
+#[tauri::command]
+pub async fn timeline_count(
+    app: AppHandle,
+    filter: TimelineFilter,
+    device: Option<String>,
+) -> Result<u64, ErrorDto> {
+    blocking(app, move |s| {
+        s.with_workspace(|ws| match &device {
+            None => ws.audit_count(&filter),
+            Some(d) => Ok(audit::devices::device_count(ws.store().conn(), d, &filter)?),
+        })
+    })
+    .await
+}
+
+/// The event `seq` (of `device`'s chain when given) with its canonical payload, the proposal
+/// it is about and the device whose chain holds it.
+#[tauri::command]
+pub async fn timeline_event(
+    app: AppHandle,
+    seq: i64,
+    device: Option<String>,
+) -> Result<EventDetail, ErrorDto> {
+    blocking(app, move |s| {
+        s.with_workspace(|ws| match &device {
+            None => views::event_detail(ws.store().conn(), seq),
+            Some(d) => views::device_event_detail(ws.store().conn(), d, seq),
+        })
+    })
+    .await
+}
+
+/// The devices whose chains the Timeline can show: this one first, then each synced device
+/// with its endorsing person.
+#[tauri::command]
+pub async fn timeline_devices(app: AppHandle) -> Result<Vec<KnownDevice>, ErrorDto> {
+    blocking(app, move |s| s.with_workspace(sync::known_devices)).await
+}
+
+/// Verifies the chain received from `device`: its endorsement, every hash and link, its
+/// newest signed checkpoint (`oxide audit verify --all-devices` for one device).
+#[tauri::command]
+pub async fn timeline_verify_device(
+    app: AppHandle,
+    device: String,
+) -> Result<DeviceVerify, ErrorDto> {
+    blocking(app, move |s| {
+        s.with_workspace(|ws| sync::verify_device(ws, &device))
     })
     .await
 }

@@ -3,12 +3,20 @@
 //! event, opens an event's detail and verifies the chain; scrolling a page is timed at the
 //! newest end and deep in the history, and both are printed. The Timeline and the Charts
 //! are saved as the README's maintainer screenshots.
+//!
+//! A second journey: the device chip. Clone 2 of a team receives clone 1's audit chain
+//! through `oxide sync` (as tests/tests/sync.rs builds two devices); the maintainer chooses
+//! that device in the Timeline, sees its events (not this device's), verifies its chain and
+//! sees which device an event's detail comes from. Attack: a local user of clone 2 edits a
+//! received event in the database file past its trigger; the badge turns red naming the
+//! first bad seq.
 
 use std::time::Duration;
 
 use oxide_journeys::desktop::{wait_until, DesktopApp, Launch};
 use oxide_journeys::history::append_history;
-use oxide_journeys::{git, manual_bundle, TestRepo};
+use oxide_journeys::signing::{unique_person, Forget};
+use oxide_journeys::{git, manual_bundle, Run, TestRepo};
 use serde_json::json;
 
 const EVENTS: u64 = 100_000;
@@ -219,4 +227,278 @@ fn timeline_stays_quick_at_a_hundred_thousand_events() {
     });
     app.find("canvas-events");
     app.screenshot("docs-maintainer-charts");
+}
+
+fn ox(repo: &TestRepo, args: &[&str], actor: &str) -> Run {
+    repo.oxide_env(args, &[("OXIDE_ACTOR", actor)])
+}
+
+fn commit_all(dir: &std::path::Path, msg: &str) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", msg]);
+}
+
+/// (seq, actor, kind) of events as `oxide audit list --json` gives them.
+fn rows_of(doc: &serde_json::Value) -> Vec<(i64, String, String)> {
+    doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_i64().unwrap(),
+                e["actor"].as_str().unwrap().to_string(),
+                e["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (seq, actor, kind) of the rows the Timeline shows, top to bottom.
+fn shown_rows(app: &DesktopApp) -> Vec<(i64, String, String)> {
+    let v = app.execute(
+        "return [...document.querySelectorAll('[data-testid=vlist-row]')].map(r => [
+           Number(r.querySelector('[data-testid=audit-seq]').textContent),
+           r.querySelector('.c-actor').textContent.trim(),
+           r.querySelector('[data-testid=audit-kind]').textContent.trim()]);",
+        &[],
+    );
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+#[test]
+fn the_device_chip_shows_and_verifies_a_synced_device_chain() {
+    // Two clones of one repository, one maintainer registered (committed) who endorses both
+    // devices; clone 1 works, both sync, clone 2 holds clone 1's chain.
+    let person = unique_person("maint");
+    let _forget = Forget(vec![person.clone()]);
+    let c1 = TestRepo::new();
+    c1.init();
+    ox(
+        &c1,
+        &["--json", "keys", "generate", "--person", &person],
+        &person,
+    )
+    .expect(0);
+    ox(
+        &c1,
+        &[
+            "--json",
+            "approvers",
+            "add",
+            "--person",
+            &person,
+            "--name",
+            &person,
+            "--role",
+            "maintainer",
+        ],
+        &person,
+    )
+    .expect(0);
+    commit_all(c1.path(), "governance: the maintainer");
+    let bare = tempfile::tempdir().unwrap();
+    git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let url = format!("file://{}", bare.path().display());
+    git(c1.path(), &["remote", "add", "origin", &url]);
+    git(c1.path(), &["push", "-q", "origin", "main"]);
+    let c2 = TestRepo {
+        dir: tempfile::tempdir().unwrap(),
+        data: tempfile::tempdir().unwrap(),
+    };
+    git(c2.path(), &["clone", "-q", &url, "."]);
+    c2.init();
+    let base = git(c1.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let bundle = manual_bundle(
+        &base,
+        &"cd".repeat(32),
+        "notes from clone 1",
+        json!([{"op": "create_file", "path": "NOTES.md", "content": "from clone 1\n"}]),
+        "2026-11-30T10:00:00Z",
+    );
+    c1.import_bundle("notes", &bundle);
+    let s1 = ox(&c1, &["--json", "sync", "--person", &person], &person)
+        .expect(0)
+        .json();
+    let device1 = s1["device"].as_str().unwrap().to_string();
+    // The maintainer's key is in this machine's keyring: it endorses clone 2 too.
+    let s2 = ox(&c2, &["--json", "sync", "--person", &person], &person)
+        .expect(0)
+        .json();
+    assert!(
+        s2["received"]["events"].as_u64().unwrap() > 0,
+        "clone 2 received clone 1's chain: {s2:#}"
+    );
+    let theirs = rows_of(
+        &c2.oxide(&["--json", "audit", "list", "--device", &device1, "--reverse"])
+            .expect(0)
+            .json(),
+    );
+    let ours = rows_of(
+        &c2.oxide(&["--json", "audit", "list", "--reverse"])
+            .expect(0)
+            .json(),
+    );
+    assert!(theirs.len() >= 3, "{theirs:?}");
+    let n = theirs.len();
+
+    let app = Launch::new("desktop-timeline-device")
+        .workspace(&c2)
+        .start();
+    app.click("nav-timeline");
+    app.wait_text("view-title", |t| t == "Timeline");
+    wait_top(&app, "this device's newest event", |s| s == ours[0].0);
+
+    // The chip lists this device and the received one with its endorsing person.
+    let options: Vec<(String, String)> = serde_json::from_value(app.execute(
+        "return [...document.querySelectorAll('[data-testid=device-select] option')].map(o => [o.value, o.textContent.trim()]);",
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(options.len(), 2, "{options:?}");
+    assert_eq!(options[0].0, "", "this device first: {options:?}");
+    assert!(options[0].1.starts_with("This device"), "{options:?}");
+    assert_eq!(options[1].0, device1);
+    assert!(
+        options[1].1.contains(&person) && options[1].1.contains(&format!("{n} events")),
+        "{options:?}"
+    );
+
+    // Choose clone 1's device: the rows are its chain's, newest first, not this device's.
+    app.execute(
+        "const s = document.querySelector('[data-testid=device-select]'); s.value = arguments[0]; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        &[json!(device1)],
+    );
+    app.wait_for("the device's chain", Duration::from_secs(30), || {
+        (app.attr("audit-table", "data-device").as_deref() == Some(device1.as_str())
+            && app.attr("vlist-viewport", "data-loading").as_deref() == Some("false")
+            && top_seq(&app) == theirs[0].0)
+            .then_some(())
+    });
+    let shown = shown_rows(&app);
+    assert!(!shown.is_empty());
+    assert_eq!(
+        shown,
+        theirs[..shown.len()],
+        "the rows are device 1's events"
+    );
+    assert_ne!(
+        shown,
+        ours[..shown.len().min(ours.len())],
+        "not this device's"
+    );
+    assert!(app.text("device-chip").contains(&person));
+    app.wait_text("timeline-count", |t| t == format!("{n} events"));
+
+    // The badge verifies that device's chain (endorsement, links, signed checkpoint).
+    app.click("verify-button");
+    let verdict = app.wait_for("the device's verification", Duration::from_secs(60), || {
+        app.try_find("verify-result")
+            .map(|_| app.text("verify-result"))
+    });
+    assert_eq!(
+        verdict,
+        format!("{}: chain intact · {n} events", &device1[..12])
+    );
+    assert_eq!(
+        app.attr("verify-result", "data-tone").as_deref(),
+        Some("ok")
+    );
+
+    // A filter narrows that device's chain (served by its device-scoped index): the rows are
+    // exactly what `oxide audit list --device D --kind K` lists.
+    let kind = theirs[0].2.clone();
+    let narrowed = rows_of(
+        &c2.oxide(&[
+            "--json",
+            "audit",
+            "list",
+            "--device",
+            &device1,
+            "--kind",
+            &kind,
+            "--reverse",
+        ])
+        .expect(0)
+        .json(),
+    );
+    assert!(!narrowed.is_empty() && narrowed.len() < n, "{narrowed:?}");
+    add_filter(&app, "kind", &kind);
+    app.wait_for(
+        "the device's filtered rows",
+        Duration::from_secs(30),
+        || (shown_rows(&app) == narrowed).then_some(()),
+    );
+    let m = narrowed.len();
+    app.wait_text("timeline-count", |t| {
+        t == format!(
+            "{m} {}",
+            if m == 1 {
+                "event matches"
+            } else {
+                "events match"
+            }
+        )
+    });
+    app.click("filter-remove");
+    app.wait_for(
+        "the device's whole chain again",
+        Duration::from_secs(30),
+        || (shown_rows(&app) == theirs[..theirs.len().min(shown.len())]).then_some(()),
+    );
+
+    // An event's detail says which device's chain holds it.
+    app.execute(
+        "[...document.querySelectorAll('[data-testid=vlist-row]')].find(r => r.dataset.seq === '2').click()",
+        &[],
+    );
+    app.wait_text("event-detail-seq", |t| t == "2");
+    let named = app.wait_text("event-detail-device", |t| t.contains(&device1));
+    assert!(named.contains(&person), "{named}");
+    assert_eq!(
+        app.attr("event-detail-device", "data-device").as_deref(),
+        Some(device1.as_str())
+    );
+
+    // Attack: a local user with the database file edits received event 2 (dropping the
+    // append-only trigger first). The badge turns red and names seq 2.
+    {
+        let db = rusqlite::Connection::open(c2.db()).unwrap();
+        db.execute_batch("DROP TRIGGER audit_device_events_no_update;")
+            .unwrap();
+        let changed = db
+            .execute(
+                "UPDATE audit_device_events SET actor = 'mallory' WHERE device = ?1 AND seq = 2",
+                [&device1],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    app.click("verify-button");
+    let red = app.wait_for(
+        "the tampered chain's verdict",
+        Duration::from_secs(60),
+        || {
+            let t = app
+                .try_find("verify-result")
+                .map(|_| app.text("verify-result"))?;
+            t.contains("broken").then_some(t)
+        },
+    );
+    assert_eq!(red, format!("{}: broken at seq 2", &device1[..12]));
+    assert_eq!(
+        app.attr("verify-result", "data-tone").as_deref(),
+        Some("bad")
+    );
+    assert!(
+        app.text("verify-problem").contains("event 2 was altered"),
+        "{}",
+        app.text("verify-problem")
+    );
+    app.screenshot("desktop-timeline-device-tampered");
+    // The CLI's audit verify --all-devices agrees (exit 3, the same seq).
+    let cli = c2.oxide(&["--json", "audit", "verify", "--all-devices"]);
+    assert_eq!(cli.code, 3, "{}", cli.stdout);
+    let doc = cli.json();
+    assert_eq!(doc["devices"][0]["first_bad_seq"], 2, "{doc:#}");
 }

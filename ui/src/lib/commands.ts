@@ -24,6 +24,8 @@ import type { CapsuleList } from './bindings/CapsuleList';
 import type { Discovered } from './bindings/Discovered';
 import type { ErrorDto } from './bindings/ErrorDto';
 import type { EventDetail } from './bindings/EventDetail';
+import type { KnownDevice } from './bindings/KnownDevice';
+import type { DeviceVerify } from './bindings/DeviceVerify';
 import type { GovernEdit } from './bindings/GovernEdit';
 import type { GovernFiles } from './bindings/GovernFiles';
 import type { GovernPreview } from './bindings/GovernPreview';
@@ -107,10 +109,12 @@ export interface Commands {
   keys_revoke: { args: { keyid: string; reason: string }; result: RevokeReport };
   keys_allowed_signers: { args: None; result: string };
   approvers_list: { args: None; result: ApproversList };
-  timeline_event: { args: { seq: number }; result: EventDetail };
+  timeline_event: { args: { seq: number; device: string | null }; result: EventDetail };
+  timeline_devices: { args: None; result: KnownDevice[] };
+  timeline_verify_device: { args: { device: string }; result: DeviceVerify };
   audit_verify_step: { args: { cursor: VerifyCursor | null; max: number | null }; result: VerifyStep };
-  timeline_page: { args: { query: TimelineQuery }; result: TimelinePage };
-  timeline_count: { args: { filter: TimelineFilter }; result: number };
+  timeline_page: { args: { query: TimelineQuery; device: string | null }; result: TimelinePage };
+  timeline_count: { args: { filter: TimelineFilter; device: string | null }; result: number };
   timeline_export: { args: { filter: TimelineFilter }; result: number | null };
   proposal_history: { args: { id: string }; result: ProposalHistory };
   charts: { args: { filter: TimelineFilter }; result: Charts };
@@ -176,10 +180,12 @@ export const COMMAND_ARGS: { [C in Command]: readonly (keyof ArgsOf<C>)[] } = {
   keys_revoke: ['keyid', 'reason'],
   keys_allowed_signers: [],
   approvers_list: [],
-  timeline_event: ['seq'],
+  timeline_event: ['seq', 'device'],
+  timeline_devices: [],
+  timeline_verify_device: ['device'],
   audit_verify_step: ['cursor', 'max'],
-  timeline_page: ['query'],
-  timeline_count: ['filter'],
+  timeline_page: ['query', 'device'],
+  timeline_count: ['filter', 'device'],
   timeline_export: ['filter'],
   proposal_history: ['id'],
   charts: ['filter'],

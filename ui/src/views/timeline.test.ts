@@ -15,6 +15,8 @@ afterEach(() => {
 });
 
 const HEAD = 1000;
+const LOCAL = { device: 'aa'.repeat(32), local: true, person: 'maintainer', events: HEAD };
+const REMOTE = { device: 'bb'.repeat(32), local: false, person: 'approver', events: 7 };
 function ev(seq: number) {
   return {
     seq,
@@ -59,6 +61,7 @@ function backend(extra: (cmd: string, args: Record<string, unknown>) => unknown 
       return { events: picked.reverse().map(ev), has_newer: false, has_older: false, newer_cursor: null, older_cursor: null, anchor: null };
     }
     if (cmd === 'timeline_count') return (a.filter as Query['filter']).kinds.length ? HEAD / 2 : HEAD;
+    if (cmd === 'timeline_devices') return [LOCAL];
     throw new Error(`unexpected ${cmd}`);
   });
   return { queries, calls };
@@ -157,6 +160,61 @@ describe('Timeline at scale', () => {
     await userEvent.click(screen.getByTestId('export-button'));
     await waitFor(() => expect(toasts.items.at(-1)).toMatchObject({ kind: 'success', message: 'Exported 1000 events.' }));
     expect(calls.find(([c]) => c === 'timeline_export')![1].filter).toMatchObject({ kinds: [], subject: null });
+  });
+
+  it("pages a received device's chain through the device chip, verifies it and names it in the detail", async () => {
+    const remoteEv = (seq: number) => ({ ...ev(seq), actor: 'approver', kind: 'signing.approval', hash: `sha256:r${seq}` });
+    const { calls } = backend((cmd, a) => {
+      if (cmd === 'timeline_devices') return [LOCAL, REMOTE];
+      if (a.device === REMOTE.device) {
+        if (cmd === 'timeline_page') {
+          const q = a.query as Query;
+          const all = [7, 6, 5, 4, 3, 2, 1].filter((s) => (q.before === null || s < q.before) && (q.after === null || s > q.after));
+          return { events: all.slice(0, q.limit).map(remoteEv), has_newer: false, has_older: false, newer_cursor: null, older_cursor: null, anchor: null };
+        }
+        if (cmd === 'timeline_count') return 7;
+        if (cmd === 'timeline_event') return { event: remoteEv(a.seq as number), canonical_payload: '{}', proposal: null, device: REMOTE.device };
+      }
+      if (cmd === 'timeline_verify_device') {
+        expect(a).toEqual({ device: REMOTE.device });
+        return { device: REMOTE.device, person: 'approver', ok: false, events: 7, checkpoint: 7, first_bad_seq: 3, problems: ['event 3 was altered: its content does not match its hash'] };
+      }
+      return undefined;
+    });
+    render(Timeline);
+    await waitFor(() => expect(seqs()[0]).toBe(HEAD));
+    const select = await screen.findByTestId('device-select');
+    expect(within(select).getAllByRole('option').map((o) => o.textContent)).toEqual([
+      `This device · ${'aa'.repeat(6)} · 1,000 events`,
+      `${'bb'.repeat(6)} · approver · 7 events`,
+    ]);
+    await userEvent.selectOptions(select, REMOTE.device);
+    await waitFor(() => expect(seqs()).toEqual([7, 6, 5, 4, 3, 2, 1]));
+    expect(screen.getAllByTestId('audit-kind').every((k) => k.textContent === 'signing.approval')).toBe(true);
+    expect(screen.getByTestId('device-chip').textContent).toContain(`Device: ${'bb'.repeat(6)} · approver`);
+    expect(screen.getByTestId('audit-table').dataset.device).toBe(REMOTE.device);
+    // The word search (this device's own index) is not offered for another device's chain.
+    expect(within(screen.getByTestId('filter-field')).queryByRole('option', { name: 'Text' })).toBeNull();
+    await waitFor(() => expect(screen.getByTestId('timeline-count').textContent).toBe('7 events'));
+    // Pages and the count asked for that device; export is this device's only.
+    expect(calls.filter(([c]) => c === 'timeline_page').at(-1)![1].device).toBe(REMOTE.device);
+    expect((screen.getByTestId('export-button') as HTMLButtonElement).disabled).toBe(true);
+    // The verify badge checks that device's chain and names the first bad seq.
+    await userEvent.click(screen.getByTestId('verify-button'));
+    await waitFor(() => expect(screen.getByTestId('verify-result').textContent).toContain(`${'bb'.repeat(6)}: broken at seq 3`));
+    expect(screen.getByTestId('verify-result').dataset.tone).toBe('bad');
+    expect(screen.getByTestId('verify-problem').textContent).toContain('event 3 was altered');
+    expect(calls.some(([c]) => c === 'audit_verify_step')).toBe(false);
+    // The detail names the device.
+    await userEvent.click(screen.getAllByTestId('vlist-row').find((r) => r.dataset.seq === '5')!);
+    await waitFor(() => expect(screen.getByTestId('event-detail-device').textContent).toContain(`${REMOTE.device} (endorsed by approver)`));
+    expect(screen.getByTestId('event-detail-hash').textContent).toBe('sha256:r5');
+    // Removing the chip shows this device's chain again.
+    await userEvent.click(screen.getByTestId('device-remove'));
+    await waitFor(() => expect(seqs()[0]).toBe(HEAD));
+    expect(screen.queryByTestId('device-chip')).toBeNull();
+    expect(within(screen.getByTestId('filter-field')).getByRole('option', { name: 'Text' })).toBeTruthy();
+    expect(calls.filter(([c]) => c === 'timeline_page').at(-1)![1].device).toBeNull();
   });
 
   it('shows the event a link asked for', async () => {

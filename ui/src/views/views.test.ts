@@ -28,6 +28,9 @@ afterEach(() => {
 
 /** One page of the timeline holding `events`. */
 const page = (events: unknown[]) => ({ events, has_newer: false, has_older: false, newer_cursor: null, older_cursor: null, anchor: null });
+/** The device list of a database that never synced: this device only. */
+const thisDevice = { device: 'ab'.repeat(32), local: true, person: null, events: 1 };
+
 /** The last chunk of a verification, with `verdict`. */
 const lastStep = (verdict: unknown) => ({ checked: 3, total: 3, cursor: null, verdict });
 
@@ -36,6 +39,7 @@ describe('Timeline', () => {
     mockIPC((cmd) => {
       if (cmd === 'timeline_page') return page([initEvent]);
       if (cmd === 'timeline_count') return 1;
+      if (cmd === 'timeline_devices') return [thisDevice];
       if (cmd === 'audit_verify_step') return lastStep({ ok: true, events: 1, first_bad_seq: null, problem: null });
       throw new Error(`unexpected ${cmd}`);
     });
@@ -53,7 +57,9 @@ describe('Timeline', () => {
         ? page([initEvent])
         : cmd === 'timeline_count'
           ? 1
-          : lastStep({ ok: false, events: 3, first_bad_seq: 2, problem: 'hash does not match the event' }),
+          : cmd === 'timeline_devices'
+            ? [thisDevice]
+            : lastStep({ ok: false, events: 3, first_bad_seq: 2, problem: 'hash does not match the event' }),
     );
     render(Timeline);
     await userEvent.click(screen.getByTestId('verify-button'));

@@ -222,7 +222,7 @@ fn fts_query(conn: &Connection, search: &str) -> Result<Option<String>, AuditErr
     Ok(Some(parts.join(" AND ")))
 }
 
-fn check_limit(limit: Option<u32>) -> Result<i64, AuditError> {
+pub(super) fn check_limit(limit: Option<u32>) -> Result<i64, AuditError> {
     match limit {
         None => Ok(i64::from(DEFAULT_LIMIT)),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(i64::from(n)),
@@ -322,14 +322,14 @@ fn first_seq_where(
 
 /// `ts >= t`, comparing instants (stored times have varying fraction digits); a stored time
 /// that does not parse compares as text.
-fn at_or_after(ts: &str, t: &OffsetDateTime, t_text: &str) -> bool {
+pub(super) fn at_or_after(ts: &str, t: &OffsetDateTime, t_text: &str) -> bool {
     match OffsetDateTime::parse(ts, &Rfc3339) {
         Ok(x) => x >= *t,
         Err(_) => ts >= t_text,
     }
 }
 
-fn after_time(ts: &str, t: &OffsetDateTime, t_text: &str) -> bool {
+pub(super) fn after_time(ts: &str, t: &OffsetDateTime, t_text: &str) -> bool {
     match OffsetDateTime::parse(ts, &Rfc3339) {
         Ok(x) => x > *t,
         Err(_) => ts > t_text,
@@ -557,7 +557,7 @@ fn count_in(conn: &Connection, r: &Resolved, lo: i64, hi: i64) -> Result<u64, Au
 }
 
 /// Cursor checks shared by `query` and `export`: returns the exclusive seq bounds.
-fn cursors(q: &TimelineQuery) -> Result<(Option<i64>, Option<i64>), AuditError> {
+pub(super) fn cursors(q: &TimelineQuery) -> Result<(Option<i64>, Option<i64>), AuditError> {
     if q.jump.is_some() && (q.before.is_some() || q.after.is_some()) {
         return Err(bad(
             "a jump opens a page by itself: give either a jump or before/after cursors, not both",

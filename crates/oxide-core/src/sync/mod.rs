@@ -66,6 +66,8 @@ pub enum SyncError {
     BadRemote(String),
     #[error("{0}")]
     Corrupt(String),
+    #[error("no synced device has the keyid '{0}': the Timeline's device list (or `oxide audit verify --all-devices`) names the devices this database received")]
+    UnknownDevice(String),
 }
 
 impl SyncError {
@@ -74,12 +76,15 @@ impl SyncError {
             SyncError::NoEndorser { .. } => "SYNC_NO_ENDORSER",
             SyncError::BadRemote(_) => "SYNC_BAD_REMOTE",
             SyncError::Corrupt(_) => "SYNC_CORRUPT",
+            SyncError::UnknownDevice(_) => "SYNC_UNKNOWN_DEVICE",
         }
     }
 
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
-            SyncError::NoEndorser { .. } | SyncError::BadRemote(_) => crate::ErrorKind::Invalid,
+            SyncError::NoEndorser { .. }
+            | SyncError::BadRemote(_)
+            | SyncError::UnknownDevice(_) => crate::ErrorKind::Invalid,
             SyncError::Corrupt(_) => crate::ErrorKind::Internal,
         }
     }
@@ -538,7 +543,6 @@ pub struct DeviceVerify {
 /// endorsed device key, root = the stored event's hash at its size).
 pub fn verify_devices(ws: &Workspace) -> Result<Vec<DeviceVerify>, Error> {
     let registry = Registry::committed(ws)?;
-    let now = ws.clock().now();
     let conn = ws.store().conn();
     let mut st = conn.prepare(
         "SELECT device_keyid, person, endorsement FROM sync_devices WHERE local = 0 ORDER BY device_keyid",
@@ -554,64 +558,143 @@ pub fn verify_devices(ws: &Workspace) -> Result<Vec<DeviceVerify>, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
     for (device, person, env) in devices {
-        let mut problems = Vec::new();
-        let key = match endorse::verify(env.as_bytes(), &registry, now) {
-            Ok(e) if e.device_keyid == device => Some(e.device_key),
-            Ok(_) => {
-                problems.push("the stored endorsement names another device".to_string());
-                None
-            }
-            Err(why) => {
-                problems.push(format!("the endorsement no longer verifies: {why}"));
-                None
-            }
-        };
-        let chain = audit::devices::verify_device(conn, &device)?;
-        let mut first_bad = chain.first_bad_seq;
-        if let Some(p) = &chain.problem {
-            problems.push(p.clone());
+        out.push(verify_one(ws, &registry, device, person, &env)?);
+    }
+    Ok(out)
+}
+
+/// Verifies one remote device's imported chain as [`verify_devices`] does (the desktop
+/// Timeline's verify badge with that device chosen); `SYNC_UNKNOWN_DEVICE` when no synced
+/// device has that keyid.
+pub fn verify_device(ws: &Workspace, device: &str) -> Result<DeviceVerify, Error> {
+    let row: Option<(String, String)> = ws
+        .store()
+        .conn()
+        .query_row(
+            "SELECT person, endorsement FROM sync_devices WHERE local = 0 AND device_keyid = ?1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((person, env)) = row else {
+        return Err(SyncError::UnknownDevice(device.to_string()).into());
+    };
+    let registry = Registry::committed(ws)?;
+    verify_one(ws, &registry, device.to_string(), person, &env)
+}
+
+fn verify_one(
+    ws: &Workspace,
+    registry: &Registry,
+    device: String,
+    person: String,
+    env: &str,
+) -> Result<DeviceVerify, Error> {
+    let now = ws.clock().now();
+    let conn = ws.store().conn();
+    let mut problems = Vec::new();
+    let key = match endorse::verify(env.as_bytes(), registry, now) {
+        Ok(e) if e.device_keyid == device => Some(e.device_key),
+        Ok(_) => {
+            problems.push("the stored endorsement names another device".to_string());
+            None
         }
-        let cp: Option<(i64, String, String)> = conn
-            .query_row(
-                "SELECT seq, hash, note FROM sync_checkpoints WHERE device_keyid = ?1 ORDER BY seq DESC LIMIT 1",
-                [&device],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let mut checkpoint = None;
-        match (&cp, &key) {
-            (Some((seq, hash, note)), Some(vk)) => {
-                match receive::open_checkpoint(note, &device, vk) {
-                    Ok((size, root)) if size == *seq && root == *hash => {
-                        match audit::devices::device_event(conn, &device, size)? {
-                            Some(e) if e.hash == root => checkpoint = Some(size),
-                            _ => {
-                                problems.push(format!(
-                                    "event {size} no longer carries the hash its checkpoint signed"
-                                ));
-                                first_bad = Some(first_bad.map_or(1, |f: i64| f.min(1)));
-                            }
-                        }
+        Err(why) => {
+            problems.push(format!("the endorsement no longer verifies: {why}"));
+            None
+        }
+    };
+    let chain = audit::devices::verify_device(conn, &device)?;
+    let mut first_bad = chain.first_bad_seq;
+    if let Some(p) = &chain.problem {
+        problems.push(p.clone());
+    }
+    let cp: Option<(i64, String, String)> = conn
+        .query_row(
+            "SELECT seq, hash, note FROM sync_checkpoints WHERE device_keyid = ?1 ORDER BY seq DESC LIMIT 1",
+            [&device],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let mut checkpoint = None;
+    match (&cp, &key) {
+        (Some((seq, hash, note)), Some(vk)) => match receive::open_checkpoint(note, &device, vk) {
+            Ok((size, root)) if size == *seq && root == *hash => {
+                match audit::devices::device_event(conn, &device, size)? {
+                    Some(e) if e.hash == root => checkpoint = Some(size),
+                    _ => {
+                        problems.push(format!(
+                            "event {size} no longer carries the hash its checkpoint signed"
+                        ));
+                        first_bad = Some(first_bad.map_or(1, |f: i64| f.min(1)));
                     }
-                    Ok(_) => {
-                        problems.push("the checkpoint row disagrees with its signed note".into())
-                    }
-                    Err(why) => problems.push(format!("the checkpoint does not verify: {why}")),
                 }
             }
-            (None, _) if chain.events > 0 => {
-                problems.push("no checkpoint covers the imported events".into())
-            }
-            _ => {}
+            Ok(_) => problems.push("the checkpoint row disagrees with its signed note".into()),
+            Err(why) => problems.push(format!("the checkpoint does not verify: {why}")),
+        },
+        (None, _) if chain.events > 0 => {
+            problems.push("no checkpoint covers the imported events".into())
         }
-        out.push(DeviceVerify {
-            ok: problems.is_empty(),
-            device,
-            person,
-            events: chain.events,
-            checkpoint,
-            first_bad_seq: first_bad,
-            problems,
+        _ => {}
+    }
+    Ok(DeviceVerify {
+        ok: problems.is_empty(),
+        device,
+        person,
+        events: chain.events,
+        checkpoint,
+        first_bad_seq: first_bad,
+        problems,
+    })
+}
+
+/// One device whose audit chain the Timeline can show: this database's own, then each device
+/// received through sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct KnownDevice {
+    /// The device keyid; `None` for this database when it has no device key yet.
+    pub device: Option<String>,
+    /// True for this database's own chain.
+    pub local: bool,
+    /// The person whose registry key endorsed the device when it was received (re-checked
+    /// against the registry committed now by [`verify_device`]); `None` for this database
+    /// before its first sync.
+    pub person: Option<String>,
+    /// How many events its chain holds here.
+    pub events: u64,
+}
+
+/// This database's device first, then every received device (by keyid), each with its
+/// endorsing person and its number of events.
+pub fn known_devices(ws: &Workspace) -> Result<Vec<KnownDevice>, Error> {
+    let conn = ws.store().conn();
+    let local_keyid = local_device(ws)?;
+    let local_person: Option<String> = conn
+        .query_row("SELECT person FROM sync_devices WHERE local = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let mut out = vec![KnownDevice {
+        device: local_keyid,
+        local: true,
+        person: local_person,
+        events: audit::head(conn)?.map_or(0, |(seq, _)| seq.max(0) as u64),
+    }];
+    let mut st = conn.prepare(
+        "SELECT device_keyid, person FROM sync_devices WHERE local = 0 ORDER BY device_keyid",
+    )?;
+    let remote = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (device, person) in remote {
+        let events = audit::devices::device_head(conn, &device)?.map_or(0, |(seq, _)| seq as u64);
+        out.push(KnownDevice {
+            device: Some(device),
+            local: false,
+            person: Some(person),
+            events,
         });
     }
     Ok(out)
@@ -627,3 +710,55 @@ pub fn local_device(ws: &Workspace) -> Result<Option<String>, Error> {
 
 /// Files as a sorted map (what a published state holds).
 pub(crate) type Files = BTreeMap<String, Vec<u8>>;
+
+#[cfg(test)]
+mod device_list_tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    #[test]
+    fn the_timeline_lists_devices_and_verifies_one_refusing_an_unknown_keyid() {
+        let r = tempfile::tempdir().unwrap();
+        git2::Repository::init(r.path()).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let db = data.path().join("s.sqlite3");
+        crate::setup::init(r.path(), Some(&db), "tester", Clock::system()).unwrap();
+        let ws = Workspace::open(r.path(), Some(&db)).unwrap();
+        let only = known_devices(&ws).unwrap();
+        assert_eq!(only.len(), 1, "{only:?}");
+        assert!(only[0].local && only[0].person.is_none());
+        assert_eq!(only[0].events, 1, "the init event");
+
+        // A device row whose endorsement does not verify, with a chain imported earlier.
+        let conn = ws.store().conn();
+        let dev = "d".repeat(64);
+        conn.execute(
+            "INSERT INTO sync_devices VALUES (?1, 'i', 'pub', 'pub', 'alice', 'not an envelope', 0, 't', 't')",
+            [&dev],
+        )
+        .unwrap();
+        let chain = audit::list(conn, None, None).unwrap();
+        audit::devices::import_device_events(conn, &dev, &chain).unwrap();
+        let both = known_devices(&ws).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(
+            both[1],
+            KnownDevice {
+                device: Some(dev.clone()),
+                local: false,
+                person: Some("alice".into()),
+                events: 1,
+            }
+        );
+        let v = verify_device(&ws, &dev).unwrap();
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.problems.iter().any(|p| p.contains("endorsement")),
+            "{v:?}"
+        );
+        assert_eq!(verify_devices(&ws).unwrap(), vec![v]);
+        let e = verify_device(&ws, "nope").unwrap_err();
+        assert_eq!(e.code(), "SYNC_UNKNOWN_DEVICE");
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
+}

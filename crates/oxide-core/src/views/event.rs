@@ -16,6 +16,9 @@ pub struct EventDetail {
     pub canonical_payload: String,
     /// The proposal this event is about (its subject is a proposal's id), if any.
     pub proposal: Option<String>,
+    /// The device whose chain holds the event: `None` = this database's own chain, else the
+    /// keyid of a device received through sync.
+    pub device: Option<String>,
 }
 
 /// The event `seq`, or `AUDIT_NO_SUCH_EVENT`.
@@ -30,6 +33,26 @@ pub fn event_detail(conn: &Connection, seq: i64) -> Result<EventDetail, Error> {
         event,
         canonical_payload,
         proposal,
+        device: None,
+    })
+}
+
+/// Event `seq` of the chain received from `device` (the Timeline with a device chosen), or
+/// `AUDIT_NO_SUCH_EVENT`.
+pub fn device_event_detail(
+    conn: &Connection,
+    device: &str,
+    seq: i64,
+) -> Result<EventDetail, Error> {
+    let event =
+        audit::devices::device_event(conn, device, seq)?.ok_or(AuditError::NoSuchEvent(seq))?;
+    let canonical_payload = audit::canonical_payload(&event)?;
+    let proposal = workflow::rows::get(conn, &event.subject)?.map(|row| row.id);
+    Ok(EventDetail {
+        event,
+        canonical_payload,
+        proposal,
+        device: Some(device.to_string()),
     })
 }
 
@@ -62,7 +85,26 @@ mod tests {
         assert_eq!(d.canonical_payload, r#"{"a":[true,"x"],"b":1}"#);
         assert_eq!(d.proposal, None);
         assert_eq!(d.event.seq, 1);
+        assert_eq!(d.device, None, "this database's own chain");
         let e = event_detail(store.conn(), 2).unwrap_err();
         assert_eq!(e.code(), "AUDIT_NO_SUCH_EVENT");
+        // The same event received from another device: named by that device's keyid.
+        let ev = audit::list(store.conn(), None, None).unwrap();
+        audit::devices::import_device_events(store.conn(), "dev1", &ev).unwrap();
+        let r = device_event_detail(store.conn(), "dev1", 1).unwrap();
+        assert_eq!(r.device.as_deref(), Some("dev1"));
+        assert_eq!(r.canonical_payload, d.canonical_payload);
+        assert_eq!(
+            device_event_detail(store.conn(), "dev1", 2)
+                .unwrap_err()
+                .code(),
+            "AUDIT_NO_SUCH_EVENT"
+        );
+        assert_eq!(
+            device_event_detail(store.conn(), "dev2", 1)
+                .unwrap_err()
+                .code(),
+            "AUDIT_NO_SUCH_EVENT"
+        );
     }
 }

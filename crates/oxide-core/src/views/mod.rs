@@ -9,7 +9,7 @@ pub mod proposals;
 pub mod status;
 
 pub use charts::{charts, Charts};
-pub use event::{event_detail, EventDetail};
+pub use event::{device_event_detail, event_detail, EventDetail};
 pub use history::{proposal_history, HistoryEntry, ProposalHistory};
 
 pub use proposals::{detail, diff, list, view, ProposalDetail, ProposalSummary, ProposalView};

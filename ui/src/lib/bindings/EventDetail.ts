@@ -9,4 +9,9 @@ canonical_payload: string,
 /**
  * The proposal this event is about (its subject is a proposal's id), if any.
  */
-proposal: string | null, };
+proposal: string | null, 
+/**
+ * The device whose chain holds the event: `None` = this database's own chain, else the
+ * keyid of a device received through sync.
+ */
+device: string | null, };
