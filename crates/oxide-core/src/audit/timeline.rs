@@ -501,6 +501,8 @@ fn select_sql(
     (sql, params)
 }
 
+/// At most `limit` matching events with `lo < seq < hi` in seq order (`desc`), and whether
+/// another one follows them (read as a row, never turned into an event).
 fn fetch(
     conn: &Connection,
     r: &Resolved,
@@ -508,16 +510,21 @@ fn fetch(
     hi: i64,
     desc: bool,
     limit: i64,
-) -> Result<Vec<AuditEvent>, AuditError> {
+) -> Result<(Vec<AuditEvent>, bool), AuditError> {
     if lo.saturating_add(1) >= hi {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
-    let (sql, params) = select_sql(r, COLS, lo, hi, desc, limit, 0);
+    let (sql, params) = select_sql(r, COLS, lo, hi, desc, limit + 1, 0);
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), row_to_event_only)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut events = Vec::with_capacity(limit as usize);
+    while let Some(row) = rows.next()? {
+        if events.len() as i64 == limit {
+            return Ok((events, true));
+        }
+        events.push(row_to_event_only(row)?);
+    }
+    Ok((events, false))
 }
 
 fn exists(conn: &Connection, r: &Resolved, lo: i64, hi: i64) -> Result<bool, AuditError> {
@@ -603,9 +610,7 @@ pub fn query(conn: &Connection, q: &TimelineQuery) -> Result<TimelinePage, Audit
         (None, Some(_)) => true,
         _ => newest_first,
     };
-    let mut events = fetch(conn, &r, lo, hi, desc, limit + 1)?;
-    let overflow = events.len() as i64 > limit;
-    events.truncate(limit as usize);
+    let (mut events, overflow) = fetch(conn, &r, lo, hi, desc, limit)?;
     // Beyond the page in the reading direction: the extra row; behind the start: a probe of
     // the rest of the window (events at or above `hi`, at or below `lo`).
     let above = exists(conn, &r, hi.saturating_sub(1), r.hi)?;
