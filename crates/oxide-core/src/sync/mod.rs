@@ -92,6 +92,8 @@ pub mod refusal {
     pub const MANIFEST_INVALID: &str = "SYNC_MANIFEST_INVALID";
     pub const STATE_TOO_LARGE: &str = "SYNC_STATE_TOO_LARGE";
     pub const BUNDLE_INVALID: &str = "SYNC_BUNDLE_INVALID";
+    /// A publication names an initiator other than its device's endorsed person.
+    pub const INITIATOR_MISMATCH: &str = "SYNC_INITIATOR_MISMATCH";
     pub const RUN_INVALID: &str = "SYNC_RUN_INVALID";
     pub const APPROVAL_REFUSED: &str = "SYNC_APPROVAL_REFUSED";
     pub const PROMOTION_UNVERIFIED: &str = "SYNC_PROMOTION_UNVERIFIED";
