@@ -252,7 +252,16 @@ fn ensure_endorsed(
                     })
                     .filter_map(|k| k.person)
                     .collect();
+                // The person chosen on this device first (who-I-am), as for a proposal's
+                // initiator: a device endorsed by someone else than who proposes on it would
+                // publish proposals every receiver refuses (SYNC_INITIATOR_MISMATCH).
+                let chosen = match signing::whoami::default_file() {
+                    Some(f) => signing::whoami::read(&f)?,
+                    None => None,
+                }
+                .filter(|c| mine.contains(c));
                 match mine.as_slice() {
+                    _ if chosen.is_some() => chosen.unwrap_or_default(),
                     [one] => one.clone(),
                     [] => return Err(SyncError::NoEndorser {
                         why: "this database has no person key (`oxide keys generate --person ID`)"
