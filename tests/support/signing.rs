@@ -91,9 +91,9 @@ pub struct SignedRepo {
     pub persons: Vec<(String, String, String, String)>,
     /// Environment for every run (e.g. `OXIDE_LOG=trace`).
     pub env: Vec<(String, String)>,
-    /// The person who proposes when the initiator named to [`Self::import_change`] is not one
-    /// of `persons`: a key in this keyring, no role in the registry, so the two approvers
-    /// the policy asks for are never the initiator.
+    /// Who signs on this device (its who-I-am), so the person who proposes unless
+    /// [`Self::import_change`] names one of `persons`: a key in this keyring, no role in the
+    /// registry, so the approvers the policy asks for are never the initiator.
     pub author: String,
     transcript: std::sync::Mutex<Vec<u8>>,
     _forget_author: Forget,
@@ -153,6 +153,8 @@ impl SignedRepo {
         .unwrap();
         s.run(&["--json", "keys", "generate", "--person", &author], &[])
             .expect(0);
+        // The author is who signs on this device: every proposal made here is theirs.
+        who_i_am(&s.repo, Some(&author));
         for (prefix, role) in persons {
             let id = unique_person(prefix);
             let k = s
@@ -232,8 +234,8 @@ impl SignedRepo {
 
     /// A manual proposal on the current `main` changing `path` (`find` → `replace`), imported
     /// with `initiator` as the audit actor (`OXIDE_ACTOR`); returns its id. The person who
-    /// proposes (chosen as who-I-am for the import only) is `initiator` when it is one of
-    /// the persons, else [`Self::author`].
+    /// proposes is `initiator` when it is one of the persons (chosen as who-I-am for the
+    /// import), else [`Self::author`].
     pub fn import_change(&self, path: &str, find: &str, replace: &str, initiator: &str) -> String {
         let head = git(self.repo.path(), &["rev-parse", "main"])
             .trim()
@@ -270,7 +272,7 @@ impl SignedRepo {
             &["--json", "proposal", "import", file.to_str().unwrap()],
             &[("OXIDE_ACTOR", initiator)],
         );
-        who_i_am(&self.repo, None);
+        who_i_am(&self.repo, Some(&self.author));
         let imported = imported.expect(0).json();
         assert_eq!(imported["state"], "proposed", "{imported:#}");
         imported["id"].as_str().expect("an id").to_string()
@@ -322,14 +324,10 @@ impl SignedRepo {
     pub fn propose(&self, skill: &str, intent: &Value) -> crate::Run {
         let server =
             crate::fake_ollama::FakeOllama::start(crate::fake_ollama::Behavior::answering(intent));
-        // The author proposes (who-I-am for this run only).
-        who_i_am(&self.repo, Some(&self.author));
-        let r = self.run(
+        self.run(
             &["--json", "propose", "--skill", skill],
             &[("OLLAMA_HOST", &server.host())],
-        );
-        who_i_am(&self.repo, None);
-        r
+        )
     }
 
     /// `approve ID --person P` as that person (`OXIDE_ACTOR` = the person id).
