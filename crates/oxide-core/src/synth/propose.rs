@@ -383,8 +383,8 @@ struct Recording<'a> {
     source: &'a str,
     model: &'a str,
     model_digest: &'a str,
-    /// Who proposes, resolved on this device (`signing::whoami::initiator_here`).
-    initiator: &'a crate::signing::whoami::Initiator,
+    /// Who proposes, resolved on this device (`workflow::initiator_here`).
+    initiator: &'a workflow::Initiator,
     stamp: Stamp<'a>,
 }
 
@@ -597,7 +597,7 @@ pub fn propose(
     let checked = check_answer(answer(ws, &prep, &synth, opts, replay, &now)?, opts, &files);
     let duration_ms = started.elapsed().as_millis() as u64;
     let model_digest = super::ollama::normalize_digest(&synth.model_digest);
-    let initiator = crate::signing::whoami::initiator_here(ws)?;
+    let initiator = workflow::initiator_here(ws)?;
     let ts = ws.clock().now_rfc3339();
     let rec = Recording {
         skill: &skill,

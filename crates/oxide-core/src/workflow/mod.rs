@@ -354,6 +354,14 @@ fn admit_guard(bundle: &Bundle) -> Result<(), String> {
     Ok(())
 }
 
+pub use crate::signing::whoami::Initiator;
+
+/// Who proposes now on this device, for [`admit`] (docs/roles.md, "Who initiated a
+/// proposal"): `signing::whoami::initiator_here`, for the callers above `workflow`.
+pub fn initiator_here(ws: &crate::Workspace) -> Result<Initiator, crate::Error> {
+    signing::whoami::initiator_here(ws)
+}
+
 /// `admit`: a bundle becomes proposal `<short id of its digest>` in state `proposed`, with its
 /// guard record (`discovered → proposed`) and audit event, all on `conn` — call it inside one
 /// `Store::write`. A bundle failing the guard, or already admitted, is an error writing
