@@ -706,3 +706,40 @@ fn with_several_keys_and_no_who_i_am_no_key_holder_counts() {
     );
     assert_eq!(state(&repo, &id), "validated");
 }
+
+/// Proposed on a device without any key (the initiator cannot be resolved), then a key is
+/// made here: its holder could be the one who proposed, so their approval does not count
+/// (stored, and the tally says why) — a key made after proposing never launders one's own
+/// proposal.
+#[test]
+fn a_key_made_here_after_an_unresolved_proposal_does_not_count() {
+    let alice = pid("alice", "later");
+    let _forget = Forget(vec![alice.clone()]);
+    let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
+    repo.init();
+    std::fs::write(repo.path().join(".oxide/checks.toml"), SANDBOXED).unwrap();
+    commit_all(&repo, "governance: checks");
+    let id = import(&repo, "later", 3, &"ab".repeat(32), "someone-else");
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let (initiator, could): (Option<String>, String) = db
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((initiator, could.as_str()), (None, "[]"));
+    keygen(&repo, &alice);
+    register(&repo, &alice, "approver", None);
+    commit_all(&repo, "governance: alice");
+    repo.oxide(&["--json", "validate", &id]).expect(0);
+    let r = approve(&repo, &id, &alice);
+    assert_eq!(r["counted"], false, "{r:#}");
+    assert!(
+        r["why"].as_str().unwrap().contains("could have initiated"),
+        "{r:#}"
+    );
+    assert_eq!(state(&repo, &id), "validated");
+    let v = verify_fails(&repo, &id);
+    assert!(v["problems"].to_string().contains("not satisfied"), "{v:#}");
+}
