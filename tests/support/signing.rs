@@ -37,6 +37,24 @@ impl Drop for Forget {
     }
 }
 
+/// Chooses `person` as who signs on this device (`None`: forgets it), as the desktop's
+/// Settings do: the who-I-am file in the XDG config folder every `repo.oxide(...)` run uses.
+/// A proposal's initiator is the person chosen here when their key is in the keyring, else
+/// the only person whose key is (docs/roles.md): never `OXIDE_ACTOR`.
+pub fn who_i_am(repo: &TestRepo, person: Option<&str>) {
+    let dir = repo.data.path().join("xdg-config").join("dev.oxide.review");
+    let file = dir.join("who-i-am.json");
+    match person {
+        Some(p) => {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, json!({ "person": p }).to_string()).unwrap();
+        }
+        None => {
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+}
+
 /// A person id no other test of this run uses: `<prefix>-<time><pid><counter>`.
 pub fn unique_person(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -73,7 +91,12 @@ pub struct SignedRepo {
     pub persons: Vec<(String, String, String, String)>,
     /// Environment for every run (e.g. `OXIDE_LOG=trace`).
     pub env: Vec<(String, String)>,
+    /// Who signs on this device (its who-I-am), so the person who proposes unless
+    /// [`Self::import_change`] names one of `persons`: a key in this keyring, no role in the
+    /// registry, so the approvers the policy asks for are never the initiator.
+    pub author: String,
     transcript: std::sync::Mutex<Vec<u8>>,
+    _forget_author: Forget,
 }
 
 impl SignedRepo {
@@ -100,6 +123,7 @@ impl SignedRepo {
             ("src/config.txt", "retries = 3\n"),
             ("src/auth/session.txt", "ttl = 60\n"),
         ]);
+        let author = unique_person("author");
         let mut s = SignedRepo {
             repo,
             persons: Vec::new(),
@@ -107,7 +131,9 @@ impl SignedRepo {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            author: author.clone(),
             transcript: std::sync::Mutex::new(Vec::new()),
+            _forget_author: Forget(vec![author.clone()]),
         };
         s.run(&["--json", "init"], &[]).expect(0);
         std::fs::write(
@@ -125,6 +151,10 @@ impl SignedRepo {
             ),
         )
         .unwrap();
+        s.run(&["--json", "keys", "generate", "--person", &author], &[])
+            .expect(0);
+        // The author is who signs on this device: every proposal made here is theirs.
+        who_i_am(&s.repo, Some(&author));
         for (prefix, role) in persons {
             let id = unique_person(prefix);
             let k = s
@@ -203,7 +233,9 @@ impl SignedRepo {
     }
 
     /// A manual proposal on the current `main` changing `path` (`find` → `replace`), imported
-    /// as `initiator` (`OXIDE_ACTOR`); returns its id.
+    /// with `initiator` as the audit actor (`OXIDE_ACTOR`); returns its id. The person who
+    /// proposes is `initiator` when it is one of the persons (chosen as who-I-am for the
+    /// import), else [`Self::author`].
     pub fn import_change(&self, path: &str, find: &str, replace: &str, initiator: &str) -> String {
         let head = git(self.repo.path(), &["rev-parse", "main"])
             .trim()
@@ -230,13 +262,18 @@ impl SignedRepo {
             .path()
             .join(format!("bundle-{}.json", unique_person("b")));
         std::fs::write(&file, bundle.to_string()).unwrap();
-        let imported = self
-            .run(
-                &["--json", "proposal", "import", file.to_str().unwrap()],
-                &[("OXIDE_ACTOR", initiator)],
-            )
-            .expect(0)
-            .json();
+        let proposer = if self.persons.iter().any(|p| p.0 == initiator) {
+            initiator
+        } else {
+            self.author.as_str()
+        };
+        who_i_am(&self.repo, Some(proposer));
+        let imported = self.run(
+            &["--json", "proposal", "import", file.to_str().unwrap()],
+            &[("OXIDE_ACTOR", initiator)],
+        );
+        who_i_am(&self.repo, Some(&self.author));
+        let imported = imported.expect(0).json();
         assert_eq!(imported["state"], "proposed", "{imported:#}");
         imported["id"].as_str().expect("an id").to_string()
     }
@@ -282,7 +319,8 @@ impl SignedRepo {
         added["id"].as_str().expect("skill id").to_string()
     }
 
-    /// `propose --skill ID` (O.X.I.D.E) against a loopback model answering `intent`.
+    /// `propose --skill ID` (O.X.I.D.E) against a loopback model answering `intent`, proposed
+    /// by [`Self::author`].
     pub fn propose(&self, skill: &str, intent: &Value) -> crate::Run {
         let server =
             crate::fake_ollama::FakeOllama::start(crate::fake_ollama::Behavior::answering(intent));

@@ -53,9 +53,14 @@ fn pid(name: &str, tag: &str) -> String {
 
 /// A workspace whose committed contract is `checks`, with `team` = (person, role) each given
 /// a keyring key and registered in the committed trust registry.
+/// Also gives an author (no role) a key: the person who proposes when [`validated`] is told
+/// `tester` (see [`author`]), so the approvers a test names are never the initiator.
 fn team_repo(checks: &str, team: &[(&str, &str)]) -> TestRepo {
     let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
     repo.init();
+    let author = pid("author", "team");
+    keygen(&repo, &author);
+    std::fs::write(repo.data.path().join("author"), &author).unwrap();
     std::fs::write(repo.path().join(".oxide/checks.toml"), checks).unwrap();
     for (person, role) in team {
         keygen(&repo, person);
@@ -92,9 +97,28 @@ fn register(repo: &TestRepo, person: &str, role: &str, public: Option<&str>) {
     repo.oxide(&args).expect(0);
 }
 
-/// Imports a bundle creating NEW.txt with `lines` lines (as `actor`), validates it and
-/// returns its id (state `validated`).
+/// The repository's author (made by [`team_repo`]). Their keyring entry stays in the test
+/// run's keyring (scripts/test starts a fresh one per run); the id is unique per test.
+fn author(repo: &TestRepo) -> String {
+    std::fs::read_to_string(repo.data.path().join("author")).unwrap()
+}
+
+/// Imports a bundle creating NEW.txt with `lines` lines (audit actor `actor`), validates it
+/// and returns its id (state `validated`). The person who proposes — chosen as who-I-am for
+/// the import — is `actor`, or the repository's author when `actor` is `tester`.
 fn validated(repo: &TestRepo, name: &str, lines: usize, skill_hex: &str, actor: &str) -> String {
+    let author = author(repo);
+    let proposer = if actor == "tester" { &author } else { actor };
+    oxide_journeys::signing::who_i_am(repo, Some(proposer));
+    let id = import(repo, name, lines, skill_hex, actor);
+    oxide_journeys::signing::who_i_am(repo, None);
+    let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
+    assert_eq!(v["state"], "validated", "{v:#}");
+    id
+}
+
+/// Imports a bundle creating NEW.txt with `lines` lines, `OXIDE_ACTOR` = `actor`: its id.
+fn import(repo: &TestRepo, name: &str, lines: usize, skill_hex: &str, actor: &str) -> String {
     let content: String = (0..lines)
         .map(|i| format!("line {i} of {name}\n"))
         .collect();
@@ -107,19 +131,15 @@ fn validated(repo: &TestRepo, name: &str, lines: usize, skill_hex: &str, actor: 
     );
     let file = repo.data.path().join(format!("{name}.json"));
     std::fs::write(&file, b.to_string()).unwrap();
-    let id = repo
-        .oxide_env(
-            &["--json", "proposal", "import", file.to_str().unwrap()],
-            &[("OXIDE_ACTOR", actor)],
-        )
-        .expect(0)
-        .json()["id"]
+    repo.oxide_env(
+        &["--json", "proposal", "import", file.to_str().unwrap()],
+        &[("OXIDE_ACTOR", actor)],
+    )
+    .expect(0)
+    .json()["id"]
         .as_str()
         .unwrap()
-        .to_string();
-    let v = repo.oxide(&["--json", "validate", &id]).expect(0).json();
-    assert_eq!(v["state"], "validated", "{v:#}");
-    id
+        .to_string()
 }
 
 fn state(repo: &TestRepo, id: &str) -> String {
@@ -574,4 +594,152 @@ fn unregistered_persons_and_unvalidated_proposals_are_refused() {
             .expect(3);
         assert_eq!(r.error_code(), "APPROVAL_NOT_READY");
     });
+}
+
+/// The initiator is the person this device resolves — who-I-am if it names a person whose key
+/// is here, else the only person whose key is here — never the actor name: with
+/// `OXIDE_ACTOR` and `USER` set to someone else (and who-I-am naming a person without a key
+/// here), the only key holder still initiated the proposal, and their own approval is
+/// refused (exit 3, nothing signed or changed).
+#[test]
+fn an_actor_name_never_makes_the_initiators_own_approval_count() {
+    let alice = pid("alice", "actor");
+    let _forget = Forget(vec![alice.clone()]);
+    let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
+    repo.init();
+    std::fs::write(repo.path().join(".oxide/checks.toml"), SANDBOXED).unwrap();
+    keygen(&repo, &alice);
+    register(&repo, &alice, "approver", None);
+    commit_all(&repo, "governance");
+    oxide_journeys::signing::who_i_am(&repo, Some("nobody"));
+    let file = repo.data.path().join("actor.json");
+    std::fs::write(
+        &file,
+        oxide_journeys::manual_bundle(
+            &head(&repo),
+            &"ab".repeat(32),
+            "Add NEW.txt",
+            json!([{"op": "create_file", "path": "NEW.txt", "content": "x\n"}]),
+            "2026-11-21T05:00:00Z",
+        )
+        .to_string(),
+    )
+    .unwrap();
+    let id = repo
+        .oxide_env(
+            &["--json", "proposal", "import", file.to_str().unwrap()],
+            &[("OXIDE_ACTOR", "nobody"), ("USER", "nobody")],
+        )
+        .expect(0)
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    repo.oxide(&["--json", "validate", &id]).expect(0);
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let (initiator, actor): (Option<String>, String) = db
+        .query_row(
+            "SELECT p.initiator, e.actor FROM proposals p JOIN audit_events e
+             ON e.subject = p.id AND e.kind = 'workflow.admit' WHERE p.id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(initiator.as_deref(), Some(alice.as_str()));
+    assert_eq!(actor, "nobody", "the actor stays the audit label");
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide_env(
+                &["--json", "approve", &id, "--person", &alice],
+                &[("OXIDE_ACTOR", "nobody")],
+            )
+            .expect(3);
+        assert_eq!(
+            r.error_code(),
+            "APPROVAL_CONFLICT_OF_INTEREST",
+            "{}",
+            r.stdout
+        );
+        assert!(r.stdout.contains(&alice) || r.stderr.contains(&alice));
+    });
+    assert_eq!(state(&repo, &id), "validated");
+}
+
+/// With several persons' keys on this device and nobody chosen as who-I-am, no single person
+/// proposed as far as this device can tell: every key holder could have, so none of their
+/// approvals counts — each is stored, and the tally says why.
+#[test]
+fn with_several_keys_and_no_who_i_am_no_key_holder_counts() {
+    let ana = pid("ana", "many");
+    let bo = pid("bo", "many");
+    let _forget = Forget(vec![ana.clone(), bo.clone()]);
+    let repo = team_repo(SANDBOXED, &[(&ana, "approver"), (&bo, "approver")]);
+    let _author = Forget(vec![author(&repo)]);
+    // No who-I-am: the import is not resolved to a person.
+    let id = import(&repo, "many", 3, &"ab".repeat(32), &ana);
+    repo.oxide(&["--json", "validate", &id]).expect(0);
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let (initiator, could): (Option<String>, String) = db
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(initiator, None);
+    for p in [&ana, &bo] {
+        assert!(could.contains(p.as_str()), "{could}");
+        let r = approve(&repo, &id, p);
+        assert_eq!(r["counted"], false, "{r:#}");
+        assert!(
+            r["why"].as_str().unwrap().contains("could have initiated"),
+            "{r:#}"
+        );
+        assert_eq!(r["state"], "validated", "{r:#}");
+    }
+    let a = approvals(&repo, &id);
+    assert_eq!(a["tally"]["satisfied"], false, "{a:#}");
+    assert_eq!(
+        a["tally"]["not_counted"].as_array().unwrap().len(),
+        2,
+        "{a:#}"
+    );
+    assert_eq!(state(&repo, &id), "validated");
+}
+
+/// Proposed on a device without any key (the initiator cannot be resolved), then a key is
+/// made here: its holder could be the one who proposed, so their approval does not count
+/// (stored, and the tally says why) — a key made after proposing never launders one's own
+/// proposal.
+#[test]
+fn a_key_made_here_after_an_unresolved_proposal_does_not_count() {
+    let alice = pid("alice", "later");
+    let _forget = Forget(vec![alice.clone()]);
+    let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
+    repo.init();
+    std::fs::write(repo.path().join(".oxide/checks.toml"), SANDBOXED).unwrap();
+    commit_all(&repo, "governance: checks");
+    let id = import(&repo, "later", 3, &"ab".repeat(32), "someone-else");
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let (initiator, could): (Option<String>, String) = db
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((initiator, could.as_str()), (None, "[]"));
+    keygen(&repo, &alice);
+    register(&repo, &alice, "approver", None);
+    commit_all(&repo, "governance: alice");
+    repo.oxide(&["--json", "validate", &id]).expect(0);
+    let r = approve(&repo, &id, &alice);
+    assert_eq!(r["counted"], false, "{r:#}");
+    assert!(
+        r["why"].as_str().unwrap().contains("could have initiated"),
+        "{r:#}"
+    );
+    assert_eq!(state(&repo, &id), "validated");
+    let v = verify_fails(&repo, &id);
+    assert!(v["problems"].to_string().contains("not satisfied"), "{v:#}");
 }

@@ -207,6 +207,12 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     assert_eq!(listed["persons"].as_array().unwrap().len(), 2, "{listed:#}");
 
     // A change to authentication code: the policy makes it high (a lead and an approver).
+    // An author proposes it (a key here, no role, chosen as who signs on this device for the
+    // import): the approver and the lead who sign it are never its initiator.
+    let author = format!("author-desk-{tag}");
+    repo.oxide(&["--json", "keys", "generate", "--person", &author])
+        .expect(0);
+    oxide_journeys::signing::who_i_am(&repo, Some(&author));
     let head = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
     let id = repo.import_bundle(
         "auth",

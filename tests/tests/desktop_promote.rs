@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use oxide_journeys::desktop::{keys, DesktopApp, Launch};
-use oxide_journeys::signing::{unique_person, Forget};
+use oxide_journeys::signing::{unique_person, who_i_am, Forget};
 use oxide_journeys::{git, manual_bundle, TestRepo};
 use serde_json::{json, Value};
 
@@ -95,11 +95,15 @@ fn files() -> [(&'static str, &'static str); 2] {
 }
 
 /// One repository with governance committed: the contract with `canary`, and the registry
-/// naming `approver` and `lead` with their keyring keys.
-fn governed_repo(canary: &str, approver: &str, lead: &str) -> TestRepo {
+/// naming `author`, `approver` and `lead` with their keyring keys. The author is who signs on
+/// this device (who-I-am), so proposals made here are theirs, never the approver's or the
+/// lead's.
+fn governed_repo(canary: &str, author: &str, approver: &str, lead: &str) -> TestRepo {
     let repo = TestRepo::with_files(&files());
     repo.init();
     std::fs::write(repo.path().join(".oxide/checks.toml"), contract(canary)).unwrap();
+    key_and_register(&repo, author, "approver");
+    who_i_am(&repo, Some(author));
     key_and_register(&repo, approver, "approver");
     key_and_register(&repo, lead, "lead");
     commit_all(repo.path(), "governance");
@@ -179,7 +183,8 @@ fn promote_from_inbox(app: &DesktopApp, id: &str) {
 #[test]
 fn desktop_lead_promotes_a_proposal_approved_on_another_clone_and_the_canary_passes() {
     let (ana, lee) = (unique_person("ana-prom"), unique_person("lee-prom"));
-    let _forget = Forget(vec![ana.clone(), lee.clone()]);
+    let author = unique_person("author-prom");
+    let _forget = Forget(vec![ana.clone(), lee.clone(), author.clone()]);
     let (ana, lee) = (ana.as_str(), lee.as_str());
 
     // Clone 1, the approver's: the contract and the approver, pushed to a bare repository.
@@ -190,8 +195,12 @@ fn desktop_lead_promotes_a_proposal_approved_on_another_clone_and_the_canary_pas
         contract("echo smoke ok; echo canary-passed-marker"),
     )
     .unwrap();
+    // The author proposes on clone 1 (its who-I-am, so its device is endorsed by the author
+    // too): the approver and the lead are never the initiator.
+    key_and_register(&one, &author, "approver");
+    who_i_am(&one, Some(&author));
     key_and_register(&one, ana, "approver");
-    commit_all(one.path(), "governance: checks, the approver");
+    commit_all(one.path(), "governance: checks, the author, the approver");
     let bare = tempfile::tempdir().unwrap();
     git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
     let url = format!("file://{}", bare.path().display());
@@ -350,9 +359,10 @@ fn desktop_lead_promotes_a_proposal_approved_on_another_clone_and_the_canary_pas
 #[test]
 fn desktop_shows_the_automatic_rollback_when_the_canary_fails() {
     let (ana, lee) = (unique_person("ana-canf"), unique_person("lee-canf"));
-    let _forget = Forget(vec![ana.clone(), lee.clone()]);
+    let author = unique_person("author-canf");
+    let _forget = Forget(vec![ana.clone(), lee.clone(), author.clone()]);
     let (ana, lee) = (ana.as_str(), lee.as_str());
-    let repo = governed_repo("echo smoke broke >&2; exit 1", ana, lee);
+    let repo = governed_repo("echo smoke broke >&2; exit 1", &author, ana, lee);
     let before = head(repo.path(), "refs/heads/main");
     let id = high_risk_proposal(&repo);
     as_person(&repo, ana, &["--json", "approve", &id, "--person", ana]);

@@ -114,7 +114,9 @@ fn allowed_signers(s: &SignedRepo) -> std::path::PathBuf {
 }
 
 /// A manual proposal creating `path` with `lines` lines (60 lines: medium risk, two
-/// approvers), imported as `initiator` and validated.
+/// approvers), imported with `initiator` as the audit actor and validated. The person who
+/// proposes is `initiator` when it is one of the persons (who-I-am for the import), else
+/// the repository's author.
 fn validated_file(s: &SignedRepo, path: &str, lines: usize, initiator: &str) -> String {
     let content: String = (0..lines)
         .map(|i| format!("line {i} of {path}\n"))
@@ -132,16 +134,15 @@ fn validated_file(s: &SignedRepo, path: &str, lines: usize, initiator: &str) -> 
         .path()
         .join(format!("{}.json", path.replace('/', "_")));
     std::fs::write(&f, b.to_string()).unwrap();
-    let id = s
-        .run(
-            &["--json", "proposal", "import", f.to_str().unwrap()],
-            &[("OXIDE_ACTOR", initiator)],
-        )
-        .expect(0)
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let person = s.persons.iter().any(|p| p.0 == initiator);
+    let who = if person { initiator } else { s.author.as_str() };
+    oxide_journeys::signing::who_i_am(&s.repo, Some(who));
+    let id = s.run(
+        &["--json", "proposal", "import", f.to_str().unwrap()],
+        &[("OXIDE_ACTOR", initiator)],
+    );
+    oxide_journeys::signing::who_i_am(&s.repo, Some(&s.author));
+    let id = id.expect(0).json()["id"].as_str().unwrap().to_string();
     let v = s.run(&["--json", "validate", &id], &[]).expect(0).json();
     assert_eq!(v["state"], "validated", "{v:#}");
     id
@@ -288,7 +289,9 @@ fn a_maintainer_promotes_and_the_person_must_be_named_when_ambiguous() {
     let (ana, mo) = (s.person(0).to_string(), s.person(1).to_string());
     let id = s.validated_change("src/config.txt", "retries = 3", "retries = 4", "tester");
     s.approve(&id, &ana).expect(0);
-    // Two persons' keys are held here: without --person nobody is guessed (exit 2).
+    // Two persons' keys are held here: without --person and with nobody chosen as who-I-am,
+    // nobody is guessed (exit 2).
+    oxide_journeys::signing::who_i_am(&s.repo, None);
     let before = snap(&s, &id);
     let r = s.run(&["--json", "promote", &id], &[]).expect(2);
     assert_eq!(r.error_code(), "ROLLOUT_NO_PERSON");

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use oxide_journeys::signing::{random_hex32, statement_of, unique_person, Forget};
+use oxide_journeys::signing::{random_hex32, statement_of, unique_person, who_i_am, Forget};
 use oxide_journeys::{git, manual_bundle, Run, TestRepo};
 use serde_json::{json, Value};
 
@@ -22,6 +22,9 @@ struct Team {
     bare: tempfile::TempDir,
     c1: TestRepo,
     c2: TestRepo,
+    /// Proposes on clone 1 (its who-I-am, so clone 1's device is endorsed by the author
+    /// too): the approver and the lead the policy asks for are never the initiator.
+    author: String,
     approver: String,
     lead: String,
     _forget: Forget,
@@ -64,21 +67,26 @@ fn commit_all(dir: &Path, msg: &str) {
     git(dir, &["commit", "-q", "-m", msg]);
 }
 
-/// A bare repository; clone 1 (approver) made it, clone 2 (lead) cloned it; the committed
-/// trust registry holds both persons on both clones.
+/// A bare repository; clone 1 (author and approver) made it, clone 2 (lead) cloned it; the
+/// committed trust registry holds the three persons on both clones. Each clone's who-I-am
+/// names its own person (the author on clone 1, the lead on clone 2).
 fn team() -> Team {
+    let author = unique_person("author");
     let approver = unique_person("approver");
     let lead = unique_person("lead");
-    let forget = Forget(vec![approver.clone(), lead.clone()]);
+    let forget = Forget(vec![author.clone(), approver.clone(), lead.clone()]);
     let c1 = TestRepo::with_files(&[
         ("README.md", "# team\n"),
         ("src/config.txt", "retries = 3\n"),
     ]);
     c1.init();
     std::fs::write(c1.path().join(".oxide/checks.toml"), CHECKS).unwrap();
+    keygen(&c1, &author);
+    register(&c1, &author, "approver");
     keygen(&c1, &approver);
     register(&c1, &approver, "approver");
-    commit_all(c1.path(), "governance: checks, the approver");
+    who_i_am(&c1, Some(&author));
+    commit_all(c1.path(), "governance: checks, the author, the approver");
     let bare = tempfile::tempdir().unwrap();
     git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
     let url = format!("file://{}", bare.path().display());
@@ -97,6 +105,7 @@ fn team() -> Team {
     c2.init();
     keygen(&c2, &lead);
     register(&c2, &lead, "lead");
+    who_i_am(&c2, Some(&lead));
     commit_all(c2.path(), "governance: the lead");
     git(c2.path(), &["push", "-q", "origin", "main"]);
     git(c1.path(), &["pull", "-q", "--ff-only"]);
@@ -104,6 +113,7 @@ fn team() -> Team {
         bare,
         c1,
         c2,
+        author,
         approver,
         lead,
         _forget: forget,
@@ -114,7 +124,8 @@ fn head(dir: &Path, rev: &str) -> String {
     git(dir, &["rev-parse", rev]).trim().to_string()
 }
 
-/// A high-risk proposal imported and validated on clone 1 (initiator `tester`).
+/// A high-risk proposal imported and validated on clone 1 (audit actor `tester`; initiator
+/// the author, clone 1's who-I-am).
 fn validated_on_c1(t: &Team) -> String {
     let b = manual_bundle(
         &head(t.c1.path(), "main"),
@@ -929,7 +940,11 @@ fn a_copy_this_clone_never_approved_is_superseded_by_the_remote_promotion() {
         "2026-11-30T11:00:00Z",
     );
     let id = t.c1.import_bundle("same", &b);
+    // The author imports the same bundle on clone 2 too (its who-I-am for the import): the
+    // lead, who approves and promotes it there, is not its initiator.
+    who_i_am(&t.c2, Some(&t.author));
     assert_eq!(t.c2.import_bundle("same", &b), id);
+    who_i_am(&t.c2, Some(&t.lead));
     let v = t.c2.oxide(&["--json", "validate", &id]).expect(0).json();
     assert_eq!(v["state"], "validated", "{v:#}");
     ox(
@@ -1466,7 +1481,9 @@ fn an_endorser_the_registry_does_not_know_is_refused_writing_nothing() {
     )
     .expect(2);
     assert_eq!(r.error_code(), "SYNC_NO_ENDORSER", "{}", r.stdout);
-    // Two person keys in this database and no --person: which one must be said.
+    // Several person keys in this database, no --person and nobody chosen as who-I-am:
+    // which one must be said.
+    who_i_am(&t.c1, None);
     let which = ox(&t.c1, &["--json", "sync"], &t.approver).expect(2);
     assert_eq!(which.error_code(), "SYNC_NO_ENDORSER", "{}", which.stdout);
     assert_eq!(count(&t.c1, "SELECT count(*) FROM audit_events"), events);
@@ -1489,4 +1506,83 @@ fn an_endorser_the_registry_does_not_know_is_refused_writing_nothing() {
     .expect(0)
     .json();
     assert!(ok["pushed"].as_u64().unwrap() >= 1, "{ok:#}");
+}
+
+/// A device publishes only its own person's proposals: the initiator of a received proposal
+/// is the publishing device's endorsed person. A publication naming anyone else — a made-up
+/// name, or the lead (whose approval would then silently stop counting) — is refused on
+/// receipt (SYNC_INITIATOR_MISMATCH), reported, audited, and nothing of it is applied. The
+/// attacker here is a sync peer: a local user of clone 1 who edits its database and
+/// publishes with its own (endorsed, valid) device key.
+#[test]
+fn a_publication_naming_another_initiator_is_refused_and_nothing_applied() {
+    let t = team();
+    let id = validated_on_c1(&t);
+    let db1 = rusqlite::Connection::open(t.c1.db()).unwrap();
+    let on_c1 = |sql: &str, named: Option<&str>| {
+        db1.execute(sql, rusqlite::params![named, id]).unwrap();
+    };
+    for (i, named) in ["x", t.lead.as_str()].into_iter().enumerate() {
+        on_c1(
+            "UPDATE proposals SET initiator = ?1 WHERE id = ?2",
+            Some(named),
+        );
+        let s1 = sync(&t.c1, &t.approver);
+        assert!(refused(&s1).is_empty(), "{s1:#}");
+        let events = count(&t.c2, "SELECT count(*) FROM audit_events");
+        let s2 = sync(&t.c2, &t.lead);
+        let r: Vec<Value> = refused(&s2)
+            .into_iter()
+            .filter(|r| r["kind"] == "proposal" && r["item"] == id.as_str())
+            .collect();
+        assert_eq!(r.len(), 1, "{s2:#}");
+        assert_eq!(r[0]["code"], "SYNC_INITIATOR_MISMATCH", "{s2:#}");
+        let msg = r[0]["message"].as_str().unwrap();
+        assert!(msg.contains(named) && msg.contains(&t.author), "{msg}");
+        // Nothing applied: no proposal, no run, no approval; one audited refusal each time.
+        assert_eq!(s2["received"]["proposals"], json!([]), "{s2:#}");
+        assert_eq!(count(&t.c2, "SELECT count(*) FROM proposals"), 0);
+        assert_eq!(count(&t.c2, "SELECT count(*) FROM approvals"), 0);
+        assert_eq!(audit_kinds(&t.c2, "sync.refused"), i + 1);
+        assert_eq!(audit_kinds(&t.c2, "sync.proposal_received"), 0);
+        assert_eq!(
+            count(
+                &t.c2,
+                &format!("SELECT count(*) FROM audit_events WHERE seq > {events} AND (kind LIKE 'workflow.%' OR subject = '{id}')")
+            ),
+            1,
+            "only the refusal names the proposal: nothing of it was applied"
+        );
+    }
+    // Not resolved on clone 1 (`null`): clone 2 takes clone 1's endorsed person, the author,
+    // never its own actor; the approver's approval then counts there.
+    on_c1(
+        "UPDATE proposals SET initiator = ?1, initiator_candidates = '[]' WHERE id = ?2",
+        None,
+    );
+    ox(
+        &t.c1,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0);
+    sync(&t.c1, &t.approver);
+    let s2 = sync(&t.c2, &t.lead);
+    assert_eq!(s2["received"]["proposals"], json!([id]), "{s2:#}");
+    assert_eq!(
+        count(
+            &t.c2,
+            &format!(
+                "SELECT count(*) FROM proposals WHERE id = '{id}' AND initiator = '{}'",
+                t.author
+            )
+        ),
+        1
+    );
+    let a = t.c2.oxide(&["--json", "approvals", &id]).expect(0).json();
+    assert_eq!(
+        a["tally"]["counted"][0]["person"],
+        t.approver.as_str(),
+        "{a:#}"
+    );
 }

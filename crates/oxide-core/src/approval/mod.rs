@@ -101,7 +101,13 @@ pub struct Facts {
     pub required: Requirement,
     /// The policy's denials now (`CODE: message`); empty when it allows.
     pub denials: Vec<String>,
+    /// Who created the proposal (a person resolved on the proposing device, or the endorsed
+    /// person of the device it arrived from; never the audit actor).
     pub initiator: Option<String>,
+    /// When no single person was resolved on this (the proposing) device: everyone who held a
+    /// key here then, and everyone with a key made in this database. None of them counts.
+    #[serde(default)]
+    pub could_have_initiated: Vec<String>,
     pub submitter: Option<String>,
     /// The stored digest disagrees with the stored bundle (an edited database).
     pub problems: Vec<String>,
@@ -122,6 +128,22 @@ fn checks_digest(checks: &[crate::checks::validate::StoredCheck]) -> Result<Stri
         })
         .collect();
     Ok(canon::digest(&v)?)
+}
+
+/// Who may not count as having created proposal `id`: `(initiator, could_have_initiated)`
+/// (docs/roles.md, "Who initiated a proposal").
+fn creators(conn: &rusqlite::Connection, id: &str) -> Result<(Option<String>, Vec<String>), Error> {
+    Ok(match workflow::rows::initiator_record(conn, id)? {
+        Some(crate::signing::whoami::Initiator::Person(p)) => (Some(p), Vec::new()),
+        Some(crate::signing::whoami::Initiator::Unresolved(held)) => {
+            let mut all = held;
+            all.extend(crate::signing::whoami::persons_with_local_keys(conn)?);
+            all.sort();
+            all.dedup();
+            (None, all)
+        }
+        None => (None, Vec::new()),
+    })
 }
 
 /// The facts of proposal `id` now. A proposal branch that does not point at the commit its
@@ -175,6 +197,7 @@ pub fn current(ws: &Workspace, id: &str) -> Result<Facts, Error> {
         row.skill_id.as_deref().unwrap_or(&row.bundle.skill_digest),
     )?
     .map(|s| s.submitted_by);
+    let (initiator, could_have_initiated) = creators(conn, &row.id)?;
     Ok(Facts {
         current: Current {
             proposal_id: row.id.clone(),
@@ -197,7 +220,8 @@ pub fn current(ws: &Workspace, id: &str) -> Result<Facts, Error> {
             .iter()
             .map(|d| format!("{}: {}", d.policy_reason_code, d.message))
             .collect(),
-        initiator: workflow::rows::initiator(conn, &row.id)?,
+        initiator,
+        could_have_initiated,
         submitter,
         problems,
     })
@@ -307,10 +331,11 @@ fn evaluate(
             roles: &c.roles,
         })
         .collect();
-    let tally = tally::tally(
+    let tally = tally::tally_excluding(
         &facts.required,
         &ballots,
         facts.initiator.as_deref(),
+        &facts.could_have_initiated,
         facts.submitter.as_deref(),
     );
     Ok(Evaluated {
@@ -373,6 +398,7 @@ impl Evaluated {
             not_counted: self.tally.not_counted.clone(),
             blocking: self.tally.blocking.clone(),
             initiator: facts.initiator.clone(),
+            could_have_initiated: facts.could_have_initiated.clone(),
             submitter: facts.submitter.clone(),
         }
     }
@@ -426,6 +452,7 @@ pub fn status(ws: &Workspace, id: &str) -> Result<ApprovalsReport, Error> {
         Err(e) => return Err(e),
     };
     // Without trustworthy facts every approval is judged against facts that match nothing.
+    let (initiator, could_have_initiated) = creators(conn, &row.id)?;
     let judged = facts.clone().unwrap_or_else(|| Facts {
         current: Current {
             proposal_id: row.id.clone(),
@@ -444,7 +471,8 @@ pub fn status(ws: &Workspace, id: &str) -> Result<ApprovalsReport, Error> {
             roles: crate::policy::engine::critical_required().roles,
         },
         denials: Vec::new(),
-        initiator: workflow::rows::initiator(conn, &row.id).ok().flatten(),
+        initiator,
+        could_have_initiated,
         submitter: None,
         problems: Vec::new(),
     });
@@ -914,6 +942,7 @@ pub fn inbox(ws: &Workspace, person: &str) -> Result<Inbox, Error> {
             }
         };
         if facts.initiator.as_deref() == Some(person)
+            || facts.could_have_initiated.iter().any(|p| p == person)
             || facts.submitter.as_deref() == Some(person)
             || !facts.denials.is_empty()
         {

@@ -134,6 +134,18 @@ pub fn tally(
     initiator: Option<&str>,
     submitter: Option<&str>,
 ) -> Tally {
+    tally_excluding(req, ballots, initiator, &[], submitter)
+}
+
+/// [`tally`], when the proposing device could not resolve one initiator: every person of
+/// `could_have_initiated` (who held a key on that device) is kept out like the initiator.
+pub fn tally_excluding(
+    req: &Requirement,
+    ballots: &[Ballot<'_>],
+    initiator: Option<&str>,
+    could_have_initiated: &[String],
+    submitter: Option<&str>,
+) -> Tally {
     let slots = slots(req);
     let mut not_counted = Vec::new();
     let mut blocking = Vec::new();
@@ -162,6 +174,14 @@ pub fn tally(
                 format!(
                     "{} initiated the proposal and cannot {} it",
                     b.person, b.decision
+                ),
+            ));
+        } else if could_have_initiated.iter().any(|p| p == b.person) {
+            not_counted.push(skip(
+                b,
+                format!(
+                    "{} could have initiated the proposal and cannot {} it: no single person was resolved as its initiator on the device it was made on, and {} has a key there",
+                    b.person, b.decision, b.person
                 ),
             ));
         } else if Some(b.person) == submitter {
@@ -301,6 +321,36 @@ mod tests {
         assert_eq!(t.counted.len(), 1);
         assert_eq!(t.missing, vec!["approver"]);
         assert!(t.not_counted[0].why.contains("already counts once"));
+    }
+
+    #[test]
+    fn everyone_who_could_have_initiated_is_kept_out_and_told_why() {
+        let ballots = [
+            b(1, "ana", "k1", APPROVER),
+            b(2, "lee", "k2", LEAD),
+            b(3, "bo", "k3", APPROVER),
+        ];
+        let could = ["ana".to_string(), "lee".to_string()];
+        let t = tally_excluding(&req(2, &["approver", "lead"]), &ballots, None, &could, None);
+        assert!(!t.satisfied, "{t:?}");
+        assert_eq!(t.counted.len(), 1);
+        assert_eq!(t.counted[0].person, "bo");
+        assert_eq!(t.missing, vec!["lead"]);
+        for who in ["ana", "lee"] {
+            let n = t.not_counted.iter().find(|n| n.person == who).unwrap();
+            assert!(n.why.contains("could have initiated"), "{n:?}");
+        }
+        // A rejection from someone who could have initiated does not block either.
+        let mut r = b(4, "lee", "k4", LEAD);
+        r.decision = D::Reject;
+        let t = tally_excluding(
+            &req(1, &["approver"]),
+            &[r, b(5, "bo", "k5", APPROVER)],
+            None,
+            &could,
+            None,
+        );
+        assert!(t.satisfied && t.blocking.is_empty(), "{t:?}");
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! folder (`<config dir>/dev.oxide.review/who-i-am.json`, `{"person": "<id>"}`), read here so
 //! that the CLI (`oxide promote` without `--person`) and the desktop follow one rule. The id
 //! is checked like any person id; an edited or malformed file is refused, never guessed from.
+//!
+//! The same rule names a proposal's initiator ([`initiator_here`]): the person chosen here if
+//! this keyring holds their key, else the only person whose key it holds; otherwise nobody is
+//! named and every person who could have proposed is recorded instead ([`Initiator`]). The
+//! actor (`OXIDE_ACTOR` / `USER`) is only the audit label and never decides who initiated.
 
 use std::path::{Path, PathBuf};
 
@@ -75,9 +80,139 @@ pub fn write(file: &Path, person: Option<&str>) -> Result<Option<String>, Signin
     Ok(Some(person.to_string()))
 }
 
+/// Who created a proposal, as the two-person rule sees it (docs/roles.md, "Who initiated a
+/// proposal").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Initiator {
+    /// One person: resolved on the proposing device, or the endorsed person of the device
+    /// that published it through sync.
+    Person(String),
+    /// No single person resolved on this device: the persons whose keys it held then (maybe
+    /// none). None of them, nor anyone with a key made in this database, counts.
+    Unresolved(Vec<String>),
+}
+
+impl Initiator {
+    /// The resolved person, if any.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Initiator::Person(p) => Some(p),
+            Initiator::Unresolved(_) => None,
+        }
+    }
+}
+
+/// PURE: the initiator from the person chosen on this device (`chosen`) and the persons whose
+/// keys this device's keyring holds (`held`): the chosen person when they hold a key here,
+/// else the only holder, else unresolved (every holder could have proposed).
+pub fn resolve_initiator(chosen: Option<&str>, held: &[String]) -> Initiator {
+    if let Some(c) = chosen.filter(|c| held.iter().any(|h| h == c)) {
+        return Initiator::Person(c.to_string());
+    }
+    match held {
+        [only] => Initiator::Person(only.clone()),
+        _ => {
+            let mut all = held.to_vec();
+            all.sort();
+            all.dedup();
+            Initiator::Unresolved(all)
+        }
+    }
+}
+
+/// The persons (of `candidates`) whose current key this machine's keyring holds. A keyring
+/// that cannot be reached tells nothing: then every candidate might hold one (returned with
+/// `false`, "not sure").
+pub fn held_persons(candidates: &[String]) -> Result<(Vec<String>, bool), SigningError> {
+    let mut held = Vec::new();
+    for p in candidates {
+        match super::keys::person_key(p) {
+            Ok(_) => held.push(p.clone()),
+            Err(SigningError::NoKey { .. }) => {}
+            Err(SigningError::NoKeyring { .. }) => return Ok((candidates.to_vec(), false)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((held, true))
+}
+
+/// Every person this database made a key for (`keys generate`/`rotate`, revoked or not).
+pub fn persons_with_local_keys(conn: &rusqlite::Connection) -> Result<Vec<String>, SigningError> {
+    let mut persons: Vec<String> = super::keys::list(conn)?
+        .into_iter()
+        .filter(|k| k.purpose == super::KeyPurpose::Person)
+        .filter_map(|k| k.person)
+        .collect();
+    persons.sort();
+    persons.dedup();
+    Ok(persons)
+}
+
+/// The initiator of a proposal made now on this device: [`resolve_initiator`] over the
+/// who-I-am file and the persons (of this database's keys and the committed registry) whose
+/// keys this keyring holds. Never the actor. Only the persons this workspace knows are
+/// looked up, so a workspace without keys or registry never touches the keyring.
+pub fn initiator_here(ws: &crate::Workspace) -> Result<Initiator, crate::Error> {
+    let mut candidates = persons_with_local_keys(ws.store().conn())?;
+    candidates.extend(
+        super::registry::Registry::committed(ws)?
+            .persons
+            .iter()
+            .map(|p| p.id.clone()),
+    );
+    candidates.sort();
+    candidates.dedup();
+    if candidates.is_empty() {
+        return Ok(Initiator::Unresolved(Vec::new()));
+    }
+    let (held, sure) = held_persons(&candidates)?;
+    if !sure {
+        return Ok(Initiator::Unresolved(held));
+    }
+    let chosen = match default_file() {
+        Some(f) => read(&f)?,
+        None => None,
+    };
+    Ok(resolve_initiator(chosen.as_deref(), &held))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn the_initiator_is_a_person_holding_a_key_here_never_a_name() {
+        // who-I-am names a holder: that person, even with several keys here.
+        assert_eq!(
+            resolve_initiator(Some("ana"), &v(&["ana", "lee"])),
+            Initiator::Person("ana".into())
+        );
+        // The only holder.
+        assert_eq!(
+            resolve_initiator(None, &v(&["lee"])),
+            Initiator::Person("lee".into())
+        );
+        // who-I-am naming someone without a key here is not believed.
+        assert_eq!(
+            resolve_initiator(Some("nobody"), &v(&["lee"])),
+            Initiator::Person("lee".into())
+        );
+        assert_eq!(
+            resolve_initiator(Some("nobody"), &v(&["lee", "ana"])),
+            Initiator::Unresolved(v(&["ana", "lee"]))
+        );
+        // Several holders and nobody chosen, or no holder at all: unresolved.
+        assert_eq!(
+            resolve_initiator(None, &v(&["lee", "ana"])),
+            Initiator::Unresolved(v(&["ana", "lee"]))
+        );
+        assert_eq!(resolve_initiator(None, &[]), Initiator::Unresolved(vec![]));
+        assert_eq!(resolve_initiator(Some("ana"), &[]).person(), None);
+    }
 
     #[test]
     fn reads_the_desktop_file_and_refuses_edits() {

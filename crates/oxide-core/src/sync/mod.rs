@@ -97,6 +97,8 @@ pub mod refusal {
     pub const MANIFEST_INVALID: &str = "SYNC_MANIFEST_INVALID";
     pub const STATE_TOO_LARGE: &str = "SYNC_STATE_TOO_LARGE";
     pub const BUNDLE_INVALID: &str = "SYNC_BUNDLE_INVALID";
+    /// A publication names an initiator other than its device's endorsed person.
+    pub const INITIATOR_MISMATCH: &str = "SYNC_INITIATOR_MISMATCH";
     pub const RUN_INVALID: &str = "SYNC_RUN_INVALID";
     pub const APPROVAL_REFUSED: &str = "SYNC_APPROVAL_REFUSED";
     pub const PROMOTION_UNVERIFIED: &str = "SYNC_PROMOTION_UNVERIFIED";
@@ -255,7 +257,16 @@ fn ensure_endorsed(
                     })
                     .filter_map(|k| k.person)
                     .collect();
+                // The person chosen on this device first (who-I-am), as for a proposal's
+                // initiator: a device endorsed by someone else than who proposes on it would
+                // publish proposals every receiver refuses (SYNC_INITIATOR_MISMATCH).
+                let chosen = match signing::whoami::default_file() {
+                    Some(f) => signing::whoami::read(&f)?,
+                    None => None,
+                }
+                .filter(|c| mine.contains(c));
                 match mine.as_slice() {
+                    _ if chosen.is_some() => chosen.unwrap_or_default(),
                     [one] => one.clone(),
                     [] => return Err(SyncError::NoEndorser {
                         why: "this database has no person key (`oxide keys generate --person ID`)"

@@ -95,6 +95,16 @@ pub fn publish(ws: &Workspace, repo: &git2::Repository, me: &Endorsed) -> Result
             .collect::<Result<_, _>>()?;
         rows
     };
+    // Proposals that arrived from another device: their origin device publishes them (its
+    // endorsed person is their initiator); this device publishes only its runs and approvals
+    // of them, never the bundle as if its own person had proposed it.
+    let imported_proposals: std::collections::HashSet<String> = {
+        let mut st = conn.prepare("SELECT item FROM sync_imports WHERE kind = 'proposal'")?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        rows
+    };
     let mut branches: Vec<(String, String)> = Vec::new();
     for row in crate::workflow::rows::list(conn, None)? {
         let Some(branch) = crate::gitops::stored_branch(conn, &row.id)? else {
@@ -107,22 +117,27 @@ pub fn publish(ws: &Workspace, repo: &git2::Repository, me: &Endorsed) -> Result
             continue;
         }
         let dir = format!("proposals/{}", row.id);
-        files.insert(
-            format!("{dir}/bundle.json"),
-            canon::canonical_bytes(&row.bundle)?,
-        );
-        let publication = Publication {
-            proposal: row.id.clone(),
-            digest: row.digest.clone(),
-            branch_commit: branch.head_commit.clone(),
-            initiator: crate::workflow::rows::initiator(conn, &row.id)?,
-            instance_keyid: sig.keyid.clone(),
-            bundle_signature: sig.signature.clone(),
-        };
-        files.insert(
-            format!("{dir}/publication.json"),
-            canon::canonical_bytes(&publication)?,
-        );
+        let own = !imported_proposals.contains(&row.id);
+        if own {
+            files.insert(
+                format!("{dir}/bundle.json"),
+                canon::canonical_bytes(&row.bundle)?,
+            );
+            // The initiator resolved here (`null` when no single person was): receivers
+            // take this device's endorsed person and refuse any other name.
+            let publication = Publication {
+                proposal: row.id.clone(),
+                digest: row.digest.clone(),
+                branch_commit: branch.head_commit.clone(),
+                initiator: crate::workflow::rows::initiator(conn, &row.id)?,
+                instance_keyid: sig.keyid.clone(),
+                bundle_signature: sig.signature.clone(),
+            };
+            files.insert(
+                format!("{dir}/publication.json"),
+                canon::canonical_bytes(&publication)?,
+            );
+        }
         for run in crate::checks::import::export_runs(conn, &row.id)? {
             if imported_runs.contains(&run.run_id) {
                 continue;
@@ -138,7 +153,9 @@ pub fn publish(ws: &Workspace, repo: &git2::Repository, me: &Endorsed) -> Result
                 a.envelope.into_bytes(),
             );
         }
-        branches.push((row.id.clone(), branch.head_commit));
+        if own {
+            branches.push((row.id.clone(), branch.head_commit));
+        }
     }
 
     let manifest = Manifest {

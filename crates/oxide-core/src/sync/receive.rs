@@ -383,44 +383,46 @@ impl<'r> Receiver<'r> {
             if workflow::rows::get(ws.store().conn(), &id)?.is_some_and(|r| r.id == id) {
                 continue;
             }
-            if let Err(why) = self.proposal(ws, d, &id)? {
-                self.refuse(&device, "proposal", &id, refusal::BUNDLE_INVALID, why);
+            if let Err((code, why)) = self.proposal(ws, d, &id)? {
+                self.refuse(&device, "proposal", &id, code, why);
             }
         }
         Ok(())
     }
 
+    /// `Ok(Err((code, why)))`: refused, nothing applied.
     fn proposal(
         &mut self,
         ws: &mut Workspace,
         d: &Device,
         id: &str,
-    ) -> Result<Result<(), String>, Error> {
+    ) -> Result<Result<(), (&'static str, String)>, Error> {
+        let refused = |why: String| Ok(Err((refusal::BUNDLE_INVALID, why)));
         let dir = format!("proposals/{id}");
         let (Some(bytes), Some(pubb)) = (
             d.files.get(&format!("{dir}/bundle.json")),
             d.files.get(&format!("{dir}/publication.json")),
         ) else {
-            return Ok(Err("bundle.json or publication.json is missing".into()));
+            return refused("bundle.json or publication.json is missing".into());
         };
         let bundle: Bundle = match serde_json::from_slice(bytes) {
             Ok(b) => b,
-            Err(e) => return Ok(Err(format!("bundle.json is not a proposal bundle: {e}"))),
+            Err(e) => return refused(format!("bundle.json is not a proposal bundle: {e}")),
         };
         let publication: Publication = match serde_json::from_slice(pubb) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(format!("publication.json: {e}"))),
+            Err(e) => return refused(format!("publication.json: {e}")),
         };
         let digest = bundle.digest()?;
         if canon::short_id(&digest) != id
             || publication.digest != digest
             || publication.proposal != id
         {
-            return Ok(Err(format!(
+            return refused(format!(
                 "the bundle hashes to {digest} (id {}), not to the published id {id} / digest {}",
                 canon::short_id(&digest),
                 publication.digest
-            )));
+            ));
         }
         let sig = Detached {
             keyid: publication.instance_keyid.clone(),
@@ -432,19 +434,19 @@ impl<'r> Receiver<'r> {
                 &crate::signing::bundle_sig::message(id, &digest)?,
             )
         {
-            return Ok(Err(format!(
+            return refused(format!(
                 "the bundle signature is not by device {}'s endorsed instance key {}",
                 d.endorsed.device_keyid, d.endorsed.instance_keyid
-            )));
+            ));
         }
         let Ok(base) = git2::Oid::from_str(&bundle.base.commit) else {
-            return Ok(Err("the base commit is not a commit id".into()));
+            return refused("the base commit is not a commit id".into());
         };
         if self.repo.find_commit(base).is_err() {
-            return Ok(Err(format!(
+            return refused(format!(
                 "the base commit {} is not in this repository (fetch the target branch first)",
                 bundle.base.commit
-            )));
+            ));
         }
         let expected = gitops::expected_commit(self.repo, &bundle, &self.bot)?;
         let tracked = self
@@ -456,51 +458,62 @@ impl<'r> Receiver<'r> {
             ))
             .ok();
         if publication.branch_commit != expected.to_string() || tracked != Some(expected) {
-            return Ok(Err(format!(
+            return refused(format!(
                 "the published branch ({}, ref at {}) is not the commit the bundle makes ({expected})",
                 publication.branch_commit,
                 tracked.map_or("nothing".into(), |o| o.to_string())
-            )));
+            ));
         }
         let branch = match gitops::prepare_branch(self.repo, id, &bundle, &self.bot) {
             Ok(b) => b,
-            Err(e) => return Ok(Err(e.to_string())),
+            Err(e) => return refused(e.to_string()),
         };
+        // The initiator is the publishing device's endorsed person (its endorsement verified
+        // before anything of it was read), never the publication's word: a device stating
+        // another person (or naming the lead, so the lead's approval would silently stop
+        // counting) is refused. `null` (not resolved on that device) is its endorsed person.
+        let initiator = d.endorsed.person.clone();
+        if let Some(stated) = publication.initiator.as_deref() {
+            if stated != initiator {
+                return Ok(Err((
+                    refusal::INITIATOR_MISMATCH,
+                    format!(
+                        "the publication names '{stated}' as the initiator, but the device {} is endorsed by '{initiator}': a device can only publish its own person's proposals. Nothing was applied",
+                        d.endorsed.device_keyid
+                    ),
+                )));
+            }
+        }
         let ts = ws.clock().now_rfc3339();
-        // The re-admission's actor is the proposal's initiator as the endorsed device signed
-        // it: the two-person rule sees the same initiator on every clone.
-        let initiator = publication
-            .initiator
-            .clone()
-            .unwrap_or_else(|| self.actor.clone());
         let actor = self.actor.clone();
         let device = d.endorsed.device_keyid.clone();
         let detail = String::from_utf8_lossy(pubb).to_string();
-        let admitted = ws
-            .store_mut()
-            .write(|tx| -> Result<Result<(), String>, Error> {
-                if let Err(e) = workflow::admit(tx, &bundle, &Stamp::new(&initiator, &ts)) {
-                    return Ok(Err(e.to_string()));
-                }
-                gitops::record_branch(tx, id, &branch, &Stamp::new(&actor, &ts))?;
-                tx.execute(
-                    "INSERT INTO sync_imports (kind, item, device_keyid, detail, imported_at)
+        let admitted =
+            ws.store_mut()
+                .write(|tx| -> Result<Result<(), (&'static str, String)>, Error> {
+                    let who = crate::signing::whoami::Initiator::Person(initiator.clone());
+                    if let Err(e) = workflow::admit(tx, &bundle, &who, &Stamp::new(&actor, &ts)) {
+                        return Ok(Err((refusal::BUNDLE_INVALID, e.to_string())));
+                    }
+                    gitops::record_branch(tx, id, &branch, &Stamp::new(&actor, &ts))?;
+                    tx.execute(
+                        "INSERT INTO sync_imports (kind, item, device_keyid, detail, imported_at)
                  VALUES ('proposal', ?1, ?2, ?3, ?4)",
-                    params![id, device, detail, ts],
-                )?;
-                audit::append(
-                    tx,
-                    NewEvent {
-                        actor: &actor,
-                        kind: "sync.proposal_received",
-                        subject: id,
-                        payload: json!({"device": device, "digest": digest,
+                        params![id, device, detail, ts],
+                    )?;
+                    audit::append(
+                        tx,
+                        NewEvent {
+                            actor: &actor,
+                            kind: "sync.proposal_received",
+                            subject: id,
+                            payload: json!({"device": device, "digest": digest,
                                     "branch_commit": branch.head_commit, "initiator": initiator}),
-                    },
-                    &ts,
-                )?;
-                Ok(Ok(()))
-            })?;
+                        },
+                        &ts,
+                    )?;
+                    Ok(Ok(()))
+                })?;
         if admitted.is_ok() {
             self.received.proposals.push(id.to_string());
             self.news = true;

@@ -383,6 +383,8 @@ struct Recording<'a> {
     source: &'a str,
     model: &'a str,
     model_digest: &'a str,
+    /// Who proposes, resolved on this device (`workflow::initiator_here`).
+    initiator: &'a workflow::Initiator,
     stamp: Stamp<'a>,
 }
 
@@ -505,7 +507,7 @@ impl Recording<'_> {
         let (row, kind) = match existing {
             Some(row) => (row, "synth.existing"),
             None => {
-                let row = workflow::admit(tx, &bundle, &self.stamp)?;
+                let row = workflow::admit(tx, &bundle, self.initiator, &self.stamp)?;
                 if let Some(prev) = &predecessor {
                     workflow::supersede(
                         tx,
@@ -595,6 +597,7 @@ pub fn propose(
     let checked = check_answer(answer(ws, &prep, &synth, opts, replay, &now)?, opts, &files);
     let duration_ms = started.elapsed().as_millis() as u64;
     let model_digest = super::ollama::normalize_digest(&synth.model_digest);
+    let initiator = workflow::initiator_here(ws)?;
     let ts = ws.clock().now_rfc3339();
     let rec = Recording {
         skill: &skill,
@@ -602,6 +605,7 @@ pub fn propose(
         source,
         model: &synth.model,
         model_digest: &model_digest,
+        initiator: &initiator,
         stamp: Stamp::new(actor, &ts),
     };
 

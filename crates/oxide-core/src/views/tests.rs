@@ -31,7 +31,7 @@ fn admit(store: &mut Store, n: u32, at: &str) -> String {
         }],
     );
     store
-        .write(|tx| crate::workflow::admit(tx, &b, &Stamp::new("alice", at)))
+        .write(|tx| crate::workflow::admit(tx, &b, &alice(), &Stamp::new("alice", at)))
         .unwrap()
         .id
 }
@@ -363,4 +363,9 @@ fn charts_count_states_risks_lead_times_and_reasons() {
     };
     assert_eq!(on("2026-03-09"), 2, "c validated and approved");
     assert!(on("2026-03-10") >= 1, "the binder ingest: {recent:?}");
+}
+
+/// The initiator these tests admit under (a resolved person).
+fn alice() -> crate::signing::whoami::Initiator {
+    crate::signing::whoami::Initiator::Person("alice".into())
 }

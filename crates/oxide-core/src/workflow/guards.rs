@@ -195,6 +195,10 @@ pub struct ApprovalEvidence {
     pub initiator: Option<String>,
     #[serde(default)]
     pub submitter: Option<String>,
+    /// When no single initiator was resolved on the proposing device: every person who could
+    /// have proposed (docs/roles.md). They never count either.
+    #[serde(default)]
+    pub could_have_initiated: Vec<String>,
 }
 
 impl ApprovalEvidence {
@@ -225,6 +229,16 @@ impl ApprovalEvidence {
                     format!("{excluded} created the proposal or its skill and cannot approve it"),
                 ));
             }
+        }
+        if let Some(p) = self
+            .could_have_initiated
+            .iter()
+            .find(|p| persons.contains(&p.as_str()))
+        {
+            return Some((
+                reason::APPROVAL_CONFLICT_OF_INTEREST,
+                format!("{p} could have created the proposal (no single initiator was resolved on its device) and cannot approve it"),
+            ));
         }
         if self.counted.is_empty() {
             return None;

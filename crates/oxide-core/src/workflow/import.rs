@@ -90,10 +90,17 @@ fn admit_manual(
     if let Some(p) = base_off_target(ws, bundle)? {
         return Ok(refused(vec![p], digest));
     }
+    // The person who proposes, resolved on this device; `actor` only labels the audit event.
+    let initiator = crate::signing::whoami::initiator_here(ws)?;
     let ts = ws.clock().now_rfc3339();
-    let row = ws
-        .store_mut()
-        .write(|tx| admit(tx, bundle, &crate::clock::Stamp::new(actor, &ts)))?;
+    let row = ws.store_mut().write(|tx| {
+        admit(
+            tx,
+            bundle,
+            &initiator,
+            &crate::clock::Stamp::new(actor, &ts),
+        )
+    })?;
     Ok(ImportReport {
         ok: true,
         problems: Vec::new(),

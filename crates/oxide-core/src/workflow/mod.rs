@@ -354,14 +354,25 @@ fn admit_guard(bundle: &Bundle) -> Result<(), String> {
     Ok(())
 }
 
+pub use crate::signing::whoami::Initiator;
+
+/// Who proposes now on this device, for [`admit`] (docs/roles.md, "Who initiated a
+/// proposal"): `signing::whoami::initiator_here`, for the callers above `workflow`.
+pub fn initiator_here(ws: &crate::Workspace) -> Result<Initiator, crate::Error> {
+    signing::whoami::initiator_here(ws)
+}
+
 /// `admit`: a bundle becomes proposal `<short id of its digest>` in state `proposed`, with its
 /// guard record (`discovered → proposed`) and audit event, all on `conn` — call it inside one
 /// `Store::write`. A bundle failing the guard, or already admitted, is an error writing
-/// nothing (there is no proposal yet to hang a denied record on).
+/// nothing (there is no proposal yet to hang a denied record on). `initiator` is who created
+/// it as the caller resolved it (`signing::whoami::initiator_here` locally, the endorsed
+/// person of the publishing device through sync) — never the stamp's actor.
 #[tracing::instrument(name = "workflow.admit", skip_all)]
 pub fn admit(
     conn: &Connection,
     bundle: &Bundle,
+    initiator: &signing::whoami::Initiator,
     stamp: &Stamp<'_>,
 ) -> Result<ProposalRow, WorkflowError> {
     admit_guard(bundle).map_err(WorkflowError::BadBundle)?;
@@ -384,10 +395,23 @@ pub fn admit(
     let now = crate::clock::parse_ts(stamp.at).ok_or_else(|| {
         WorkflowError::BadBundle(format!("admission time '{}' is not RFC 3339", stamp.at))
     })?;
-    rows::insert(conn, &id, &digest, S::Proposed, &canonical, stamp)?;
+    rows::insert(
+        conn,
+        &id,
+        &digest,
+        S::Proposed,
+        &canonical,
+        initiator,
+        stamp,
+    )?;
     // REC-001: the instance key signs the bundle in the admission transaction.
     signing::bundle_sig::sign(conn, &id, &digest, now)?;
-    let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer});
+    let who = match initiator {
+        signing::whoami::Initiator::Person(p) => json!(p),
+        signing::whoami::Initiator::Unresolved(c) => json!({"unresolved": c}),
+    };
+    let inputs = json!({"bundle_digest": digest, "synthesizer": bundle.provenance.synthesizer,
+                        "initiator": who});
     let edge = TableEdge {
         transition: T::Admit,
         from: S::Discovered,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::table::State;
 use super::WorkflowError;
 use crate::proposal::Bundle;
+use crate::signing::whoami::Initiator;
 
 /// One proposal as stored: the immutable bundle and its current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,42 +93,76 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ProposalRow> {
     })
 }
 
-/// Inserts a new row. Called by `workflow::admit` inside its transaction.
+/// Inserts a new row. Called by `workflow::admit` inside its transaction. The initiator is
+/// the person the caller resolved (never the stamp's actor, which is only the audit label).
 pub(crate) fn insert(
     conn: &Connection,
     id: &str,
     digest: &str,
     state: State,
     bundle_canonical: &str,
+    initiator: &Initiator,
     stamp: &crate::clock::Stamp<'_>,
 ) -> rusqlite::Result<()> {
+    let (person, candidates) = match initiator {
+        Initiator::Person(p) => (Some(p.as_str()), None),
+        Initiator::Unresolved(c) => (
+            None,
+            Some(serde_json::to_string(c).expect("a list of strings is JSON")),
+        ),
+    };
     conn.execute(
         "INSERT INTO proposals (id, digest, skill_id, state, bundle, created_at, updated_at,
-                                initiator)
-         VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, ?6)",
+                                initiator, initiator_candidates)
+         VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, ?6, ?7)",
         params![
             id,
             digest,
             state.as_str(),
             bundle_canonical,
             stamp.at,
-            stamp.actor
+            person,
+            candidates
         ],
     )?;
     Ok(())
 }
 
-/// Who created the proposal (the actor of its `admit`); `None` for a row from before this was
-/// recorded whose admission left no audit event. The two-person rule excludes this person.
+/// Who created the proposal, when one person is known: the person resolved on the proposing
+/// device, or the endorsed person of the device it arrived from (for a row from before
+/// migration 0020: the audit actor of its `admit`). `None` when it was not resolved (see
+/// [`initiator_record`]). The two-person rule excludes this person.
 pub fn initiator(conn: &Connection, id: &str) -> Result<Option<String>, WorkflowError> {
-    conn.query_row(
-        "SELECT initiator FROM proposals WHERE id = ?1",
-        params![id],
-        |r| r.get::<_, Option<String>>(0),
-    )
-    .optional()
-    .map(Option::flatten)
-    .map_err(read_err)
+    Ok(initiator_record(conn, id)?.and_then(|i| i.person().map(str::to_string)))
+}
+
+/// The proposal's initiator as recorded: one person, or (unresolved on this device) the
+/// persons who could have proposed. `None`: no such proposal, or a row from before either
+/// was recorded.
+pub fn initiator_record(conn: &Connection, id: &str) -> Result<Option<Initiator>, WorkflowError> {
+    let row = conn
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            params![id],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(read_err)?;
+    Ok(match row {
+        Some((Some(p), _)) => Some(Initiator::Person(p)),
+        Some((None, Some(c))) => Some(Initiator::Unresolved(serde_json::from_str(&c).map_err(
+            |e| WorkflowError::CorruptState {
+                id: id.to_string(),
+                state: format!("initiator_candidates {c:?} ({e})"),
+            },
+        )?)),
+        _ => None,
+    })
 }
 
 /// A state change of one row: from, to, and the codes it sets (each only when given, so a

@@ -67,7 +67,7 @@ fn counts(c: &Connection) -> (i64, i64) {
 fn proposal_in(store: &mut Store, n: usize, state: State) -> String {
     store
         .write(|tx| -> Result<String, WorkflowError> {
-            let row = admit(tx, &bundle(n), &stamp())?;
+            let row = admit(tx, &bundle(n), &alice(), &stamp())?;
             rows::set_state(
                 tx,
                 &row.id,
@@ -196,7 +196,7 @@ fn every_state_transition_pair_follows_the_table() {
 fn admit_writes_row_record_and_event_once() {
     let (_d, mut store) = store();
     let row = store
-        .write(|tx| admit(tx, &bundle(1), &Stamp::new("alice", TS)))
+        .write(|tx| admit(tx, &bundle(1), &alice(), &Stamp::new("alice", TS)))
         .unwrap();
     assert_eq!(row.state, S::Proposed);
     assert_eq!(row.id, canon::short_id(&bundle(1).digest().unwrap()));
@@ -220,7 +220,7 @@ fn admit_writes_row_record_and_event_once() {
 
     // The same bundle again: refused, nothing written.
     let err = store
-        .write(|tx| admit(tx, &bundle(1), &Stamp::new("alice", TS)))
+        .write(|tx| admit(tx, &bundle(1), &alice(), &Stamp::new("alice", TS)))
         .unwrap_err();
     assert_eq!(err.code(), "WORKFLOW_DUPLICATE");
     assert_eq!(counts(store.conn()), (1, 1));
@@ -246,7 +246,9 @@ fn malformed_bundles_are_refused_writing_nothing() {
     b.supersedes = Some("nope".into());
     cases.push(b);
     for b in cases {
-        let err = store.write(|tx| admit(tx, &b, &stamp())).unwrap_err();
+        let err = store
+            .write(|tx| admit(tx, &b, &alice(), &stamp()))
+            .unwrap_err();
         assert_eq!(err.code(), "WORKFLOW_BAD_BUNDLE", "{err}");
         assert_eq!(err.kind(), crate::ErrorKind::Invalid);
     }
@@ -402,7 +404,7 @@ mod prop {
         #[test]
         fn random_walks_follow_the_table(steps in proptest::collection::vec(any_transition(), 0..12)) {
             let (_d, mut store) = store();
-            let id = store.write(|tx| admit(tx, &bundle(0), &stamp() )).unwrap().id;
+            let id = store.write(|tx| admit(tx, &bundle(0), &alice(), &stamp())).unwrap().id;
             let mut expected = State::Proposed;
             let mut legal = 1i64;
             for t in steps {
@@ -430,4 +432,9 @@ mod prop {
             prop_assert!(crate::audit::verify(store.conn()).unwrap().ok);
         }
     }
+}
+
+/// The initiator these tests admit under (a resolved person).
+fn alice() -> crate::signing::whoami::Initiator {
+    crate::signing::whoami::Initiator::Person("alice".into())
 }

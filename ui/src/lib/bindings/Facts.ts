@@ -10,7 +10,17 @@ export type Facts = { current: Current, state: State, required: Requirement,
 /**
  * The policy's denials now (`CODE: message`); empty when it allows.
  */
-denials: Array<string>, initiator: string | null, submitter: string | null, 
+denials: Array<string>, 
+/**
+ * Who created the proposal (a person resolved on the proposing device, or the endorsed
+ * person of the device it arrived from; never the audit actor).
+ */
+initiator: string | null, 
+/**
+ * When no single person was resolved on this (the proposing) device: everyone who held a
+ * key here then, and everyone with a key made in this database. None of them counts.
+ */
+could_have_initiated: Array<string>, submitter: string | null, 
 /**
  * The stored digest disagrees with the stored bundle (an edited database).
  */
