@@ -130,7 +130,7 @@ pub(crate) fn insert(
 
 /// Who created the proposal, when one person is known: the person resolved on the proposing
 /// device, or the endorsed person of the device it arrived from (for a row from before
-/// migration 0020: the audit actor of its `admit`). `None` when it was not resolved (see
+/// migration 0021: the audit actor of its `admit`). `None` when it was not resolved (see
 /// [`initiator_record`]). The two-person rule excludes this person.
 pub fn initiator(conn: &Connection, id: &str) -> Result<Option<String>, WorkflowError> {
     Ok(initiator_record(conn, id)?.and_then(|i| i.person().map(str::to_string)))
