@@ -16,11 +16,26 @@ pub mod synthesis;
 pub mod timeline;
 pub mod validation;
 
-use tauri::Manager;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tauri::webview::PageLoadEvent;
+use tauri::{Manager, RunEvent};
+
+/// A start-up stage, logged (target `oxide_review::startup`, level info) with the wall-clock
+/// time in milliseconds, so `oxide-bench desktop` can place it against the app process's own
+/// start and break the cold start down.
+pub fn stage(name: &'static str) {
+    let at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0);
+    tracing::info!(target: "oxide_review::startup", stage = name, at_ms, "start-up stage");
+}
 
 /// Builds and runs the app until its window closes.
 pub fn run() {
     init_tracing();
+    stage("main");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let request = startup::StartRequest::from_env_and_args(&args);
     tracing::info!(stage = "start", requested = ?request.source(), "OXIDE Review starting");
@@ -29,11 +44,18 @@ pub fn run() {
         // The dialog plugin is used from Rust only (commands::pick_folder); no capability
         // grants its JS permissions, so the webview cannot open dialogs by itself.
         .plugin(tauri_plugin_dialog::init())
+        // Tauri creates the configured window (and starts its page load) before this hook.
         .setup(move |app| {
+            stage("window.created");
             let paths = state::AppPaths::resolve(app.handle())?;
             tracing::info!(stage = "paths", config = %paths.config_dir.display(), data = %paths.data_dir.display());
             app.manage(state::AppState::new(paths, request.clone()));
+            stage("setup.done");
             Ok(())
+        })
+        .on_page_load(|_, payload| match payload.event() {
+            PageLoadEvent::Started => stage("page.load.started"),
+            PageLoadEvent::Finished => stage("page.load.finished"),
         })
         .invoke_handler(tauri::generate_handler![
             commands::initial_workspace,
@@ -100,7 +122,14 @@ pub fn run() {
             sync::sync_status,
             sync::sync_run,
         ])
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| {
+            app.run(|_, event| {
+                if let RunEvent::Ready = event {
+                    stage("event-loop.ready");
+                }
+            })
+        });
     if let Err(e) = result {
         tracing::error!(error = %e, "OXIDE Review could not start");
         eprintln!("OXIDE Review could not start: {e}");
@@ -108,12 +137,15 @@ pub fn run() {
     }
 }
 
-/// Logs to stderr; `OXIDE_LOG` sets the filter (default `info`).
+/// Logs to stderr; `OXIDE_LOG` sets the filter (default `info`). Colours only on a terminal,
+/// so a log file (the journeys', the benchmark's) holds plain text.
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("OXIDE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
