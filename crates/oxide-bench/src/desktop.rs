@@ -3,7 +3,7 @@
 //!
 //! The app is started the way the desktop journeys start it (tauri-driver → WebKitWebDriver →
 //! the app). Start = the app process's own start time (`/proc/PID/stat`, clock ticks after
-//! boot); drawn = the `oxide:inbox-drawn` performance mark the UI sets on the second frame
+//! boot, placed on the wall clock by `/proc/uptime`); drawn = the `oxide:inbox-drawn` performance mark the UI sets on the second frame
 //! callback after the Inbox and the workspace status were rendered (the first frame showing
 //! them has been painted), read through WebDriver as wall-clock time. Neither end includes the
 //! driver's own start. Memory = `VmRSS` of the app process, and of the app with the WebKit
@@ -11,6 +11,7 @@
 //! opening the Timeline. The workspace is `oxide-bench timeline`'s (built or reused from
 //! target/oxide-bench/): 1,000,000 events with signed checkpoints.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,13 +34,21 @@ fn clk_tck() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// Boot time (Unix seconds) from /proc/stat.
+/// Boot time (Unix seconds, to 10 ms): the wall clock now minus `/proc/uptime`. Not
+/// /proc/stat's `btime`: that one is whole seconds, so a process start computed from it was
+/// early by up to a second (the same error on every run of one boot).
 fn boot_time() -> Result<f64, String> {
-    let stat = std::fs::read_to_string("/proc/stat").map_err(err("read /proc/stat"))?;
-    stat.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .ok_or_else(|| "no btime in /proc/stat".to_string())
+    let up = std::fs::read_to_string("/proc/uptime").map_err(err("read /proc/uptime"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(err("read the clock"))?
+        .as_secs_f64();
+    let up: f64 = up
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or("no uptime in /proc/uptime")?;
+    Ok(now - up)
 }
 
 /// A process's start (Unix seconds) and parent pid.
@@ -111,10 +120,101 @@ struct Sample {
     start_s: f64,
     rss_inbox: (f64, f64),
     rss_timeline: (f64, f64),
+    /// Where the start went: (stage, ms after the process started), in order.
+    stages: Vec<(String, f64)>,
+    /// The IPC calls made before the Inbox was drawn: (command, ms after the process started
+    /// when it was called, ms until it answered).
+    ipc: Vec<(String, f64, f64)>,
+    /// The app process's resident memory by mapping (smaps), largest first, in MB.
+    maps: Vec<(String, f64)>,
+}
+
+/// The name the app is launched under: its log is `<artifacts>/<name>-driver.log`.
+const LAUNCH_NAME: &str = "bench-desktop";
+
+/// Starts the app as `timeline::launch` does, with the start-up stages logged
+/// (`oxide_review::stage`, target `oxide_review::startup`).
+fn launch(ws: &BenchWorkspace, xdg: &Path) -> oxide_journeys::desktop::DesktopApp {
+    oxide_journeys::desktop::Launch::new(LAUNCH_NAME)
+        .env("OXIDE_WORKSPACE", &ws.repo)
+        .env("OXIDE_DB", &ws.db)
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env("OXIDE_LOG", "warn,oxide_review::startup=info")
+        .start()
+}
+
+/// The app's own start-up stages from its log: (stage, wall-clock ms).
+fn rust_stages() -> Vec<(String, f64)> {
+    let log = oxide_journeys::desktop::artifacts_dir().join(format!("{LAUNCH_NAME}-driver.log"));
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let field = |line: &str, key: &str| -> Option<String> {
+        let at = line.find(&format!(" {key}="))? + key.len() + 2;
+        let v = &line[at..];
+        let v = v.strip_prefix('"').map_or_else(
+            || v.split_whitespace().next().unwrap_or(""),
+            |q| q.split('"').next().unwrap_or(""),
+        );
+        Some(v.to_string())
+    };
+    text.lines()
+        .filter(|l| l.contains("oxide_review::startup"))
+        .filter_map(|l| Some((field(l, "stage")?, field(l, "at_ms")?.parse().ok()?)))
+        .collect()
+}
+
+/// The page's side of the start, in wall-clock ms: the navigation's milestones, the marks
+/// the UI sets (`oxide:main`, `oxide:mounted`, `oxide:inbox-drawn`) and the IPC calls
+/// (`oxide:ipc:<command>` measures).
+const PAGE_TRACE: &str = r#"
+const o = performance.timeOrigin;
+const at = (t) => (t > 0 ? o + t : null);
+const out = { stages: [], ipc: [] };
+const nav = performance.getEntriesByType('navigation')[0];
+if (nav) {
+  out.stages.push(['page: request sent', at(nav.requestStart)]);
+  out.stages.push(['page: HTML received', at(nav.responseEnd)]);
+  out.stages.push(['page: DOM interactive', at(nav.domInteractive)]);
+  out.stages.push(['page: DOMContentLoaded done', at(nav.domContentLoadedEventEnd)]);
+}
+out.stages.push(['page: time origin', o]);
+for (const r of performance.getEntriesByType('resource')) {
+  out.stages.push(['page: loaded ' + r.name.split('/').pop(), at(r.responseEnd)]);
+}
+for (const m of performance.getEntriesByType('mark')) {
+  if (m.name.startsWith('oxide:')) out.stages.push(['page: ' + m.name, at(m.startTime)]);
+}
+for (const m of performance.getEntriesByType('measure')) {
+  if (m.name.startsWith('oxide:ipc:')) out.ipc.push([m.name.slice(10), at(m.startTime), m.duration]);
+}
+return JSON.stringify(out);
+"#;
+
+/// Resident memory of `pid` by mapping (file name, or [heap], [anon], ...), largest first.
+fn smaps_mb(pid: u32) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by: BTreeMap<String, u64> = BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && first.chars().next().is_some_and(|c| c.is_ascii_hexdigit()) {
+            let path = line.split_whitespace().nth(5).unwrap_or("[anon]");
+            current = path.rsplit('/').next().unwrap_or(path).to_string();
+        } else if let Some(kb) = line.strip_prefix("Rss:") {
+            let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            *by.entry(current.clone()).or_default() += kb;
+        }
+    }
+    let mut v: Vec<(String, f64)> = by
+        .into_iter()
+        .map(|(k, kb)| (k, kb as f64 / 1024.0))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
 }
 
 fn one_start(ws: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<Sample, String> {
-    let app = timeline::launch(ws, xdg, "bench-desktop");
+    let app = launch(ws, xdg);
     let mark = app.wait_for("the Inbox to be drawn", Duration::from_secs(60), || {
         app.execute(
             "const m = performance.getEntriesByName('oxide:inbox-drawn')[0]; return m ? performance.timeOrigin + m.startTime : null;",
@@ -125,8 +225,35 @@ fn one_start(ws: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<Sample, Stri
     let pid = find_app(bin).ok_or("the app's process was not found in /proc")?;
     let (started, _) = proc_start_and_parent(pid).ok_or("the app's start time is unreadable")?;
     let start_s = mark / 1000.0 - started;
+    let page: serde_json::Value =
+        serde_json::from_str(app.execute(PAGE_TRACE, &[]).as_str().unwrap_or("{}"))
+            .map_err(err("read the page's start-up trace"))?;
+    let since = |wall_ms: f64| wall_ms - started * 1000.0;
+    let mut stages: Vec<(String, f64)> = rust_stages()
+        .into_iter()
+        .map(|(n, t)| (format!("app: {n}"), since(t)))
+        .collect();
+    for e in page["stages"].as_array().into_iter().flatten() {
+        if let (Some(n), Some(t)) = (e[0].as_str(), e[1].as_f64()) {
+            stages.push((n.to_string(), since(t)));
+        }
+    }
+    stages.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let ipc: Vec<(String, f64, f64)> = page["ipc"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            Some((
+                e[0].as_str()?.to_string(),
+                since(e[1].as_f64()?),
+                e[2].as_f64()?,
+            ))
+        })
+        .collect();
     std::thread::sleep(Duration::from_secs(5));
     let rss_inbox = rss_tree_mb(pid);
+    let maps = smaps_mb(pid);
     app.click("nav-timeline");
     app.wait_for("the Timeline's first page", Duration::from_secs(60), || {
         app.attr("vlist-viewport", "data-top-seq")
@@ -139,7 +266,66 @@ fn one_start(ws: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<Sample, Stri
         start_s,
         rss_inbox,
         rss_timeline,
+        stages,
+        ipc,
+        maps,
     })
+}
+
+/// Prints one start's breakdown to stderr.
+fn print_breakdown(s: &Sample) {
+    for (n, t) in &s.stages {
+        eprintln!("[desktop]   {t:8.0} ms  {n}");
+    }
+    for (c, t, d) in &s.ipc {
+        eprintln!("[desktop]   {t:8.0} ms  ipc {c} answered in {d:.0} ms");
+    }
+    let top: Vec<String> = s
+        .maps
+        .iter()
+        .take(12)
+        .map(|(m, mb)| format!("{m} {mb:.1}"))
+        .collect();
+    eprintln!("[desktop]   RSS by mapping (MB): {}", top.join(", "));
+}
+
+/// The median of each stage (and IPC call) over the starts, in the order of the first start.
+fn breakdown_rows(samples: &[Sample]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let Some(first) = samples.first() else {
+        return rows;
+    };
+    for (name, _) in &first.stages {
+        let v: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.stages.iter().find(|(n, _)| n == name).map(|x| x.1))
+            .collect();
+        rows.push(vec![
+            name.clone(),
+            format!("{:.0} ms", median(&v)),
+            String::new(),
+        ]);
+    }
+    for (name, _, _) in &first.ipc {
+        let at: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.ipc.iter().find(|(n, _, _)| n == name).map(|x| x.1))
+            .collect();
+        let took: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.ipc.iter().find(|(n, _, _)| n == name).map(|x| x.2))
+            .collect();
+        rows.push(vec![
+            format!("IPC `{name}` called"),
+            format!("{:.0} ms", median(&at)),
+            format!("{:.0} ms", median(&took)),
+        ]);
+    }
+    rows.sort_by(|a, b| {
+        let ms = |r: &Vec<String>| r[1].trim_end_matches(" ms").parse::<f64>().unwrap_or(0.0);
+        ms(a).total_cmp(&ms(b))
+    });
+    rows
 }
 
 pub fn run() -> Result<(), String> {
@@ -149,9 +335,16 @@ pub fn run() -> Result<(), String> {
         ));
     }
     let bin = timeline::sibling_bin("OXIDE_REVIEW_BIN", "oxide-review")?;
-    let ws = timeline::workspace()?;
     let dir = tempfile::tempdir().map_err(err("temp dir"))?;
     let xdg = dir.path().join("xdg");
+    // The same app on a workspace holding only what `oxide init` writes: how much of the
+    // start and the memory the million events account for.
+    let small_dir = tempfile::tempdir().map_err(err("temp dir"))?;
+    let small = small_workspace(small_dir.path())?;
+    if std::env::var_os("OXIDE_BENCH_DESKTOP_SMALL").is_some() {
+        return run_small(&small, &xdg, &bin);
+    }
+    let ws = timeline::workspace()?;
     let mut samples = Vec::new();
     for i in 0..STARTS {
         let s = one_start(&ws, &xdg, &bin)?;
@@ -164,12 +357,9 @@ pub fn run() -> Result<(), String> {
             s.rss_timeline.0,
             s.rss_timeline.1
         );
+        print_breakdown(&s);
         samples.push(s);
     }
-    // The same app on a workspace holding only what `oxide init` writes: how much of the
-    // start and the memory the million events account for.
-    let small_dir = tempfile::tempdir().map_err(err("temp dir"))?;
-    let small = small_workspace(small_dir.path())?;
     let mut base = Vec::new();
     for i in 0..BASELINE_STARTS {
         let s = one_start(&small, &xdg, &bin)?;
@@ -180,6 +370,7 @@ pub fn run() -> Result<(), String> {
             s.rss_inbox.0,
             s.rss_inbox.1
         );
+        print_breakdown(&s);
         base.push(s);
     }
     let base_start = median(&base.iter().map(|s| s.start_s).collect::<Vec<_>>());
@@ -203,7 +394,11 @@ pub fn run() -> Result<(), String> {
          counted. The database file was just written, so the page cache is warm (a truly \
          cold disk needs root to drop caches). RSS = `VmRSS`; \"with WebKit\" adds the web \
          content and network processes the app starts. Load average {load} on 2 cores.\n\n\
-         {table}",
+         {table}\n\
+         Where the start goes (1,000,000-event workspace, medians; ms after the app process \
+         started; `app:` stages from the app's log, `page:` ones from the page's performance \
+         timeline, IPC calls from the call to the answer):\n\n{stages}",
+        stages = report::table(&["stage", "at", "took"], &breakdown_rows(&samples)),
         build = timeline::build_of(&bin),
         table = report::table(
             &["measure", "value", "target", ""],
@@ -261,6 +456,44 @@ pub fn run() -> Result<(), String> {
     );
     report::write_section("desktop", &body)?;
     println!("{body}");
+    Ok(())
+}
+
+/// `OXIDE_BENCH_DESKTOP_SMALL=1`: only the workspace of `oxide init`, with the breakdown of
+/// each start, printed (docs/benchmarks.md is not rewritten: its section is about the
+/// 1,000,000-event workspace).
+fn run_small(small: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<(), String> {
+    let mut samples = Vec::new();
+    for i in 0..STARTS {
+        let s = one_start(small, xdg, bin)?;
+        eprintln!(
+            "[desktop] small start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB, timeline {:.0}/{:.0} MB",
+            i + 1,
+            s.start_s,
+            s.rss_inbox.0,
+            s.rss_inbox.1,
+            s.rss_timeline.0,
+            s.rss_timeline.1
+        );
+        print_breakdown(&s);
+        samples.push(s);
+    }
+    let col = |f: &dyn Fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "desktop (small workspace, {} starts, medians; {}; load {}): start → Inbox drawn {:.3} s; \
+         idle RSS on the Inbox {:.0} MB app / {:.0} MB with WebKit; on the Timeline {:.0} / {:.0} MB \
+         (docs/benchmarks.md not rewritten)\n\n{}",
+        STARTS,
+        timeline::build_of(bin),
+        load.split_whitespace().next().unwrap_or("?"),
+        col(&|s| s.start_s),
+        col(&|s| s.rss_inbox.0),
+        col(&|s| s.rss_inbox.1),
+        col(&|s| s.rss_timeline.0),
+        col(&|s| s.rss_timeline.1),
+        report::table(&["stage", "at", "took"], &breakdown_rows(&samples)),
+    );
     Ok(())
 }
 
