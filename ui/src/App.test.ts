@@ -45,7 +45,8 @@ describe('App frame', () => {
     expect(document.activeElement).toBe(screen.getByTestId('view-title'));
     await user.keyboard('{Alt>}2{/Alt}');
     expect(screen.getByTestId('view-title').textContent).toBe('Proposals');
-    expect((await screen.findByTestId('proposals-empty')).textContent).toContain('No proposals yet');
+    // The view is its own chunk, compiled on first import under vitest: allow for that.
+    expect((await screen.findByTestId('proposals-empty', {}, { timeout: 5000 })).textContent).toContain('No proposals yet');
   });
 
   it('moves through the navigation with the arrow keys', async () => {
