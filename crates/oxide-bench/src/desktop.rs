@@ -251,6 +251,21 @@ fn one_start(ws: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<Sample, Stri
             ))
         })
         .collect();
+    // A command called twice (again after the workspace opened) is told apart by its turn.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let ipc = ipc
+        .into_iter()
+        .map(|(c, t, d)| {
+            let n = seen.entry(c.clone()).or_default();
+            *n += 1;
+            let name = if *n == 1 {
+                c
+            } else {
+                format!("{c} (call {n})")
+            };
+            (name, t, d)
+        })
+        .collect();
     std::thread::sleep(Duration::from_secs(5));
     let rss_inbox = rss_tree_mb(pid);
     let maps = smaps_mb(pid);
