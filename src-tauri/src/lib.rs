@@ -36,7 +36,6 @@ pub fn stage(name: &'static str) {
 pub fn run() {
     init_tracing();
     stage("main");
-    choose_renderer();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let request = startup::StartRequest::from_env_and_args(&args);
     tracing::info!(stage = "start", requested = ?request.source(), "OXIDE Review starting");
@@ -135,27 +134,6 @@ pub fn run() {
         tracing::error!(error = %e, "OXIDE Review could not start");
         eprintln!("OXIDE Review could not start: {e}");
         std::process::exit(1);
-    }
-}
-
-/// Sets WebKit's renderer for this machine (`startup::renderer_env`) before GTK starts, while
-/// the process has a single thread (the environment is read by the WebKit processes it spawns).
-fn choose_renderer() {
-    #[cfg(target_os = "linux")]
-    {
-        const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-        let has_render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
-            d.flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-        });
-        let user_chose = std::env::var_os(VAR).is_some();
-        if let Some((key, value)) = startup::renderer_env(user_chose, has_render_node) {
-            std::env::set_var(key, value);
-            tracing::info!(
-                stage = "renderer",
-                "no GPU render node in /dev/dri: WebKit's shared-memory renderer ({key}={value})"
-            );
-        }
     }
 }
 

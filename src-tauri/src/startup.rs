@@ -1,5 +1,4 @@
-//! Which workspace the app opens first, and which WebKit renderer suits the machine. Pure: the
-//! inputs are values, the caller does I/O.
+//! Which workspace the app opens first. Pure: the inputs are values, the caller does I/O.
 //!
 //! Order: `OXIDE_WORKSPACE`, then the first command-line argument, then the most recently
 //! opened workspace that still exists, then the demo workspace (created on first use).
@@ -80,34 +79,9 @@ impl StartRequest {
     }
 }
 
-/// WebKitGTK's DMA-BUF renderer hands GPU buffers from the web process to the app. On a
-/// machine with no GPU render node (`/dev/dri/renderD*`: a VM, a remote or virtual display such
-/// as Xvfb, a container) there is no GPU to hand buffers from: the renderer then runs on Mesa's
-/// software GL (llvmpipe) and costs ~90 MB across the app and the web process for nothing
-/// (`oxide-bench desktop`: 514 -> 420 MB with WebKit). There, and only there, the app asks
-/// WebKit for its shared-memory path (`WEBKIT_DISABLE_DMABUF_RENDERER=1`), unless the user
-/// already chose. With a GPU nothing changes: hardware acceleration stays on.
-pub fn renderer_env(
-    user_chose: bool,
-    has_render_node: bool,
-) -> Option<(&'static str, &'static str)> {
-    (!user_chose && !has_render_node).then_some(("WEBKIT_DISABLE_DMABUF_RENDERER", "1"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dmabuf_renderer_off_only_without_a_gpu_and_without_a_user_choice() {
-        assert_eq!(
-            renderer_env(false, false),
-            Some(("WEBKIT_DISABLE_DMABUF_RENDERER", "1"))
-        );
-        assert_eq!(renderer_env(false, true), None, "a GPU: acceleration stays");
-        assert_eq!(renderer_env(true, false), None, "the user's choice wins");
-        assert_eq!(renderer_env(true, true), None);
-    }
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
