@@ -99,7 +99,17 @@ impl Payload {
     pub fn from_stored(text: &str) -> Payload {
         match serde_json::value::RawValue::from_string(text.to_string()) {
             Ok(raw) => Payload(raw),
-            Err(_) => Payload::from_stored(&Value::String(text.to_string()).to_string()),
+            Err(_) => Payload::not_json(text),
+        }
+    }
+
+    /// A stored text that is not JSON, carried as a JSON string of it.
+    fn not_json(text: &str) -> Payload {
+        let quoted = Value::String(text.to_string()).to_string();
+        match serde_json::value::RawValue::from_string(quoted) {
+            Ok(raw) => Payload(raw),
+            // A JSON string literal is always valid JSON.
+            Err(_) => Payload(Box::<serde_json::value::RawValue>::default()),
         }
     }
 
@@ -114,9 +124,12 @@ impl Payload {
         self.0.get()
     }
 
-    /// The payload parsed (it was checked to be JSON when read).
+    /// The payload parsed. Text the raw check let through but no value can hold (a lone
+    /// surrogate escape, nesting deeper than 128) comes back as a JSON string of the text,
+    /// never as `null`, so a reader looking for a field finds none and says so.
     pub fn value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        serde_json::from_str(self.0.get())
+            .unwrap_or_else(|_| Value::String(self.0.get().to_string()))
     }
 
     /// A string field of an object payload.

@@ -290,17 +290,19 @@ fn first_seq_where(
     };
     // Smallest x in [lo, hi] whose first event at or after x satisfies pred; `lo` is known
     // false, `hi` known true.
+    // Widths in i128: seqs are whatever the file holds (a row at i64::MIN must not overflow).
     let mut halve = false;
-    while hi - lo > 1 {
-        let width = hi - lo;
-        let guess = match (halve, t_lo, t_hi) {
+    while i128::from(hi) - i128::from(lo) > 1 {
+        let width = i128::from(hi) - i128::from(lo);
+        let offset = match (halve, t_lo, t_hi) {
             (false, Some(a), Some(b)) if b > a => {
                 let frac = ((target - a) as f64 / (b - a) as f64).clamp(0.0, 1.0);
-                lo + ((width as f64) * frac).round() as i64
+                ((width as f64) * frac).round() as i128
             }
-            _ => lo + width / 2,
-        }
-        .clamp(lo + 1, hi - 1);
+            _ => width / 2,
+        };
+        // In (lo, hi): fits i64 because lo and hi do.
+        let guess = (i128::from(lo) + offset.clamp(1, width - 1)) as i64;
         match probe(guess)? {
             Some((_, true, n)) => {
                 hi = guess;
@@ -315,7 +317,7 @@ fn first_seq_where(
             }
         }
         // A guess that left more than half the range: halve next time.
-        halve = !halve && (hi - lo) * 2 > width;
+        halve = !halve && (i128::from(hi) - i128::from(lo)) * 2 > width;
     }
     Ok(probe(hi)?.map(|(s, _, _)| s))
 }
@@ -376,7 +378,8 @@ fn resolve(conn: &Connection, f: &TimelineFilter) -> Result<Resolved, AuditError
     if let Some(t) = since {
         let text = f.since.clone().unwrap_or_default();
         match first_seq_where(conn, &t, &text, false)? {
-            Some(s) => lo = s - 1,
+            // The timeline lists seqs from 1 on (`lo` starts at 0).
+            Some(s) => lo = s.saturating_sub(1).max(0),
             None => lo = i64::MAX - 1,
         }
     }
@@ -598,7 +601,10 @@ pub fn query(conn: &Connection, q: &TimelineQuery) -> Result<TimelinePage, Audit
                 // Open at the newest event at or before `t`: read below the first one after it.
                 before = first_seq_where(conn, &at, t, true)?;
             } else {
-                after = Some(first_seq_where(conn, &at, t, false)?.map_or(i64::MAX - 1, |s| s - 1));
+                after = Some(
+                    first_seq_where(conn, &at, t, false)?
+                        .map_or(i64::MAX - 1, |s| s.saturating_sub(1).max(0)),
+                );
             }
         }
         None => {}

@@ -922,3 +922,47 @@ fn time_bounds_are_exact_on_an_uneven_chain() {
         );
     }
 }
+
+/// A row a holder of the database file inserted at the far end of the seq range does not
+/// make the time search overflow (it would panic, or in a release build land anywhere): the
+/// page is still exactly the events in the time range.
+#[test]
+fn a_row_at_the_lowest_seq_does_not_break_the_time_search() {
+    let (_d, store) = store_with(40);
+    store
+        .conn()
+        .execute(
+            "INSERT INTO audit_events (seq, ts, actor, kind, subject, payload, prev, hash) \
+             VALUES (?1, '2025-12-31T00:00:00Z', 'mallory', 'x.y', 's', '{}', NULL, 'h')",
+            [i64::MIN],
+        )
+        .unwrap();
+    let events = all(&store);
+    for since in [
+        "2025-12-30",
+        "2026-01-01T00:10:00Z",
+        "2026-01-01T00:39:00Z",
+        "2027-01-01",
+    ] {
+        let f = TimelineFilter {
+            since: Some(since.into()),
+            ..Default::default()
+        };
+        let mut want = oracle(&events, &f);
+        want.reverse();
+        let got: Vec<i64> = query(
+            store.conn(),
+            &TimelineQuery {
+                filter: f,
+                limit: Some(MAX_LIMIT),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+        assert_eq!(got, want, "since {since}");
+    }
+}
