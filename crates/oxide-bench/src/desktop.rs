@@ -404,9 +404,11 @@ pub fn run() -> Result<(), String> {
          `scripts/bench desktop` under Xvfb; app measured: {build}. Workspace: the timeline \
          benchmark's, {EVENTS} audit events (a proposal-lifecycle mix appended through \
          `audit::append` after `oxide init`, with signed checkpoints). {STARTS} starts; medians. Start = the app process's start time \
-         (`/proc/PID/stat`) to the `oxide:inbox-drawn` mark (the first frame with the Inbox \
-         and the workspace status painted), so the WebDriver chain's own start is not \
-         counted. The database file was just written, so the page cache is warm (a truly \
+         (`/proc/PID/stat`, placed on the wall clock by `/proc/uptime`: `btime` is whole \
+         seconds and made every start read up to 1 s long before) to the `oxide:inbox-drawn` \
+         mark (the second frame after the Inbox's own data — who I am, what waits for me — \
+         was rendered with the workspace status, so a painted frame shows it), so the \
+         WebDriver chain's own start is not counted. The database file was just written, so the page cache is warm (a truly \
          cold disk needs root to drop caches). RSS = `VmRSS`; \"with WebKit\" adds the web \
          content and network processes the app starts. Load average {load} on 2 cores.\n\n\
          {table}\n\
