@@ -92,8 +92,9 @@ pub struct SignedRepo {
     /// Environment for every run (e.g. `OXIDE_LOG=trace`).
     pub env: Vec<(String, String)>,
     /// Who signs on this device (its who-I-am), so the person who proposes unless
-    /// [`Self::import_change`] names one of `persons`: a key in this keyring, no role in the
-    /// registry, so the approvers the policy asks for are never the initiator.
+    /// [`Self::import_change`] names one of `persons`: a key in this keyring, registered as an
+    /// approver (not in `persons`), so the approvers the policy asks for are never the
+    /// initiator.
     pub author: String,
     transcript: std::sync::Mutex<Vec<u8>>,
     _forget_author: Forget,
@@ -153,6 +154,23 @@ impl SignedRepo {
         .unwrap();
         s.run(&["--json", "keys", "generate", "--person", &author], &[])
             .expect(0);
+        // Registered (as an approver: the registry wants a role), since only a key the
+        // committed registry registers to its holder names the initiator (docs/roles.md).
+        s.run(
+            &[
+                "--json",
+                "approvers",
+                "add",
+                "--person",
+                &author,
+                "--name",
+                "author",
+                "--role",
+                "approver",
+            ],
+            &[],
+        )
+        .expect(0);
         // The author is who signs on this device: every proposal made here is theirs.
         who_i_am(&s.repo, Some(&author));
         for (prefix, role) in persons {

@@ -53,13 +53,16 @@ fn pid(name: &str, tag: &str) -> String {
 
 /// A workspace whose committed contract is `checks`, with `team` = (person, role) each given
 /// a keyring key and registered in the committed trust registry.
-/// Also gives an author (no role) a key: the person who proposes when [`validated`] is told
+/// Also gives an author (registered as an approver) a key: the person who proposes when [`validated`] is told
 /// `tester` (see [`author`]), so the approvers a test names are never the initiator.
 fn team_repo(checks: &str, team: &[(&str, &str)]) -> TestRepo {
     let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
     repo.init();
     let author = pid("author", "team");
     keygen(&repo, &author);
+    // Registered: only a key the committed registry registers to its holder names the
+    // initiator (docs/roles.md, "Who initiated a proposal").
+    register(&repo, &author, "approver", None);
     std::fs::write(repo.data.path().join("author"), &author).unwrap();
     std::fs::write(repo.path().join(".oxide/checks.toml"), checks).unwrap();
     for (person, role) in team {
@@ -742,4 +745,54 @@ fn a_key_made_here_after_an_unresolved_proposal_does_not_count() {
     assert_eq!(state(&repo, &id), "validated");
     let v = verify_fails(&repo, &id);
     assert!(v["problems"].to_string().contains("not satisfied"), "{v:#}");
+}
+
+/// A keyring entry alone never makes anyone the initiator: ana (an approver) makes a key
+/// under lee's name with a scratch database (lee's registered key is elsewhere), chooses lee
+/// as who she is and imports a proposal, then chooses herself again and approves. lee's entry
+/// here is not the key the committed registry registers to lee, so nobody is named: ana could
+/// have proposed, and her approval is stored but does not count.
+#[test]
+fn a_key_under_another_persons_name_does_not_make_them_the_initiator() {
+    let ana = pid("ana", "fake");
+    let lee = pid("lee", "fake");
+    let lee_real = pid("leereal", "fake");
+    let _forget = Forget(vec![ana.clone(), lee.clone(), lee_real.clone()]);
+    let repo = team_repo(SANDBOXED, &[(&ana, "approver")]);
+    let _author = Forget(vec![author(&repo)]);
+    // lee's own key, made on lee's device (another database): registered to lee here.
+    let lees_device = TestRepo::with_files(&[("README.md", "# lee\n")]);
+    lees_device.init();
+    let real = keygen(&lees_device, &lee_real);
+    register(&repo, &lee, "lead", Some(real["public"].as_str().unwrap()));
+    commit_all(&repo, "governance: lee");
+    // ana's forgery: a key under lee's name in her keyring, made with a scratch database.
+    let scratch = TestRepo::with_files(&[("README.md", "# scratch\n")]);
+    scratch.init();
+    let fake = keygen(&scratch, &lee);
+    assert_ne!(fake["keyid"], real["keyid"]);
+    oxide_journeys::signing::who_i_am(&repo, Some(&lee));
+    let id = import(&repo, "fake", 3, &"ab".repeat(32), &lee);
+    oxide_journeys::signing::who_i_am(&repo, Some(&ana));
+    repo.oxide(&["--json", "validate", &id]).expect(0);
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let (initiator, could): (Option<String>, Option<String>) = db
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(initiator, None, "lee was named from an unregistered key");
+    let could = could.unwrap();
+    assert!(could.contains(ana.as_str()), "{could}");
+    let r = approve(&repo, &id, &ana);
+    assert_eq!(r["counted"], false, "{r:#}");
+    assert!(
+        r["why"].as_str().unwrap().contains("could have initiated"),
+        "{r:#}"
+    );
+    assert_eq!(r["state"], "validated", "{r:#}");
+    let a = approvals(&repo, &id);
+    assert_eq!(a["tally"]["satisfied"], false, "{a:#}");
 }

@@ -207,11 +207,29 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
     assert_eq!(listed["persons"].as_array().unwrap().len(), 2, "{listed:#}");
 
     // A change to authentication code: the policy makes it high (a lead and an approver).
-    // An author proposes it (a key here, no role, chosen as who signs on this device for the
-    // import): the approver and the lead who sign it are never its initiator.
+    // An author proposes it (a key here, registered as an approver — only a registered key
+    // names the initiator — and chosen as who signs on this device for the import): the
+    // approver and the lead who sign it are never its initiator.
     let author = format!("author-desk-{tag}");
     repo.oxide(&["--json", "keys", "generate", "--person", &author])
         .expect(0);
+    repo.oxide(&[
+        "--json",
+        "approvers",
+        "add",
+        "--person",
+        &author,
+        "--name",
+        "Author",
+        "--role",
+        "approver",
+    ])
+    .expect(0);
+    git(repo.path(), &["add", ".oxide/approvers.toml"]);
+    git(
+        repo.path(),
+        &["commit", "-q", "-m", "approvers: the author"],
+    );
     oxide_journeys::signing::who_i_am(&repo, Some(&author));
     let head = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
     let id = repo.import_bundle(
@@ -233,10 +251,10 @@ fn desktop_approver_and_lead_sign_a_high_risk_proposal_from_their_inbox() {
         .json();
     assert_eq!(d["risk"], "high", "{d:#}");
 
-    // The registry as committed shows in Settings.
+    // The registry as committed shows in Settings (ana, lee and the author).
     app.click("registry-reload");
     app.wait_for("the committed registry", Duration::from_secs(20), || {
-        (app.find_all("registry-person").len() == 2).then_some(())
+        (app.find_all("registry-person").len() == 3).then_some(())
     });
 
     // The approver: her Inbox lists the proposal; her page shows what she signs.

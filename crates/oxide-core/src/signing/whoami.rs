@@ -102,15 +102,23 @@ impl Initiator {
     }
 }
 
-/// PURE: the initiator from the person chosen on this device (`chosen`) and the persons whose
-/// keys this device's keyring holds (`held`): the chosen person when they hold a key here,
-/// else the only holder, else unresolved (every holder could have proposed).
-pub fn resolve_initiator(chosen: Option<&str>, held: &[String]) -> Initiator {
-    if let Some(c) = chosen.filter(|c| held.iter().any(|h| h == c)) {
+/// PURE: the initiator from the person chosen on this device (`chosen`), the persons whose
+/// keys this device's keyring holds (`held`) and those of them whose held key the committed
+/// registry registers to that very person (`registered`): the chosen person when they hold a
+/// registered key here, else the only holder when that holder's key is registered, else
+/// unresolved (every holder could have proposed). A keyring entry alone never names anyone:
+/// anybody can put a key under any person's name into their own keyring.
+pub fn resolve_initiator(
+    chosen: Option<&str>,
+    held: &[String],
+    registered: &[String],
+) -> Initiator {
+    let counts = |p: &str| registered.iter().any(|r| r == p) && held.iter().any(|h| h == p);
+    if let Some(c) = chosen.filter(|c| counts(c)) {
         return Initiator::Person(c.to_string());
     }
     match held {
-        [only] => Initiator::Person(only.clone()),
+        [only] if counts(only) => Initiator::Person(only.clone()),
         _ => {
             let mut all = held.to_vec();
             all.sort();
@@ -120,20 +128,53 @@ pub fn resolve_initiator(chosen: Option<&str>, held: &[String]) -> Initiator {
     }
 }
 
-/// The persons (of `candidates`) whose current key this machine's keyring holds. A keyring
-/// that cannot be reached tells nothing: then every candidate might hold one (returned with
-/// `false`, "not sure").
-pub fn held_persons(candidates: &[String]) -> Result<(Vec<String>, bool), SigningError> {
+/// The persons (of `candidates`) whose current key this machine's keyring holds, each with
+/// that key's keyid. A keyring that cannot be reached tells nothing: then every candidate
+/// might hold one (returned without keyids and with `false`, "not sure").
+pub fn held_keys(candidates: &[String]) -> Result<(Vec<(String, String)>, bool), SigningError> {
     let mut held = Vec::new();
     for p in candidates {
         match super::keys::person_key(p) {
-            Ok(_) => held.push(p.clone()),
+            Ok(k) => held.push((p.clone(), k.keyid().to_string())),
             Err(SigningError::NoKey { .. }) => {}
-            Err(SigningError::NoKeyring { .. }) => return Ok((candidates.to_vec(), false)),
+            Err(SigningError::NoKeyring { .. }) => {
+                return Ok((
+                    candidates
+                        .iter()
+                        .map(|c| (c.clone(), String::new()))
+                        .collect(),
+                    false,
+                ))
+            }
             Err(e) => return Err(e),
         }
     }
     Ok((held, true))
+}
+
+/// The persons (of `candidates`) whose current key this machine's keyring holds. A keyring
+/// that cannot be reached tells nothing: then every candidate might hold one (returned with
+/// `false`, "not sure").
+pub fn held_persons(candidates: &[String]) -> Result<(Vec<String>, bool), SigningError> {
+    let (held, sure) = held_keys(candidates)?;
+    Ok((held.into_iter().map(|(p, _)| p).collect(), sure))
+}
+
+/// PURE: the holders (of `held`, person and keyid) whose held key `registry` registers to
+/// that same person (any standing: a revoked key still says whose it is).
+pub fn registered_holders(
+    held: &[(String, String)],
+    registry: &super::registry::Registry,
+    at: time::OffsetDateTime,
+) -> Vec<String> {
+    held.iter()
+        .filter(|(p, keyid)| {
+            registry
+                .lookup(keyid, at)
+                .is_some_and(|s| s.person == p.as_str())
+        })
+        .map(|(p, _)| p.clone())
+        .collect()
 }
 
 /// Every person this database made a key for (`keys generate`/`rotate`, revoked or not).
@@ -150,30 +191,29 @@ pub fn persons_with_local_keys(conn: &rusqlite::Connection) -> Result<Vec<String
 
 /// The initiator of a proposal made now on this device: [`resolve_initiator`] over the
 /// who-I-am file and the persons (of this database's keys and the committed registry) whose
-/// keys this keyring holds. Never the actor. Only the persons this workspace knows are
+/// keys this keyring holds; only a held key the committed registry registers to its person
+/// can name that person. Never the actor. Only the persons this workspace knows are
 /// looked up, so a workspace without keys or registry never touches the keyring.
 pub fn initiator_here(ws: &crate::Workspace) -> Result<Initiator, crate::Error> {
+    let registry = super::registry::Registry::committed(ws)?;
     let mut candidates = persons_with_local_keys(ws.store().conn())?;
-    candidates.extend(
-        super::registry::Registry::committed(ws)?
-            .persons
-            .iter()
-            .map(|p| p.id.clone()),
-    );
+    candidates.extend(registry.persons.iter().map(|p| p.id.clone()));
     candidates.sort();
     candidates.dedup();
     if candidates.is_empty() {
         return Ok(Initiator::Unresolved(Vec::new()));
     }
-    let (held, sure) = held_persons(&candidates)?;
+    let (held, sure) = held_keys(&candidates)?;
+    let persons: Vec<String> = held.iter().map(|(p, _)| p.clone()).collect();
     if !sure {
-        return Ok(Initiator::Unresolved(held));
+        return Ok(Initiator::Unresolved(persons));
     }
+    let registered = registered_holders(&held, &registry, time::OffsetDateTime::now_utc());
     let chosen = match default_file() {
         Some(f) => read(&f)?,
         None => None,
     };
-    Ok(resolve_initiator(chosen.as_deref(), &held))
+    Ok(resolve_initiator(chosen.as_deref(), &persons, &registered))
 }
 
 #[cfg(test)]
@@ -186,32 +226,103 @@ mod tests {
 
     #[test]
     fn the_initiator_is_a_person_holding_a_key_here_never_a_name() {
+        let reg = v(&["ana", "lee"]);
         // who-I-am names a holder: that person, even with several keys here.
         assert_eq!(
-            resolve_initiator(Some("ana"), &v(&["ana", "lee"])),
+            resolve_initiator(Some("ana"), &v(&["ana", "lee"]), &reg),
             Initiator::Person("ana".into())
         );
         // The only holder.
         assert_eq!(
-            resolve_initiator(None, &v(&["lee"])),
+            resolve_initiator(None, &v(&["lee"]), &reg),
             Initiator::Person("lee".into())
         );
         // who-I-am naming someone without a key here is not believed.
         assert_eq!(
-            resolve_initiator(Some("nobody"), &v(&["lee"])),
+            resolve_initiator(Some("nobody"), &v(&["lee"]), &reg),
             Initiator::Person("lee".into())
         );
         assert_eq!(
-            resolve_initiator(Some("nobody"), &v(&["lee", "ana"])),
+            resolve_initiator(Some("nobody"), &v(&["lee", "ana"]), &reg),
             Initiator::Unresolved(v(&["ana", "lee"]))
         );
         // Several holders and nobody chosen, or no holder at all: unresolved.
         assert_eq!(
-            resolve_initiator(None, &v(&["lee", "ana"])),
+            resolve_initiator(None, &v(&["lee", "ana"]), &reg),
             Initiator::Unresolved(v(&["ana", "lee"]))
         );
-        assert_eq!(resolve_initiator(None, &[]), Initiator::Unresolved(vec![]));
-        assert_eq!(resolve_initiator(Some("ana"), &[]).person(), None);
+        assert_eq!(
+            resolve_initiator(None, &[], &reg),
+            Initiator::Unresolved(vec![])
+        );
+        assert_eq!(resolve_initiator(Some("ana"), &[], &reg).person(), None);
+    }
+
+    #[test]
+    fn a_keyring_entry_the_registry_does_not_register_names_nobody() {
+        // ana (registered) made a key under lee's name in her own keyring and chose lee:
+        // lee's entry is not registered to lee, so nobody is named and ana is a candidate.
+        assert_eq!(
+            resolve_initiator(Some("lee"), &v(&["ana", "lee"]), &v(&["ana"])),
+            Initiator::Unresolved(v(&["ana", "lee"]))
+        );
+        // The only holder, unregistered: nobody.
+        assert_eq!(
+            resolve_initiator(None, &v(&["lee"]), &[]),
+            Initiator::Unresolved(v(&["lee"]))
+        );
+        assert_eq!(
+            resolve_initiator(Some("lee"), &v(&["lee"]), &[]),
+            Initiator::Unresolved(v(&["lee"]))
+        );
+        // Registered names a holder only while that holder holds the key here.
+        assert_eq!(
+            resolve_initiator(Some("lee"), &v(&["ana"]), &v(&["lee", "ana"])),
+            Initiator::Person("ana".into())
+        );
+
+        // registered_holders: the held key's keyid must be registered to that same person.
+        let (ana, lee, other) = (
+            crate::signing::SecretKey::generate(),
+            crate::signing::SecretKey::generate(),
+            crate::signing::SecretKey::generate(),
+        );
+        let text = format!(
+            "[[person]]\nid = \"ana\"\nname = \"Ana\"\nroles = [\"approver\"]\n\
+             [[person.keys]]\npublic = \"{}\"\nvalid_from = \"2026-01-01T00:00:00Z\"\n\
+             [[person]]\nid = \"lee\"\nname = \"Lee\"\nroles = [\"lead\"]\n\
+             [[person.keys]]\npublic = \"{}\"\nvalid_from = \"2026-01-01T00:00:00Z\"\n",
+            ana.openssh_public("ana"),
+            lee.openssh_public("lee"),
+        );
+        let reg = super::super::registry::Registry::parse("t.toml", &text).unwrap();
+        let at = time::macros::datetime!(2026-03-01 00:00 UTC);
+        let held = |xs: &[(&str, &crate::signing::SecretKey)]| -> Vec<(String, String)> {
+            xs.iter()
+                .map(|(p, k)| (p.to_string(), k.keyid().to_string()))
+                .collect()
+        };
+        assert_eq!(
+            registered_holders(&held(&[("ana", &ana), ("lee", &lee)]), &reg, at),
+            v(&["ana", "lee"])
+        );
+        // A fresh key under lee's name, or ana's key filed under lee: not lee's.
+        assert_eq!(
+            registered_holders(&held(&[("ana", &ana), ("lee", &other)]), &reg, at),
+            v(&["ana"])
+        );
+        assert_eq!(
+            registered_holders(&held(&[("lee", &ana)]), &reg, at),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            registered_holders(
+                &held(&[("lee", &lee)]),
+                &super::super::registry::Registry::empty(),
+                at
+            ),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
