@@ -796,3 +796,50 @@ fn a_key_under_another_persons_name_does_not_make_them_the_initiator() {
     let a = approvals(&repo, &id);
     assert_eq!(a["tally"]["satisfied"], false, "{a:#}");
 }
+
+/// A local user with the database file erases who initiated a proposal, so that the author's
+/// own approval would count: the trigger refuses the edit; with the trigger dropped, the row
+/// no longer matches the admission's audit event, so approving is refused as tampered (exit
+/// 3, nothing stored or changed) and the tally reports the edit.
+#[test]
+fn an_initiator_erased_in_the_database_is_caught() {
+    let ana = pid("ana", "erase");
+    let _forget = Forget(vec![ana.clone()]);
+    let repo = team_repo(SANDBOXED, &[(&ana, "approver")]);
+    let author = author(&repo);
+    let _author = Forget(vec![author.clone()]);
+    let id = validated(&repo, "erase", 3, &"ab".repeat(32), "tester");
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let erase = "UPDATE proposals SET initiator = NULL, initiator_candidates = NULL WHERE id = ?1";
+    let refused = db.execute(erase, [&id]).unwrap_err().to_string();
+    assert!(refused.contains("fixed at admission"), "{refused}");
+    db.execute_batch("DROP TRIGGER IF EXISTS proposals_initiator_fixed;")
+        .unwrap();
+    assert_eq!(db.execute(erase, [&id]).unwrap(), 1);
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide(&["--json", "approve", &id, "--person", &author])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_TAMPERED", "{}", r.stdout);
+        assert!(r.stdout.contains("database was edited"), "{}", r.stdout);
+    });
+    let a = approvals(&repo, &id);
+    assert!(
+        a["problems"].to_string().contains("admission recorded"),
+        "{a:#}"
+    );
+    assert_eq!(a["tally"]["satisfied"], false, "{a:#}");
+    // Another person is named instead: caught the same way.
+    db.execute(
+        "UPDATE proposals SET initiator = ?2 WHERE id = ?1",
+        rusqlite::params![id, ana],
+    )
+    .unwrap();
+    unchanged_after(&repo, &id, || {
+        let r = repo
+            .oxide(&["--json", "approve", &id, "--person", &author])
+            .expect(3);
+        assert_eq!(r.error_code(), "APPROVAL_TAMPERED", "{}", r.stdout);
+    });
+    assert_eq!(state(&repo, &id), "validated");
+}

@@ -130,19 +130,24 @@ fn checks_digest(checks: &[crate::checks::validate::StoredCheck]) -> Result<Stri
     Ok(canon::digest(&v)?)
 }
 
-/// Who may not count as having created proposal `id`: `(initiator, could_have_initiated)`
-/// (docs/roles.md, "Who initiated a proposal").
-fn creators(conn: &rusqlite::Connection, id: &str) -> Result<(Option<String>, Vec<String>), Error> {
-    Ok(match workflow::rows::initiator_record(conn, id)? {
-        Some(crate::signing::whoami::Initiator::Person(p)) => (Some(p), Vec::new()),
+/// Who may not count as having created proposal `id`: `(initiator, could_have_initiated,
+/// problem)` (docs/roles.md, "Who initiated a proposal"), from the admission's audit event
+/// (`workflow::rows::checked_initiator`); `problem` when the proposal row was edited.
+fn creators(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> Result<(Option<String>, Vec<String>, Option<String>), Error> {
+    let (recorded, problem) = workflow::rows::checked_initiator(conn, id)?;
+    Ok(match recorded {
+        Some(crate::signing::whoami::Initiator::Person(p)) => (Some(p), Vec::new(), problem),
         Some(crate::signing::whoami::Initiator::Unresolved(held)) => {
             let mut all = held;
             all.extend(crate::signing::whoami::persons_with_local_keys(conn)?);
             all.sort();
             all.dedup();
-            (None, all)
+            (None, all, problem)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), problem),
     })
 }
 
@@ -197,7 +202,8 @@ pub fn current(ws: &Workspace, id: &str) -> Result<Facts, Error> {
         row.skill_id.as_deref().unwrap_or(&row.bundle.skill_digest),
     )?
     .map(|s| s.submitted_by);
-    let (initiator, could_have_initiated) = creators(conn, &row.id)?;
+    let (initiator, could_have_initiated, edited) = creators(conn, &row.id)?;
+    problems.extend(edited);
     Ok(Facts {
         current: Current {
             proposal_id: row.id.clone(),
@@ -452,7 +458,10 @@ pub fn status(ws: &Workspace, id: &str) -> Result<ApprovalsReport, Error> {
         Err(e) => return Err(e),
     };
     // Without trustworthy facts every approval is judged against facts that match nothing.
-    let (initiator, could_have_initiated) = creators(conn, &row.id)?;
+    let (initiator, could_have_initiated, edited) = creators(conn, &row.id)?;
+    if facts.is_none() {
+        problems.extend(edited);
+    }
     let judged = facts.clone().unwrap_or_else(|| Facts {
         current: Current {
             proposal_id: row.id.clone(),

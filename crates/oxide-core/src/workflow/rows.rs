@@ -165,6 +165,58 @@ pub fn initiator_record(conn: &Connection, id: &str) -> Result<Option<Initiator>
     })
 }
 
+/// The initiator as the proposal's admission recorded it in its audit event (`workflow.admit`,
+/// `inputs.initiator`; hash-chained, so an edit shows), checked against the row: `(initiator,
+/// problem)`. The initiator is the audit copy when there is one, else the row's (a proposal
+/// admitted before the audit event carried it). `problem` says how the row's `initiator` /
+/// `initiator_candidates` differ from the admission's (an edited database).
+pub fn checked_initiator(
+    conn: &Connection,
+    id: &str,
+) -> Result<(Option<Initiator>, Option<String>), WorkflowError> {
+    let row = initiator_record(conn, id)?;
+    let admitted = crate::audit::for_subject(conn, id)?
+        .into_iter()
+        .find(|e| e.kind == "workflow.admit");
+    let Some(recorded) =
+        admitted.and_then(|e| e.payload.value()["inputs"].get("initiator").cloned())
+    else {
+        return Ok((row, None));
+    };
+    let from_event = match &recorded {
+        serde_json::Value::String(p) => Some(Initiator::Person(p.clone())),
+        serde_json::Value::Object(o) => o
+            .get("unresolved")
+            .and_then(|c| serde_json::from_value::<Vec<String>>(c.clone()).ok())
+            .map(Initiator::Unresolved),
+        _ => None,
+    };
+    let Some(admitted) = from_event else {
+        return Ok((
+            row,
+            Some(format!(
+                "the admission of proposal {id} recorded an initiator that cannot be read ({recorded})"
+            )),
+        ));
+    };
+    let problem = (row.as_ref() != Some(&admitted)).then(|| {
+        format!(
+            "the proposal row names {} as who initiated proposal {id}, but its admission recorded {} (the database was edited)",
+            describe(row.as_ref()),
+            describe(Some(&admitted))
+        )
+    });
+    Ok((Some(admitted), problem))
+}
+
+fn describe(i: Option<&Initiator>) -> String {
+    match i {
+        Some(Initiator::Person(p)) => format!("'{p}'"),
+        Some(Initiator::Unresolved(c)) => format!("nobody (could have: {})", c.join(", ")),
+        None => "nobody at all".into(),
+    }
+}
+
 /// A state change of one row: from, to, and the codes it sets (each only when given, so a
 /// denial's `policy_reason_code` never overwrites `failure_reason_code`).
 pub(crate) struct StateChange<'a> {
