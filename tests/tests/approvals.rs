@@ -843,3 +843,43 @@ fn an_initiator_erased_in_the_database_is_caught() {
     });
     assert_eq!(state(&repo, &id), "validated");
 }
+
+/// Proposed while this workspace knew nobody (no registry committed, ana's key made with
+/// another database), so unresolved with no candidate; then ana is registered with that key.
+/// She is in today's registry and her key is in this keyring: she could have proposed, so her
+/// approval does not count — hiding the registry when proposing, or registering after, never
+/// launders one's own proposal.
+#[test]
+fn registering_after_an_unresolved_proposal_does_not_make_the_holder_count() {
+    let ana = pid("ana", "hidden");
+    let _forget = Forget(vec![ana.clone()]);
+    let repo = TestRepo::with_files(&[("README.md", "# test\n"), ("src/a.txt", "a\n")]);
+    repo.init();
+    std::fs::write(repo.path().join(".oxide/checks.toml"), SANDBOXED).unwrap();
+    commit_all(&repo, "governance: checks");
+    let elsewhere = TestRepo::with_files(&[("README.md", "# elsewhere\n")]);
+    elsewhere.init();
+    let k = keygen(&elsewhere, &ana);
+    let id = import(&repo, "hidden", 3, &"ab".repeat(32), &ana);
+    let db = rusqlite::Connection::open(repo.db()).unwrap();
+    let (initiator, could): (Option<String>, String) = db
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((initiator, could.as_str()), (None, "[]"));
+    register(&repo, &ana, "approver", Some(k["public"].as_str().unwrap()));
+    commit_all(&repo, "governance: ana");
+    repo.oxide(&["--json", "validate", &id]).expect(0);
+    let r = approve(&repo, &id, &ana);
+    assert_eq!(r["counted"], false, "{r:#}");
+    assert!(
+        r["why"].as_str().unwrap().contains("could have initiated"),
+        "{r:#}"
+    );
+    assert_eq!(state(&repo, &id), "validated");
+    let a = approvals(&repo, &id);
+    assert_eq!(a["tally"]["satisfied"], false, "{a:#}");
+}

@@ -132,17 +132,28 @@ fn checks_digest(checks: &[crate::checks::validate::StoredCheck]) -> Result<Stri
 
 /// Who may not count as having created proposal `id`: `(initiator, could_have_initiated,
 /// problem)` (docs/roles.md, "Who initiated a proposal"), from the admission's audit event
-/// (`workflow::rows::checked_initiator`); `problem` when the proposal row was edited.
+/// (`workflow::rows::checked_initiator`); `problem` when the proposal row was edited. For an
+/// unresolved proposal, everyone who held a key on the proposing device then, everyone with a
+/// key made in this database, and every person of today's committed registry whose key this
+/// keyring holds (a registry hidden when proposing, or a registration made after, changes
+/// nothing).
 fn creators(
-    conn: &rusqlite::Connection,
+    ws: &Workspace,
     id: &str,
 ) -> Result<(Option<String>, Vec<String>, Option<String>), Error> {
+    let conn = ws.store().conn();
     let (recorded, problem) = workflow::rows::checked_initiator(conn, id)?;
     Ok(match recorded {
         Some(crate::signing::whoami::Initiator::Person(p)) => (Some(p), Vec::new(), problem),
         Some(crate::signing::whoami::Initiator::Unresolved(held)) => {
             let mut all = held;
             all.extend(crate::signing::whoami::persons_with_local_keys(conn)?);
+            let registered: Vec<String> = Registry::committed(ws)?
+                .persons
+                .iter()
+                .map(|p| p.id.clone())
+                .collect();
+            all.extend(crate::signing::whoami::held_persons(&registered)?.0);
             all.sort();
             all.dedup();
             (None, all, problem)
@@ -202,7 +213,7 @@ pub fn current(ws: &Workspace, id: &str) -> Result<Facts, Error> {
         row.skill_id.as_deref().unwrap_or(&row.bundle.skill_digest),
     )?
     .map(|s| s.submitted_by);
-    let (initiator, could_have_initiated, edited) = creators(conn, &row.id)?;
+    let (initiator, could_have_initiated, edited) = creators(ws, &row.id)?;
     problems.extend(edited);
     Ok(Facts {
         current: Current {
@@ -458,7 +469,7 @@ pub fn status(ws: &Workspace, id: &str) -> Result<ApprovalsReport, Error> {
         Err(e) => return Err(e),
     };
     // Without trustworthy facts every approval is judged against facts that match nothing.
-    let (initiator, could_have_initiated, edited) = creators(conn, &row.id)?;
+    let (initiator, could_have_initiated, edited) = creators(ws, &row.id)?;
     if facts.is_none() {
         problems.extend(edited);
     }
