@@ -1519,6 +1519,10 @@ fn a_publication_naming_another_initiator_is_refused_and_nothing_applied() {
     let t = team();
     let id = validated_on_c1(&t);
     let db1 = rusqlite::Connection::open(t.c1.db()).unwrap();
+    // A forging device: its database file edited (the trigger that fixes the initiator at
+    // admission dropped first).
+    db1.execute_batch("DROP TRIGGER IF EXISTS proposals_initiator_fixed;")
+        .unwrap();
     let on_c1 = |sql: &str, named: Option<&str>| {
         db1.execute(sql, rusqlite::params![named, id]).unwrap();
     };
@@ -1555,10 +1559,11 @@ fn a_publication_naming_another_initiator_is_refused_and_nothing_applied() {
         );
     }
     // Not resolved on clone 1 (`null`): clone 2 takes clone 1's endorsed person, the author,
-    // never its own actor; the approver's approval then counts there.
+    // never its own actor; the approver's approval then counts there. (Approved on clone 1
+    // while its row still matches the admission: an edited row refuses approving there.)
     on_c1(
-        "UPDATE proposals SET initiator = ?1, initiator_candidates = '[]' WHERE id = ?2",
-        None,
+        "UPDATE proposals SET initiator = ?1, initiator_candidates = NULL WHERE id = ?2",
+        Some(t.author.as_str()),
     );
     ox(
         &t.c1,
@@ -1566,6 +1571,10 @@ fn a_publication_naming_another_initiator_is_refused_and_nothing_applied() {
         &t.approver,
     )
     .expect(0);
+    on_c1(
+        "UPDATE proposals SET initiator = ?1, initiator_candidates = '[]' WHERE id = ?2",
+        None,
+    );
     sync(&t.c1, &t.approver);
     let s2 = sync(&t.c2, &t.lead);
     assert_eq!(s2["received"]["proposals"], json!([id]), "{s2:#}");
@@ -1585,4 +1594,49 @@ fn a_publication_naming_another_initiator_is_refused_and_nothing_applied() {
         t.approver.as_str(),
         "{a:#}"
     );
+}
+
+/// A device holding the author's and the approver's keys cannot tell which of them proposed
+/// (no who-I-am): it publishes no initiator but both candidates, and endorsed as the author,
+/// the receiver records the proposal unresolved with both — the approver's approval does not
+/// count there, where it would if the receiver named the endorsed author alone.
+#[test]
+fn an_unresolved_proposal_keeps_its_candidates_through_sync() {
+    let t = team();
+    who_i_am(&t.c1, None);
+    let id = validated_on_c1(&t);
+    let db1 = rusqlite::Connection::open(t.c1.db()).unwrap();
+    let could: String = db1
+        .query_row(
+            "SELECT initiator_candidates FROM proposals WHERE id = ?1 AND initiator IS NULL",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(could.contains(t.approver.as_str()), "{could}");
+    ox(&t.c1, &["--json", "sync", "--person", &t.author], &t.author).expect(0);
+    let s2 = sync(&t.c2, &t.lead);
+    assert_eq!(s2["received"]["proposals"], json!([id]), "{s2:#}");
+    let db2 = rusqlite::Connection::open(t.c2.db()).unwrap();
+    let (initiator, could2): (Option<String>, Option<String>) = db2
+        .query_row(
+            "SELECT initiator, initiator_candidates FROM proposals WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(initiator, None, "the endorsed person alone was named");
+    let could2 = could2.unwrap();
+    assert!(
+        could2.contains(t.approver.as_str()) && could2.contains(t.author.as_str()),
+        "{could2}"
+    );
+    let r = ox(
+        &t.c2,
+        &["--json", "approve", &id, "--person", &t.approver],
+        &t.approver,
+    )
+    .expect(0)
+    .json();
+    assert_eq!(r["counted"], false, "{r:#}");
 }

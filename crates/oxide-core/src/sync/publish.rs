@@ -30,8 +30,14 @@ pub struct Publication {
     pub proposal: String,
     pub digest: String,
     pub branch_commit: String,
-    /// Who created the proposal (the two-person rule keeps them from approving it).
+    /// Who created the proposal (the two-person rule keeps them from approving it); `None`
+    /// when no single person was resolved on this device (or the proposal was admitted before
+    /// the initiator was recorded).
     pub initiator: Option<String>,
+    /// When no single person was resolved here: the persons who could have proposed (whose
+    /// keys this device held then). Receivers exclude them and the endorsed person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator_candidates: Option<Vec<String>>,
     /// The bundle signature by the device's instance key (`signing::bundle_sig`).
     pub instance_keyid: String,
     pub bundle_signature: String,
@@ -123,13 +129,28 @@ pub fn publish(ws: &Workspace, repo: &git2::Repository, me: &Endorsed) -> Result
                 format!("{dir}/bundle.json"),
                 canon::canonical_bytes(&row.bundle)?,
             );
-            // The initiator resolved here (`null` when no single person was): receivers
-            // take this device's endorsed person and refuse any other name.
+            // The initiator resolved here: receivers take this device's endorsed person and
+            // refuse any other name. Unresolved here: no name, and the candidates, all of whom
+            // receivers exclude with the endorsed person. Admitted before the initiator was
+            // recorded (its row holds the old audit actor, which receivers would refuse): no
+            // name, so receivers take the endorsed person.
+            let (initiator, initiator_candidates) =
+                match crate::workflow::rows::initiator_record(conn, &row.id)? {
+                    Some(signing::whoami::Initiator::Person(p)) => {
+                        match crate::workflow::rows::admitted_initiator(conn, &row.id)? {
+                            Some(_) => (Some(p), None),
+                            None => (None, None),
+                        }
+                    }
+                    Some(signing::whoami::Initiator::Unresolved(c)) => (None, Some(c)),
+                    None => (None, None),
+                };
             let publication = Publication {
                 proposal: row.id.clone(),
                 digest: row.digest.clone(),
                 branch_commit: branch.head_commit.clone(),
-                initiator: crate::workflow::rows::initiator(conn, &row.id)?,
+                initiator,
+                initiator_candidates,
                 instance_keyid: sig.keyid.clone(),
                 bundle_signature: sig.signature.clone(),
             };

@@ -471,7 +471,9 @@ impl<'r> Receiver<'r> {
         // The initiator is the publishing device's endorsed person (its endorsement verified
         // before anything of it was read), never the publication's word: a device stating
         // another person (or naming the lead, so the lead's approval would silently stop
-        // counting) is refused. `null` (not resolved on that device) is its endorsed person.
+        // counting) is refused. `null` (not resolved on that device) is its endorsed person;
+        // with candidates (several persons' keys there), unresolved here too: the candidates
+        // and the endorsed person all could have proposed.
         let initiator = d.endorsed.person.clone();
         if let Some(stated) = publication.initiator.as_deref() {
             if stated != initiator {
@@ -491,7 +493,8 @@ impl<'r> Receiver<'r> {
         let admitted =
             ws.store_mut()
                 .write(|tx| -> Result<Result<(), (&'static str, String)>, Error> {
-                    let who = crate::signing::whoami::Initiator::Person(initiator.clone());
+                    let who =
+                        received_initiator(&initiator, publication.initiator_candidates.as_deref());
                     if let Err(e) = workflow::admit(tx, &bundle, &who, &Stamp::new(&actor, &ts)) {
                         return Ok(Err((refusal::BUNDLE_INVALID, e.to_string())));
                     }
@@ -926,4 +929,58 @@ fn check_manifest(d: &Endorsed, files: &Files) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// PURE: who initiated a received proposal, from the publishing device's endorsed person and
+/// the candidates it published (docs/roles.md, "Who initiated a proposal"): the endorsed
+/// person, unless the device could not tell which of several persons proposed — then
+/// unresolved, the candidates and the endorsed person all excluded.
+pub fn received_initiator(
+    endorsed: &str,
+    candidates: Option<&[String]>,
+) -> crate::signing::whoami::Initiator {
+    use crate::signing::whoami::Initiator;
+    let mut all: Vec<String> = candidates.unwrap_or_default().to_vec();
+    all.push(endorsed.to_string());
+    all.sort();
+    all.dedup();
+    match all.as_slice() {
+        [only] => Initiator::Person(only.clone()),
+        _ => Initiator::Unresolved(all),
+    }
+}
+
+#[cfg(test)]
+mod initiator_tests {
+    use super::received_initiator;
+    use crate::signing::whoami::Initiator;
+
+    #[test]
+    fn published_candidates_stay_unresolved_with_the_endorsed_person() {
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // Resolved there (no candidates published), or old publishers: the endorsed person.
+        assert_eq!(
+            received_initiator("lee", None),
+            Initiator::Person("lee".into())
+        );
+        // Several keys there: a device endorsed as lee holding ana's key too never makes
+        // lee alone the initiator (ana's approval would count).
+        assert_eq!(
+            received_initiator("lee", Some(&v(&["ana", "lee"]))),
+            Initiator::Unresolved(v(&["ana", "lee"]))
+        );
+        assert_eq!(
+            received_initiator("lee", Some(&v(&["ana"]))),
+            Initiator::Unresolved(v(&["ana", "lee"]))
+        );
+        // Nobody but the endorsed person could have proposed: that person.
+        assert_eq!(
+            received_initiator("lee", Some(&[])),
+            Initiator::Person("lee".into())
+        );
+        assert_eq!(
+            received_initiator("lee", Some(&v(&["lee"]))),
+            Initiator::Person("lee".into())
+        );
+    }
 }

@@ -175,23 +175,10 @@ pub fn checked_initiator(
     id: &str,
 ) -> Result<(Option<Initiator>, Option<String>), WorkflowError> {
     let row = initiator_record(conn, id)?;
-    let admitted = crate::audit::for_subject(conn, id)?
-        .into_iter()
-        .find(|e| e.kind == "workflow.admit");
-    let Some(recorded) =
-        admitted.and_then(|e| e.payload.value()["inputs"].get("initiator").cloned())
-    else {
+    let Some(recorded) = admission_record(conn, id)? else {
         return Ok((row, None));
     };
-    let from_event = match &recorded {
-        serde_json::Value::String(p) => Some(Initiator::Person(p.clone())),
-        serde_json::Value::Object(o) => o
-            .get("unresolved")
-            .and_then(|c| serde_json::from_value::<Vec<String>>(c.clone()).ok())
-            .map(Initiator::Unresolved),
-        _ => None,
-    };
-    let Some(admitted) = from_event else {
+    let Some(admitted) = parse_admitted(&recorded) else {
         return Ok((
             row,
             Some(format!(
@@ -207,6 +194,37 @@ pub fn checked_initiator(
         )
     });
     Ok((Some(admitted), problem))
+}
+
+/// The initiator as the admission's audit event recorded it (`None`: a proposal admitted
+/// before the event carried it, or an event that cannot be read — see [`checked_initiator`]).
+pub fn admitted_initiator(conn: &Connection, id: &str) -> Result<Option<Initiator>, WorkflowError> {
+    Ok(admission_record(conn, id)?
+        .as_ref()
+        .and_then(parse_admitted))
+}
+
+/// `inputs.initiator` of the proposal's `workflow.admit` audit event, as stored.
+fn admission_record(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<serde_json::Value>, WorkflowError> {
+    Ok(crate::audit::for_subject(conn, id)?
+        .into_iter()
+        .find(|e| e.kind == "workflow.admit")
+        .and_then(|e| e.payload.value()["inputs"].get("initiator").cloned()))
+}
+
+/// PURE: `"person"` or `{"unresolved": [...]}` (what `workflow::admit` writes).
+fn parse_admitted(recorded: &serde_json::Value) -> Option<Initiator> {
+    match recorded {
+        serde_json::Value::String(p) => Some(Initiator::Person(p.clone())),
+        serde_json::Value::Object(o) => o
+            .get("unresolved")
+            .and_then(|c| serde_json::from_value::<Vec<String>>(c.clone()).ok())
+            .map(Initiator::Unresolved),
+        _ => None,
+    }
 }
 
 fn describe(i: Option<&Initiator>) -> String {
