@@ -130,6 +130,9 @@ fn checks_digest(checks: &[crate::checks::validate::StoredCheck]) -> Result<Stri
     Ok(canon::digest(&v)?)
 }
 
+/// `(initiator, could_have_initiated, problem)`, see [`creators`].
+type Creators = (Option<String>, Vec<String>, Option<String>);
+
 /// Who may not count as having created proposal `id`: `(initiator, could_have_initiated,
 /// problem)` (docs/roles.md, "Who initiated a proposal"), from the admission's audit event
 /// (`workflow::rows::checked_initiator`); `problem` when the proposal row was edited. For an
@@ -137,10 +140,7 @@ fn checks_digest(checks: &[crate::checks::validate::StoredCheck]) -> Result<Stri
 /// key made in this database, and every person of today's committed registry whose key this
 /// keyring holds (a registry hidden when proposing, or a registration made after, changes
 /// nothing).
-fn creators(
-    ws: &Workspace,
-    id: &str,
-) -> Result<(Option<String>, Vec<String>, Option<String>), Error> {
+fn creators(ws: &Workspace, id: &str) -> Result<Creators, Error> {
     let conn = ws.store().conn();
     let (recorded, problem) = workflow::rows::checked_initiator(conn, id)?;
     Ok(match recorded {
