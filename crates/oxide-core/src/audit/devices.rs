@@ -611,36 +611,19 @@ pub fn device_page(
     events.truncate(limit as usize);
     let above = dev_exists(conn, device, &r, hi.saturating_sub(1), r.hi)?;
     let below = dev_exists(conn, device, &r, r.lo, lo.saturating_add(1))?;
-    let (has_newer, has_older) = if desc {
-        (above, overflow || below)
-    } else {
-        (overflow || above, below)
-    };
-    let seqs = events.iter().map(|e| e.seq);
-    let (min_seq, max_seq) = (seqs.clone().min(), seqs.max());
-    if desc != newest_first {
-        events.reverse();
-    }
-    let (newer_cursor, older_cursor) = match (max_seq, min_seq) {
-        (Some(max), Some(min)) => (Some(max), Some(min)),
-        _ => (
-            (hi != i64::MAX).then(|| hi - 1),
-            (lo > 0 && lo < i64::MAX - 1).then(|| lo + 1),
-        ),
-    };
-    let anchor = if q.jump.is_some() {
-        events.first().map(|e| e.seq)
-    } else {
-        None
-    };
-    Ok(TimelinePage {
+    Ok(super::timeline::assemble_page(
         events,
-        has_newer,
-        has_older,
-        newer_cursor,
-        older_cursor,
-        anchor,
-    })
+        super::timeline::PageEdges {
+            overflow,
+            above,
+            below,
+            desc,
+            newest_first,
+            lo,
+            hi,
+            jumping: q.jump.is_some(),
+        },
+    ))
 }
 
 /// How many of `device`'s imported events match `filter` (the Timeline's count and

@@ -616,41 +616,75 @@ pub fn query(conn: &Connection, q: &TimelineQuery) -> Result<TimelinePage, Audit
         (None, Some(_)) => true,
         _ => newest_first,
     };
-    let (mut events, overflow) = fetch(conn, &r, lo, hi, desc, limit)?;
+    let (events, overflow) = fetch(conn, &r, lo, hi, desc, limit)?;
     // Beyond the page in the reading direction: the extra row; behind the start: a probe of
     // the rest of the window (events at or above `hi`, at or below `lo`).
     let above = exists(conn, &r, hi.saturating_sub(1), r.hi)?;
     let below = exists(conn, &r, r.lo, lo.saturating_add(1))?;
-    let (has_newer, has_older) = if desc {
-        (above, overflow || below)
+    Ok(assemble_page(
+        events,
+        PageEdges {
+            overflow,
+            above,
+            below,
+            desc,
+            newest_first,
+            lo,
+            hi,
+            jumping,
+        },
+    ))
+}
+
+/// What a page read found around itself, to turn its rows into a [`TimelinePage`].
+pub(super) struct PageEdges {
+    /// A row past the page in the reading direction exists.
+    pub overflow: bool,
+    /// Matching events at or above `hi` / at or below `lo` exist.
+    pub above: bool,
+    pub below: bool,
+    /// The rows were read newest first.
+    pub desc: bool,
+    pub newest_first: bool,
+    /// The exclusive seq window read.
+    pub lo: i64,
+    pub hi: i64,
+    pub jumping: bool,
+}
+
+/// The page in reading order with its flags and cursors (this device's chain and a synced
+/// device's alike).
+pub(super) fn assemble_page(mut events: Vec<AuditEvent>, e: PageEdges) -> TimelinePage {
+    let (has_newer, has_older) = if e.desc {
+        (e.above, e.overflow || e.below)
     } else {
-        (overflow || above, below)
+        (e.overflow || e.above, e.below)
     };
     let seqs = events.iter().map(|e| e.seq);
     let (min_seq, max_seq) = (seqs.clone().min(), seqs.max());
-    if desc != newest_first {
+    if e.desc != e.newest_first {
         events.reverse();
     }
     let (newer_cursor, older_cursor) = match (max_seq, min_seq) {
         (Some(max), Some(min)) => (Some(max), Some(min)),
         _ => (
-            (hi != i64::MAX).then(|| hi - 1),
-            (lo > 0 && lo < i64::MAX - 1).then(|| lo + 1),
+            (e.hi != i64::MAX).then(|| e.hi - 1),
+            (e.lo > 0 && e.lo < i64::MAX - 1).then(|| e.lo + 1),
         ),
     };
-    let anchor = if jumping {
+    let anchor = if e.jumping {
         events.first().map(|e| e.seq)
     } else {
         None
     };
-    Ok(TimelinePage {
+    TimelinePage {
         events,
         has_newer,
         has_older,
         newer_cursor,
         older_cursor,
         anchor,
-    })
+    }
 }
 
 /// How many events match `filter` (for a scrollbar scaled to the whole filtered history).
