@@ -651,6 +651,64 @@ fn a_policy_changed_and_committed_after_the_decision_refuses() {
     );
 }
 
+/// One promotion is judged on one snapshot of the governance. Here a policy commit lands on
+/// `main` after the decision took its snapshot (the caller holds the pin, as a push between
+/// two of the gates' reads would): the gates judge the pinned commit, where the approval
+/// holds, and the compare-and-swap refuses to land the promotion on any other head. Nothing
+/// is promoted, and once the pin is gone the gates see the new policy and refuse as well.
+#[test]
+fn a_governance_commit_landing_mid_decision_is_not_mixed_into_it() {
+    let s = SignedRepo::new(&[("ana", "approver"), ("lee", "lead")]);
+    let (ana, lee) = (s.person(0).to_string(), s.person(1).to_string());
+    let id = s.validated_change("src/config.txt", "retries = 3", "retries = 5", "tester");
+    s.approve(&id, &ana).expect(0);
+    let mut ws = oxide_core::Workspace::open(s.repo.path(), Some(&s.repo.db())).unwrap();
+    let pin = ws.pin_governance().unwrap();
+    let judged = pin.commit().expect("main exists").to_string();
+    assert_eq!(judged, rev(&s, "main"));
+    let rego = s.repo.path().join(".oxide/policy/oxide.rego");
+    let text = std::fs::read_to_string(&rego).unwrap();
+    std::fs::write(&rego, format!("{text}\n# tuned mid-decision\n")).unwrap();
+    let moved = commit_all(&s.repo, "policy tuned");
+    assert_ne!(moved, judged);
+    let before = snap(&s, &id);
+    // Inside the pin every gate, the policy's included, reads the pinned commit and holds.
+    let r = oxide_core::rollout::readiness(&ws, &id, Some(&lee)).unwrap();
+    assert!(r.gates.iter().all(|g| g.ok), "{r:#?}");
+    let e =
+        oxide_core::rollout::promote(&mut ws, &id, &lee, &lee, &|_| None, &mut |_| {}).unwrap_err();
+    assert_eq!(e.code(), "ROLLOUT_TARGET_MOVED", "{e}");
+    assert!(
+        e.to_string().contains(&judged) && e.to_string().contains(&moved),
+        "{e}"
+    );
+    drop(pin);
+    let after = snap(&s, &id);
+    assert_eq!(
+        after.main, moved,
+        "main stays where the policy commit put it"
+    );
+    assert_eq!(
+        (after.state.as_str(), after.promotions, after.pending),
+        (before.state.as_str(), 0, 0)
+    );
+    assert!(signed_promotion_commits(&s, &id).iter().all(|c| git(
+        s.repo.path(),
+        &["branch", "--contains", c]
+    )
+    .trim()
+    .is_empty()));
+    // Unpinned, the gates read the tuned policy: the approval was given under another one.
+    let r = oxide_core::rollout::readiness(&ws, &id, Some(&lee)).unwrap();
+    let policy = r
+        .gates
+        .iter()
+        .find(|g| g.gate == oxide_core::rollout::Gate::Policy)
+        .unwrap();
+    assert!(!policy.ok, "{policy:?}");
+    refused(&s, &id, &lee, "ROLLOUT_POLICY_CHANGED");
+}
+
 #[test]
 fn a_revoked_key_refuses_the_approval_and_the_promoter() {
     let s = SignedRepo::new(&[("ana", "approver"), ("lee", "lead"), ("mo", "maintainer")]);

@@ -41,4 +41,4 @@ pub use clock::{Clock, Stamp};
 pub use error::{Error, ErrorDto, ErrorKind};
 pub use views::Status;
 pub use workflow::State;
-pub use workspace::{InitReport, Workspace};
+pub use workspace::{GovernancePin, InitReport, Workspace};

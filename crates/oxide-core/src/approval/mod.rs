@@ -690,6 +690,9 @@ pub fn sign(
     if decision == Decision::Reject && reason.trim().is_empty() {
         return Err(ApprovalError::ReasonRequired.into());
     }
+    // The facts signed, the registry that admits the signer, the lifetime and the tally all
+    // read one snapshot of the committed governance.
+    let _pin = ws.pin_governance()?;
     let row = workflow::require(ws.store().conn(), id)?;
     ready(&row.id, row.state)?;
     let facts = current(ws, &row.id)?;
@@ -734,6 +737,8 @@ pub fn submit(
     envelope: &[u8],
     actor: &str,
 ) -> Result<SignReport, Error> {
+    // One snapshot of the committed governance, as in [`sign`].
+    let _pin = ws.pin_governance()?;
     let row = workflow::require(ws.store().conn(), id)?;
     ready(&row.id, row.state)?;
     let facts = current(ws, &row.id)?;

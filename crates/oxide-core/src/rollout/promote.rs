@@ -137,6 +137,10 @@ pub fn promote(
 ) -> Result<Promoted, Error> {
     let person = crate::signing::check_person_id(person)?.to_string();
     super::reconcile(ws, actor)?;
+    // One snapshot of the governance for the whole decision: the gates, the re-validation's
+    // checks contract and the signed commit all read the target branch as it is now, and the
+    // compare-and-swap below lands only on that same tip.
+    let pin = ws.pin_governance()?;
     let a = assess(ws, id, Some(&person))?;
     let id = a.row.id.clone();
 
@@ -347,6 +351,8 @@ pub fn promote(
             )),
         }
     }
+    // Landed: the canary reads the governance the promotion put in force.
+    drop(pin);
     let now = ws.clock().now();
     // Autocommit: the checkpoint row is durable before the keyring witness names it.
     let cp = crate::signing::checkpoint::create(ws.store().conn(), now)?;

@@ -197,7 +197,11 @@ fn approved_under(rows: &[crate::signing::approvals::StoredApproval]) -> BTreeSe
         .collect()
 }
 
+/// Every gate is judged on one snapshot of the target branch: the governance is pinned at its
+/// tip (inside the caller's pin, if any), and that tip is the head the gates name, the one a
+/// promotion's compare-and-swap then requires.
 pub(crate) fn assess(ws: &Workspace, id: &str, person: Option<&str>) -> Result<Assessment, Error> {
+    let pin = ws.pin_governance()?;
     let conn = ws.store().conn();
     let row = workflow::require(conn, id)?;
     let id = row.id.clone();
@@ -378,8 +382,8 @@ pub(crate) fn assess(ws: &Workspace, id: &str, person: Option<&str>) -> Result<A
             .collect::<Vec<_>>(),
     )?;
 
-    // 7. up_to_date
-    let head = gp::ref_target(&repo, &target_ref)?;
+    // 7. up_to_date: the pinned tip, the commit every gate above read the governance from.
+    let head = pin.commit();
     let mut carry_over = None;
     let mut rebase = None;
     let branch_tree = match branch_commit {

@@ -8,6 +8,7 @@ pub mod defaults;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -368,6 +369,43 @@ pub struct Workspace {
     root: PathBuf,
     store: Store,
     clock: Clock,
+    /// The target branch's commit every read of the committed governance uses while a decision
+    /// is being made ([`Workspace::pin_governance`]); `None`: the branch's tip at each read.
+    governance_pin: Arc<Mutex<Option<git2::Oid>>>,
+}
+
+/// While alive, every read of the committed governance (`committed_governance`,
+/// `committed_file`, `settings`, and what is built on them: the registry, the policy, the checks
+/// contract) sees the target branch as it was when the pin was taken, and [`Workspace::governance_pin`]
+/// names that commit. One decision (an approval, a promotion) is then judged on one snapshot: a
+/// governance commit landing on the branch midway cannot make some gates read the old rules and
+/// others the new ones. Dropping it unpins; a pin taken while one is held changes nothing.
+#[must_use = "the governance is pinned only while the guard lives"]
+#[derive(Debug)]
+pub struct GovernancePin {
+    slot: Arc<Mutex<Option<git2::Oid>>>,
+    outer: bool,
+}
+
+impl GovernancePin {
+    /// The pinned commit (`None`: the target branch does not exist, nothing is committed).
+    pub fn commit(&self) -> Option<git2::Oid> {
+        *lock_pin(&self.slot)
+    }
+}
+
+impl Drop for GovernancePin {
+    fn drop(&mut self) {
+        if self.outer {
+            *lock_pin(&self.slot) = None;
+        }
+    }
+}
+
+/// The pin's slot; a poisoned lock (a panic while it was held) still holds a valid `Oid`.
+fn lock_pin(slot: &Mutex<Option<git2::Oid>>) -> std::sync::MutexGuard<'_, Option<git2::Oid>> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Workspace {
@@ -381,7 +419,51 @@ impl Workspace {
             root,
             store,
             clock: Clock::system(),
+            governance_pin: Arc::default(),
         })
+    }
+
+    /// Pins the committed governance at the target branch's tip as it is now (see
+    /// [`GovernancePin`]). Inside an existing pin, returns a guard of the same commit.
+    pub fn pin_governance(&self) -> Result<GovernancePin, Error> {
+        let mut slot = lock_pin(&self.governance_pin);
+        if slot.is_some() {
+            return Ok(GovernancePin {
+                slot: Arc::clone(&self.governance_pin),
+                outer: false,
+            });
+        }
+        let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
+        let repo = git2::Repository::open(&self.root).map_err(git)?;
+        let target = self.target_branch()?;
+        *slot = repo
+            .find_branch(&target, git2::BranchType::Local)
+            .ok()
+            .and_then(|b| b.get().peel_to_commit().ok())
+            .map(|c| c.id());
+        Ok(GovernancePin {
+            slot: Arc::clone(&self.governance_pin),
+            outer: slot.is_some(),
+        })
+    }
+
+    /// The commit the governance is pinned at, if a [`GovernancePin`] is held.
+    pub fn governance_pin(&self) -> Option<git2::Oid> {
+        *lock_pin(&self.governance_pin)
+    }
+
+    /// The tree the committed governance is read from: the pinned commit's, else the target
+    /// branch tip's (`None`: no branch or commit yet).
+    fn governance_tree<'r>(
+        &self,
+        repo: &'r git2::Repository,
+    ) -> Result<Option<git2::Tree<'r>>, Error> {
+        if let Some(pin) = self.governance_pin() {
+            let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
+            let tree = repo.find_commit(pin).and_then(|c| c.tree()).map_err(git)?;
+            return Ok(Some(tree));
+        }
+        Ok(branch_tree(repo, &self.target_branch()?))
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Workspace {
@@ -424,26 +506,25 @@ impl Workspace {
     }
 
     /// The governance files (everything under `.oxide/`) as committed on the target branch's
-    /// tip, by path relative to the repository root (empty: no branch, commit or folder yet).
+    /// tip (at the pinned commit while a [`GovernancePin`] is held), by path relative to the repository root (empty: no branch, commit or folder yet).
     pub fn committed_governance(
         &self,
     ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, Error> {
         let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
         let repo = git2::Repository::open(&self.root).map_err(git)?;
-        let target = self.target_branch()?;
-        let files = match branch_tree(&repo, &target) {
+        let files = match self.governance_tree(&repo)? {
             Some(tree) => tree_files(&repo, &tree, GOVERNANCE_DIR)?,
             None => Default::default(),
         };
         Ok(files)
     }
 
-    /// One file as committed on the target branch's tip (`None`: not committed there).
+    /// One file as committed on the target branch's tip, or the pinned commit (`None`: not
+    /// committed there).
     pub fn committed_file(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
         let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
         let repo = git2::Repository::open(&self.root).map_err(git)?;
-        let target = self.target_branch()?;
-        let Some(tree) = branch_tree(&repo, &target) else {
+        let Some(tree) = self.governance_tree(&repo)? else {
             return Ok(None);
         };
         let Ok(entry) = tree.get_path(Path::new(path)) else {
@@ -694,6 +775,67 @@ mod tests {
                 ".oxide/oxide.toml".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn a_pin_holds_the_governance_of_one_commit_until_dropped() {
+        let r = repo();
+        let data = tempfile::tempdir().unwrap();
+        let db = data.path().join("s.sqlite3");
+        init_with(r.path(), Some(&db), "t", Clock::system(), defaults::FILES).unwrap();
+        commit_all(r.path());
+        let ws = Workspace::open(r.path(), Some(&db)).unwrap();
+        let tip = |r: &Path| {
+            git2::Repository::open(r)
+                .unwrap()
+                .find_reference("refs/heads/main")
+                .unwrap()
+                .target()
+                .unwrap()
+        };
+        let before = tip(r.path());
+        let old = ws.committed_file(SETTINGS_PATH).unwrap().unwrap();
+        assert_eq!(ws.governance_pin(), None);
+        let pin = ws.pin_governance().unwrap();
+        assert_eq!(pin.commit(), Some(before));
+        assert_eq!(ws.governance_pin(), Some(before));
+        // A governance commit lands on the target branch mid-decision.
+        fs::write(
+            r.path().join(SETTINGS_PATH),
+            "[approvals]\nlifetime_hours = 1\n",
+        )
+        .unwrap();
+        fs::write(r.path().join(".oxide/added.toml"), "x = 1\n").unwrap();
+        commit_all(r.path());
+        assert_ne!(tip(r.path()), before);
+        // Every read still sees the pinned commit: the file, the folder, the settings.
+        assert_eq!(ws.committed_file(SETTINGS_PATH).unwrap().unwrap(), old);
+        assert!(!ws
+            .committed_governance()
+            .unwrap()
+            .contains_key(".oxide/added.toml"));
+        assert_eq!(ws.settings().unwrap(), Settings::default());
+        // A pin taken inside it keeps the outer commit and, dropped, does not unpin.
+        let inner = ws.pin_governance().unwrap();
+        assert_eq!(inner.commit(), Some(before));
+        drop(inner);
+        assert_eq!(ws.governance_pin(), Some(before));
+        // Dropped: the tip again.
+        drop(pin);
+        assert_eq!(ws.governance_pin(), None);
+        assert_ne!(ws.committed_file(SETTINGS_PATH).unwrap().unwrap(), old);
+        assert!(ws
+            .committed_governance()
+            .unwrap()
+            .contains_key(".oxide/added.toml"));
+        // No branch at all: nothing to pin, and nothing stays pinned.
+        let e = repo();
+        let edb = data.path().join("e.sqlite3");
+        init_with(e.path(), Some(&edb), "t", Clock::system(), defaults::FILES).unwrap();
+        let ews = Workspace::open(e.path(), Some(&edb)).unwrap();
+        let p = ews.pin_governance().unwrap();
+        assert_eq!(p.commit(), None);
+        assert!(ews.committed_governance().unwrap().is_empty());
     }
 
     #[test]
