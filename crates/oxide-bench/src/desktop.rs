@@ -125,8 +125,8 @@ struct Sample {
     /// The IPC calls made before the Inbox was drawn: (command, ms after the process started
     /// when it was called, ms until it answered).
     ipc: Vec<(String, f64, f64)>,
-    /// The app process's resident memory by mapping (smaps), largest first, in MB.
-    maps: Vec<(String, f64)>,
+    /// The app process's resident memory by mapping (smaps), largest first.
+    maps: Vec<(String, Resident)>,
 }
 
 /// The name the app is launched under: its log is `<artifacts>/<name>-driver.log`.
@@ -190,27 +190,66 @@ for (const m of performance.getEntriesByType('measure')) {
 return JSON.stringify(out);
 "#;
 
+/// One mapping's resident memory (MB): all of it, and the part other processes share.
+#[derive(Debug, Clone, Copy, Default)]
+struct Resident {
+    rss: f64,
+    shared: f64,
+}
+
 /// Resident memory of `pid` by mapping (file name, or [heap], [anon], ...), largest first.
-fn smaps_mb(pid: u32) -> Vec<(String, f64)> {
+fn smaps_mb(pid: u32) -> Vec<(String, Resident)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
-    let mut by: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut current = String::new();
+    let kb = |v: &str| -> u64 { v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0) };
     for line in text.lines() {
         let first = line.split_whitespace().next().unwrap_or("");
         if first.contains('-') && first.chars().next().is_some_and(|c| c.is_ascii_hexdigit()) {
             let path = line.split_whitespace().nth(5).unwrap_or("[anon]");
             current = path.rsplit('/').next().unwrap_or(path).to_string();
-        } else if let Some(kb) = line.strip_prefix("Rss:") {
-            let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-            *by.entry(current.clone()).or_default() += kb;
+        } else if let Some(v) = line.strip_prefix("Rss:") {
+            by.entry(current.clone()).or_default().0 += kb(v);
+        } else if let Some(v) = line
+            .strip_prefix("Shared_Clean:")
+            .or_else(|| line.strip_prefix("Shared_Dirty:"))
+        {
+            by.entry(current.clone()).or_default().1 += kb(v);
         }
     }
-    let mut v: Vec<(String, f64)> = by
+    let mut v: Vec<(String, Resident)> = by
         .into_iter()
-        .map(|(k, kb)| (k, kb as f64 / 1024.0))
+        .map(|(k, (rss, shared))| {
+            (
+                k,
+                Resident {
+                    rss: rss as f64 / 1024.0,
+                    shared: shared as f64 / 1024.0,
+                },
+            )
+        })
         .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.sort_by(|a, b| b.1.rss.total_cmp(&a.1.rss));
     v
+}
+
+/// What the mapping is, for the memory table.
+fn mapping_note(name: &str) -> &'static str {
+    match name {
+        n if n.starts_with("libLLVM") => {
+            "LLVM, linked by Mesa's software GL driver (llvmpipe) that WebKitGTK and GTK load when the X server has no GPU"
+        }
+        n if n.starts_with("swrast_dri") => "Mesa's software GL driver (llvmpipe)",
+        n if n.starts_with("libwebkit2gtk") => "WebKitGTK, the UI process's part",
+        n if n.starts_with("libjavascriptcoregtk") => "JavaScriptCore",
+        n if n.starts_with("libgtk-3") => "GTK 3",
+        n if n.starts_with("libflite") => "speech synthesis voices WebKitGTK links",
+        "oxide-review" => "the app's own code and data",
+        "[anon]" | "[heap]" => "allocations (Rust, GTK, WebKit's UI process)",
+        n if n.starts_with("memfd:WebKitSharedMemory") => "the page's painted frames, shared with the web process",
+        n if n.starts_with("SYSV") => "X shared-memory images",
+        _ => "",
+    }
 }
 
 fn one_start(ws: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<Sample, String> {
@@ -299,7 +338,7 @@ fn print_breakdown(s: &Sample) {
         .maps
         .iter()
         .take(12)
-        .map(|(m, mb)| format!("{m} {mb:.1}"))
+        .map(|(m, r)| format!("{m} {:.1}", r.rss))
         .collect();
     eprintln!("[desktop]   RSS by mapping (MB): {}", top.join(", "));
 }
@@ -341,6 +380,75 @@ fn breakdown_rows(samples: &[Sample]) -> Vec<Vec<String>> {
         ms(a).total_cmp(&ms(b))
     });
     rows
+}
+
+/// The memory table: the largest mappings of the start whose app RSS is the median, then the
+/// rest summed.
+fn memory_rows(samples: &[Sample]) -> Vec<Vec<String>> {
+    let mut order: Vec<&Sample> = samples.iter().collect();
+    order.sort_by(|a, b| a.rss_inbox.0.total_cmp(&b.rss_inbox.0));
+    let Some(s) = order.get(order.len() / 2) else {
+        return Vec::new();
+    };
+    const SHOWN: usize = 10;
+    let mut rows: Vec<Vec<String>> = s
+        .maps
+        .iter()
+        .take(SHOWN)
+        .map(|(name, r)| {
+            vec![
+                format!("`{name}`"),
+                format!("{:.1} MB", r.rss),
+                format!("{:.1} MB", r.shared),
+                mapping_note(name).to_string(),
+            ]
+        })
+        .collect();
+    let rest = s
+        .maps
+        .iter()
+        .skip(SHOWN)
+        .fold(Resident::default(), |acc, (_, r)| Resident {
+            rss: acc.rss + r.rss,
+            shared: acc.shared + r.shared,
+        });
+    rows.push(vec![
+        format!("{} other mappings", s.maps.len().saturating_sub(SHOWN)),
+        format!("{:.1} MB", rest.rss),
+        format!("{:.1} MB", rest.shared),
+        String::new(),
+    ]);
+    rows
+}
+
+/// When Mesa's software GL is in the app process (an X server without a GPU, as Xvfb): how
+/// much of the RSS it is, measured, and what the app holds without it.
+fn software_gl_note(samples: &[Sample]) -> String {
+    let mut order: Vec<&Sample> = samples.iter().collect();
+    order.sort_by(|a, b| a.rss_inbox.0.total_cmp(&b.rss_inbox.0));
+    let Some(s) = order.get(order.len() / 2) else {
+        return String::new();
+    };
+    let gl: f64 = s
+        .maps
+        .iter()
+        .filter(|(n, _)| n.starts_with("libLLVM") || n.starts_with("swrast_dri"))
+        .map(|(_, r)| r.rss)
+        .sum();
+    if gl == 0.0 {
+        return String::new();
+    }
+    format!(
+        "\nMesa's software GL (`libLLVM` + `swrast_dri.so`) is {gl:.0} MB of the app process's \
+         {:.0} MB: this X server has no GPU, and both GTK 3 (its GLX set-up when the display \
+         opens) and WebKitGTK 2.50's UI process (its EGL display, made when the web view is) load \
+         the GL driver there, which on Mesa links all of LLVM. Without it the app process would \
+         hold {:.0} MB. Neither can be turned off for the app process alone: `GDK_GL=disable` \
+         stops only GTK's load, and a process without EGL makes WebKitGTK's web process (which \
+         inherits the environment) abort on start.\n",
+        s.rss_inbox.0,
+        s.rss_inbox.0 - gl
+    )
 }
 
 pub fn run() -> Result<(), String> {
@@ -414,8 +522,13 @@ pub fn run() -> Result<(), String> {
          {table}\n\
          Where the start goes (1,000,000-event workspace, medians; ms after the app process \
          started; `app:` stages from the app's log, `page:` ones from the page's performance \
-         timeline, IPC calls from the call to the answer):\n\n{stages}",
+         timeline, IPC calls from the call to the answer):\n\n{stages}\n\
+         Where the idle app process's memory goes (on the Inbox, the median start's \
+         `/proc/PID/smaps` by mapping; \"shared\" = pages other processes map too, e.g. a \
+         library's code the web process also runs):\n\n{memory}{software_gl}",
         stages = report::table(&["stage", "at", "took"], &breakdown_rows(&samples)),
+        memory = report::table(&["mapping", "RSS", "of it shared", "what it is"], &memory_rows(&samples)),
+        software_gl = software_gl_note(&samples),
         build = timeline::build_of(&bin),
         table = report::table(
             &["measure", "value", "target", ""],
