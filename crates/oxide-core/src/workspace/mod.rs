@@ -375,9 +375,9 @@ pub struct Workspace {
 }
 
 /// While alive, every read of the committed governance (`committed_governance`,
-/// `committed_file`, `settings`, and what is built on them: the registry, the policy, the checks
-/// contract) sees the target branch as it was when the pin was taken, and [`Workspace::governance_pin`]
-/// names that commit. One decision (an approval, a promotion) is then judged on one snapshot: a
+/// `committed_file`, `settings`, and what is built on them: the registry, the policy, the
+/// checks contract) sees the target branch as it was when the pin was taken, and
+/// [`Workspace::governance_pin`] names that commit. One decision (an approval, a promotion) is then judged on one snapshot: a
 /// governance commit landing on the branch midway cannot make some gates read the old rules and
 /// others the new ones. Dropping it unpins; a pin taken while one is held changes nothing.
 #[must_use = "the governance is pinned only while the guard lives"]
@@ -506,7 +506,8 @@ impl Workspace {
     }
 
     /// The governance files (everything under `.oxide/`) as committed on the target branch's
-    /// tip (at the pinned commit while a [`GovernancePin`] is held), by path relative to the repository root (empty: no branch, commit or folder yet).
+    /// tip (at the pinned commit while a [`GovernancePin`] is held), by path relative to the
+    /// repository root (empty: no branch, commit or folder yet).
     pub fn committed_governance(
         &self,
     ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, Error> {
