@@ -36,6 +36,7 @@ pub fn stage(name: &'static str) {
 pub fn run() {
     init_tracing();
     stage("main");
+    choose_renderer();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let request = startup::StartRequest::from_env_and_args(&args);
     tracing::info!(stage = "start", requested = ?request.source(), "OXIDE Review starting");
@@ -134,6 +135,30 @@ pub fn run() {
         tracing::error!(error = %e, "OXIDE Review could not start");
         eprintln!("OXIDE Review could not start: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Sets WebKit's drawing for this machine ([`startup::software_rendering_env`]) before GTK
+/// starts, while the process has a single thread; the WebKit processes the app starts inherit it.
+fn choose_renderer() {
+    #[cfg(target_os = "linux")]
+    {
+        let has_render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        });
+        let env =
+            startup::software_rendering_env(has_render_node, |v| std::env::var_os(v).is_some());
+        for (key, value) in &env {
+            std::env::set_var(key, value);
+        }
+        if !env.is_empty() {
+            tracing::info!(
+                stage = "renderer",
+                set = ?env,
+                "no GPU render node in /dev/dri: WebKit draws in software, without GL in the app process"
+            );
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Which workspace the app opens first. Pure: the inputs are values, the caller does I/O.
+//! Which workspace the app opens first, and how WebKit draws on a machine without a GPU. Pure:
+//! the inputs are values, the caller does I/O.
 //!
 //! Order: `OXIDE_WORKSPACE`, then the first command-line argument, then the most recently
 //! opened workspace that still exists, then the demo workspace (created on first use).
@@ -79,9 +80,86 @@ impl StartRequest {
     }
 }
 
+/// The variables a user sets to choose WebKitGTK's renderer themselves: when any is set, the
+/// app leaves the renderer alone.
+pub const RENDERER_CHOICES: [&str; 4] = [
+    "WEBKIT_DISABLE_DMABUF_RENDERER",
+    "WEBKIT_DISABLE_COMPOSITING_MODE",
+    "WEBKIT_FORCE_COMPOSITING_MODE",
+    "WEBKIT_DMABUF_RENDERER_FORCE_SHM",
+];
+
+/// How WebKitGTK (2.50, GTK 3) should draw on this machine: the environment to set before GTK
+/// starts, in order.
+///
+/// With a GPU render node (`/dev/dri/renderD*`) nothing is set: WebKit composites on the GPU
+/// and hands the frames to the app as DMA-BUFs. Without one (a VM, a container, a virtual
+/// display such as Xvfb) every GL call runs on Mesa's software rasterizer, llvmpipe, which
+/// links all of LLVM; GTK (its GLX set-up when the display opens) and WebKit's UI process (its
+/// EGL display, to import DMA-BUFs and to find the DRM device) would load it into the app
+/// process for nothing: 49 MB of the app's 193 MB idle RSS (`oxide-bench desktop`). There the
+/// app asks for software drawing instead, which is what llvmpipe does anyway, on the CPU:
+/// - `WEBKIT_DISABLE_DMABUF_RENDERER=1`: no accelerated compositing; the web process paints
+///   the page with its CPU renderer and shares it through shared memory;
+/// - `GDK_GL=disable`: GTK sets up no GL;
+/// - `WEBKIT_WEB_RENDER_DEVICE_FILE=/dev/null`: the DRM render node WebKit would otherwise
+///   find by opening an EGL display. There is none, and `/dev/null` is no DRM device: were GPU
+///   buffers ever asked for, WebKit's GBM set-up fails cleanly and it falls back.
+///
+/// The web process still opens its own (surfaceless) EGL display, as it must. A user who set
+/// any of [`RENDERER_CHOICES`] chose the renderer: nothing is set then, nor a variable the user
+/// already set (`is_set`).
+pub fn software_rendering_env(
+    has_render_node: bool,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, &'static str)> {
+    if has_render_node || RENDERER_CHOICES.iter().any(|v| is_set(v)) {
+        return Vec::new();
+    }
+    [
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+        ("GDK_GL", "disable"),
+        ("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null"),
+    ]
+    .into_iter()
+    .filter(|(k, _)| !is_set(k))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn software_drawing_only_without_a_gpu_and_without_a_user_choice() {
+        let none = |_: &str| false;
+        assert_eq!(
+            software_rendering_env(false, none),
+            vec![
+                ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+                ("GDK_GL", "disable"),
+                ("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null"),
+            ]
+        );
+        assert!(
+            software_rendering_env(true, none).is_empty(),
+            "a GPU: nothing changes"
+        );
+        for choice in RENDERER_CHOICES {
+            assert!(
+                software_rendering_env(false, |v| v == choice).is_empty(),
+                "{choice} set by the user: their choice stands"
+            );
+        }
+        // A variable the user set is never overwritten; the others still apply.
+        assert_eq!(
+            software_rendering_env(false, |v| v == "GDK_GL"),
+            vec![
+                ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+                ("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null"),
+            ]
+        );
+    }
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()

@@ -473,9 +473,7 @@ impl DesktopApp {
     /// straight after a DOM change can show the previous frame.
     pub fn screenshot(&self, file: &str) -> PathBuf {
         std::thread::sleep(Duration::from_millis(300));
-        let png = self
-            .session()
-            .screenshot_png()
+        let png = screenshot_while_drawing(self.session())
             .unwrap_or_else(|e| self.fail(format!("screenshot: {e}")));
         let path = artifacts_dir().join(format!("{file}.png"));
         fs::write(&path, &png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
@@ -492,7 +490,7 @@ impl Drop for DesktopApp {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
             if std::thread::panicking() {
-                if let Ok(png) = session.screenshot_png() {
+                if let Ok(png) = screenshot_while_drawing(&session) {
                     let path = artifacts_dir().join(format!("{}-failure.png", self.name));
                     if fs::write(&path, png).is_ok() {
                         tracing_line(&format!(
@@ -508,6 +506,37 @@ impl Drop for DesktopApp {
         // Dropping the driver stops its whole process group.
         drop(self.driver.take());
     }
+}
+
+/// Starts a drawing the eye cannot see — a 1×1 px corner box whose background alternates
+/// between fully transparent and 1 % black every frame (WebKit keeps 8-bit alpha: less rounds
+/// to no change at all) — takes a WebDriver screenshot, and removes the box. Without it, a
+/// shot of a page that stopped changing could wait forever where the app draws without GPU
+/// compositing (no GPU render node, as under Xvfb): WebKitGTK 2.50 answers a screenshot only
+/// after the web process drew something and the web view's next GTK draw followed
+/// (`DrawingAreaCoordinatedGraphics::display` holds the callback while nothing is dirty;
+/// `webkitWebViewBaseCallAfterNextPresentationUpdate`). It hung every second shot or so of a
+/// settled page.
+fn screenshot_while_drawing(session: &Session) -> Result<Vec<u8>, WdError> {
+    const START: &str = r#"
+let el = document.getElementById('oxide-shot-tick');
+if (!el) {
+  el = document.createElement('div');
+  el.id = 'oxide-shot-tick';
+  el.setAttribute('aria-hidden', 'true');
+  Object.assign(el.style, { position: 'fixed', left: '0', top: '0', width: '1px', height: '1px',
+    pointerEvents: 'none', zIndex: '2147483647' });
+  document.documentElement.appendChild(el);
+}
+el.getAnimations().forEach((a) => a.cancel());
+el.animate([{ backgroundColor: 'rgba(0,0,0,0)' }, { backgroundColor: 'rgba(0,0,0,0.01)' }],
+  { duration: 32, iterations: Infinity, easing: 'steps(2)' });
+return true;"#;
+    const STOP: &str = "document.getElementById('oxide-shot-tick')?.remove(); return true;";
+    session.execute(START, &[])?;
+    let png = session.screenshot_png();
+    let _ = session.execute(STOP, &[]);
+    png
 }
 
 /// Checks that `bytes` is a PNG of at least `min_w` x `min_h` pixels; returns (width, height).
