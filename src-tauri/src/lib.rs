@@ -154,6 +154,7 @@ fn choose_renderer() {
         }
         if !env.is_empty() {
             tracing::info!(
+                target: "oxide_review::startup",
                 stage = "renderer",
                 set = ?env,
                 "no GPU render node in /dev/dri: WebKit draws in software, without GL in the app process"

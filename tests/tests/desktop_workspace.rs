@@ -55,4 +55,45 @@ fn desktop_opens_an_initialized_workspace_and_verifies_its_audit_chain() {
     let shot = app.screenshot("desktop-workspace-verified");
     let (w, h) = png_size(&std::fs::read(&shot).unwrap()).expect("a PNG");
     assert!(w >= 800 && h >= 500, "screenshot is {w}x{h}");
+
+    // Without a GPU render node (Xvfb here) the app draws in software and keeps Mesa's GL
+    // driver, and the LLVM it links, out of its own process (`docs/benchmarks.md`, desktop).
+    let has_render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    if has_render_node {
+        eprintln!("SKIPPED the no-GL check: this machine has a GPU render node, so the app keeps WebKit's GPU compositing");
+        return;
+    }
+    if let Some((k, _)) = std::env::vars().find(|(k, _)| k.starts_with("WEBKIT_")) {
+        eprintln!("SKIPPED the no-GL check: {k} is set, so the renderer is the user's choice");
+        return;
+    }
+    let pid = app_pid(&repo.path().display().to_string()).expect("the app's process");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    for lib in ["libLLVM", "swrast_dri", "libGLX_mesa", "libEGL_mesa"] {
+        assert!(
+            !maps.contains(lib),
+            "{lib} is mapped in the app process {pid} on a machine without a GPU"
+        );
+    }
+}
+
+/// The running `oxide-review` started on the workspace `repo` (its initial environment names it).
+fn app_pid(repo: &str) -> Option<u32> {
+    let bin = oxide_journeys::desktop::app_bin().canonicalize().ok()?;
+    let wanted = format!("OXIDE_WORKSPACE={repo}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .as_deref()
+                == Some(&bin)
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes()))
+        })
 }

@@ -421,6 +421,25 @@ fn memory_rows(samples: &[Sample]) -> Vec<Vec<String>> {
     rows
 }
 
+/// How the app chose to draw, from its log (`stage="renderer"`, written only when it asked
+/// WebKit for software drawing).
+fn renderer_note() -> String {
+    let log = oxide_journeys::desktop::artifacts_dir().join(format!("{LAUNCH_NAME}-driver.log"));
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    match text
+        .lines()
+        .find(|l| l.contains("stage=\"renderer\""))
+        .and_then(|l| l.split(" set=").nth(1))
+    {
+        Some(set) => format!(
+            "The app found no GPU render node here (Xvfb) and drew in software, without GL in \
+             its own process; it set `{}`. With a GPU it leaves WebKit's GPU compositing on.",
+            set.trim()
+        ),
+        None => "The app left WebKit's default (GPU compositing, DMA-BUF frames) on.".into(),
+    }
+}
+
 /// When Mesa's software GL is in the app process (an X server without a GPU, as Xvfb): how
 /// much of the RSS it is, measured, and what the app holds without it.
 fn software_gl_note(samples: &[Sample]) -> String {
@@ -440,12 +459,10 @@ fn software_gl_note(samples: &[Sample]) -> String {
     }
     format!(
         "\nMesa's software GL (`libLLVM` + `swrast_dri.so`) is {gl:.0} MB of the app process's \
-         {:.0} MB: this X server has no GPU, and both GTK 3 (its GLX set-up when the display \
-         opens) and WebKitGTK 2.50's UI process (its EGL display, made when the web view is) load \
-         the GL driver there, which on Mesa links all of LLVM. Without it the app process would \
-         hold {:.0} MB. Neither can be turned off for the app process alone: `GDK_GL=disable` \
-         stops only GTK's load, and a process without EGL makes WebKitGTK's web process (which \
-         inherits the environment) abort on start.\n",
+         {:.0} MB: GTK 3 (its GLX set-up when the display opens) and WebKitGTK's UI process (its \
+         EGL display) loaded the GL driver, which on Mesa links all of LLVM. Without it the app \
+         process would hold {:.0} MB. The app keeps it out when it finds no GPU render node, \
+         unless a `WEBKIT_*` renderer variable was set (`startup::software_rendering_env`).\n",
         s.rss_inbox.0,
         s.rss_inbox.0 - gl
     )
@@ -518,7 +535,8 @@ pub fn run() -> Result<(), String> {
          was rendered with the workspace status, so a painted frame shows it), so the \
          WebDriver chain's own start is not counted. The database file was just written, so the page cache is warm (a truly \
          cold disk needs root to drop caches). RSS = `VmRSS`; \"with WebKit\" adds the web \
-         content and network processes the app starts. Load average {load} on 2 cores.\n\n\
+         content and network processes the app starts. Load average {load} on 2 cores. \
+         {renderer}\n\n\
          {table}\n\
          Where the start goes (1,000,000-event workspace, medians; ms after the app process \
          started; `app:` stages from the app's log, `page:` ones from the page's performance \
@@ -529,6 +547,7 @@ pub fn run() -> Result<(), String> {
         stages = report::table(&["stage", "at", "took"], &breakdown_rows(&samples)),
         memory = report::table(&["mapping", "RSS", "of it shared", "what it is"], &memory_rows(&samples)),
         software_gl = software_gl_note(&samples),
+        renderer = renderer_note(),
         build = timeline::build_of(&bin),
         table = report::table(
             &["measure", "value", "target", ""],
