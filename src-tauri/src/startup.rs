@@ -82,11 +82,12 @@ impl StartRequest {
 
 /// The variables a user sets to choose WebKitGTK's renderer themselves: when any is set, the
 /// app leaves the renderer alone.
-pub const RENDERER_CHOICES: [&str; 4] = [
+pub const RENDERER_CHOICES: [&str; 5] = [
     "WEBKIT_DISABLE_DMABUF_RENDERER",
     "WEBKIT_DISABLE_COMPOSITING_MODE",
     "WEBKIT_FORCE_COMPOSITING_MODE",
     "WEBKIT_DMABUF_RENDERER_FORCE_SHM",
+    "WEBKIT_WEB_RENDER_DEVICE_FILE",
 ];
 
 /// How WebKitGTK (2.50, GTK 3) should draw on this machine: the environment to set before GTK

@@ -66,7 +66,16 @@ fn desktop_opens_an_initialized_workspace_and_verifies_its_audit_chain() {
         eprintln!("SKIPPED the no-GL check: this machine has a GPU render node, so the app keeps WebKit's GPU compositing");
         return;
     }
-    if let Some((k, _)) = std::env::vars().find(|(k, _)| k.starts_with("WEBKIT_")) {
+    // The variables with which a user chooses WebKit's renderer (the app's
+    // `startup::RENDERER_CHOICES`): then the app leaves the renderer alone.
+    let chosen = [
+        "WEBKIT_DISABLE_DMABUF_RENDERER",
+        "WEBKIT_DISABLE_COMPOSITING_MODE",
+        "WEBKIT_FORCE_COMPOSITING_MODE",
+        "WEBKIT_DMABUF_RENDERER_FORCE_SHM",
+        "WEBKIT_WEB_RENDER_DEVICE_FILE",
+    ];
+    if let Some(k) = chosen.iter().find(|k| std::env::var_os(k).is_some()) {
         eprintln!("SKIPPED the no-GL check: {k} is set, so the renderer is the user's choice");
         return;
     }

@@ -663,18 +663,29 @@ fn a_governance_commit_landing_mid_decision_is_not_mixed_into_it() {
     let id = s.validated_change("src/config.txt", "retries = 3", "retries = 5", "tester");
     s.approve(&id, &ana).expect(0);
     let mut ws = oxide_core::Workspace::open(s.repo.path(), Some(&s.repo.db())).unwrap();
+    let risk =
+        |ws: &oxide_core::Workspace| oxide_core::approval::current(ws, &id).unwrap().current.risk;
+    let risk_before = risk(&ws);
+    assert_ne!(risk_before, "high");
     let pin = ws.pin_governance().unwrap();
     let judged = pin.commit().expect("main exists").to_string();
     assert_eq!(judged, rev(&s, "main"));
+    // The policy is tuned, and the checks contract makes the proposal's file part of the
+    // required check's harness (which the committed policy rates high risk).
     let rego = s.repo.path().join(".oxide/policy/oxide.rego");
     let text = std::fs::read_to_string(&rego).unwrap();
     std::fs::write(&rego, format!("{text}\n# tuned mid-decision\n")).unwrap();
-    let moved = commit_all(&s.repo, "policy tuned");
+    let checks = s.repo.path().join(".oxide/checks.toml");
+    let text = std::fs::read_to_string(&checks).unwrap();
+    std::fs::write(&checks, format!("{}harness = [\"src/**\"]\n", text)).unwrap();
+    let moved = commit_all(&s.repo, "governance tuned");
     assert_ne!(moved, judged);
     let before = snap(&s, &id);
-    // Inside the pin every gate, the policy's included, reads the pinned commit and holds.
+    // Inside the pin every gate, the policy's included, reads the pinned commit and holds;
+    // the facts an approval would sign keep the pinned contract's risk.
     let r = oxide_core::rollout::readiness(&ws, &id, Some(&lee)).unwrap();
     assert!(r.gates.iter().all(|g| g.ok), "{r:#?}");
+    assert_eq!(risk(&ws), risk_before, "the harness of the pinned contract");
     let e =
         oxide_core::rollout::promote(&mut ws, &id, &lee, &lee, &|_| None, &mut |_| {}).unwrap_err();
     assert_eq!(e.code(), "ROLLOUT_TARGET_MOVED", "{e}");
@@ -698,7 +709,9 @@ fn a_governance_commit_landing_mid_decision_is_not_mixed_into_it() {
     )
     .trim()
     .is_empty()));
-    // Unpinned, the gates read the tuned policy: the approval was given under another one.
+    // Unpinned, the gates read the tuned governance: the file is now harness (high risk), and
+    // the approval was given under another policy.
+    assert_eq!(risk(&ws), "high");
     let r = oxide_core::rollout::readiness(&ws, &id, Some(&lee)).unwrap();
     let policy = r
         .gates

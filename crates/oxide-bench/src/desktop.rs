@@ -436,7 +436,9 @@ fn renderer_note() -> String {
              its own process; it set `{}`. With a GPU it leaves WebKit's GPU compositing on.",
             set.trim()
         ),
-        None => "The app left WebKit's default (GPU compositing, DMA-BUF frames) on.".into(),
+        None => "The app's log does not say it chose software drawing: WebKit drew as configured \
+                 (GPU compositing by default, or the renderer a `WEBKIT_*` variable chose)."
+            .into(),
     }
 }
 
@@ -461,7 +463,8 @@ fn software_gl_note(samples: &[Sample]) -> String {
         "\nMesa's software GL (`libLLVM` + `swrast_dri.so`) is {gl:.0} MB of the app process's \
          {:.0} MB: GTK 3 (its GLX set-up when the display opens) and WebKitGTK's UI process (its \
          EGL display) loaded the GL driver, which on Mesa links all of LLVM. Without it the app \
-         process would hold {:.0} MB. The app keeps it out when it finds no GPU render node, \
+         process would hold at most {:.0} MB (Mesa's smaller libraries and heap not counted). \
+         The app keeps it out when it finds no GPU render node, \
          unless a `WEBKIT_*` renderer variable was set (`startup::software_rendering_env`).\n",
         s.rss_inbox.0,
         s.rss_inbox.0 - gl
@@ -533,8 +536,9 @@ pub fn run() -> Result<(), String> {
          seconds and made every start read up to 1 s long before) to the `oxide:inbox-drawn` \
          mark (the second frame after the Inbox's own data — who I am, what waits for me — \
          was rendered with the workspace status, so a painted frame shows it), so the \
-         WebDriver chain's own start is not counted. The database file was just written, so the page cache is warm (a truly \
-         cold disk needs root to drop caches). RSS = `VmRSS`; \"with WebKit\" adds the web \
+         WebDriver chain's own start is not counted. The database file had just been read (the workspace is built, or \
+         reused and checked, before the starts), so the page cache is warm; a cold disk is \
+         not measured. RSS = `VmRSS`; \"with WebKit\" adds the web \
          content and network processes the app starts. Load average {load} on 2 cores. \
          {renderer}\n\n\
          {table}\n\

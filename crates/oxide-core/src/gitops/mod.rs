@@ -545,55 +545,6 @@ pub fn blob_reader(root: &Path, commit: &str) -> impl Fn(&str) -> Option<Vec<u8>
     }
 }
 
-/// The UTF-8 files under `dir` whose names end with `suffix`, as committed on `branch`, by
-/// path relative to `dir` (`None`: no repository, branch or folder, or a file is not UTF-8).
-pub fn files_on_branch(
-    root: &Path,
-    branch: &str,
-    dir: &str,
-    suffix: &str,
-) -> Option<std::collections::BTreeMap<String, String>> {
-    fn walk(
-        repo: &Repository,
-        tree: &git2::Tree<'_>,
-        prefix: &str,
-        suffix: &str,
-        out: &mut std::collections::BTreeMap<String, String>,
-    ) -> Option<()> {
-        for entry in tree.iter() {
-            let name = entry.name()?.to_string();
-            let rel = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            match entry.kind() {
-                Some(git2::ObjectType::Tree) => {
-                    let sub = repo.find_tree(entry.id()).ok()?;
-                    walk(repo, &sub, &rel, suffix, out)?;
-                }
-                Some(git2::ObjectType::Blob) if name.ends_with(suffix) => {
-                    let blob = repo.find_blob(entry.id()).ok()?;
-                    out.insert(rel, String::from_utf8(blob.content().to_vec()).ok()?);
-                }
-                _ => {}
-            }
-        }
-        Some(())
-    }
-    let repo = Repository::open(root).ok()?;
-    let commit = repo
-        .find_reference(&format!("refs/heads/{branch}"))
-        .ok()?
-        .peel_to_commit()
-        .ok()?;
-    let entry = commit.tree().ok()?.get_path(Path::new(dir)).ok()?;
-    let tree = repo.find_tree(entry.id()).ok()?;
-    let mut files = std::collections::BTreeMap::new();
-    walk(&repo, &tree, "", suffix, &mut files)?;
-    Some(files)
-}
-
 /// Records a proposal's branch (`proposal_branches`) with a `gitops.branch_created` audit
 /// event, in the caller's transaction. The first record stays: a branch already recorded for
 /// the proposal is left as it is and nothing is audited. Returns whether a row was written.

@@ -191,35 +191,32 @@ pub fn proposal_input(
     );
     // Size from the real diff and the window of recent proposals (issue 11, item 7).
     input::add_repo_facts(ws, row, &mut assembled)?;
-    assembled.harness_paths = harness_facts(ws.root(), &settings, &assembled.proposal);
+    assembled.harness_paths = harness_facts(ws, &assembled.proposal)?;
     Ok(assembled)
 }
 
 /// The touched paths that are part of a required check's harness, judged against the
-/// contract committed on the target branch (none when it is absent or does not parse:
-/// validation refuses such a contract, so no allow follows anyway).
+/// contract committed on the target branch — read like every other governance file, so a
+/// decision made under a [`crate::workspace::GovernancePin`] sees the pinned contract (none
+/// when it is absent, not UTF-8 or does not parse: validation refuses such a contract, so no
+/// allow follows anyway).
 fn harness_facts(
-    root: &Path,
-    settings: &crate::workspace::Settings,
+    ws: &crate::Workspace,
     p: &ProposalFacts,
-) -> Vec<HarnessPathFact> {
-    let contract = crate::gitops::files_on_branch(
-        root,
-        &settings.workflow.target_branch,
-        ".oxide",
-        "checks.toml",
-    )
-    .and_then(|files| files.get("checks.toml").cloned())
-    .and_then(|text| crate::checks::parse(crate::checks::CHECKS_PATH, &text).ok());
+) -> Result<Vec<HarnessPathFact>, crate::Error> {
+    let contract = ws
+        .committed_file(crate::checks::CHECKS_PATH)?
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| crate::checks::parse(crate::checks::CHECKS_PATH, &text).ok());
     let Some(contract) = contract else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let paths = p
         .touched_paths
         .iter()
         .chain(p.ops.iter().map(|o| &o.path))
         .map(String::as_str);
-    crate::checks::harness::hits(&contract, paths)
+    Ok(crate::checks::harness::hits(&contract, paths)
         .into_iter()
         .map(|h| HarnessPathFact {
             path: h.path,
@@ -227,7 +224,7 @@ fn harness_facts(
             pattern: h.pattern,
             reason: h.reason,
         })
-        .collect()
+        .collect())
 }
 
 /// A stored proposal's decision under the policy in force now, and the input it saw —
@@ -380,15 +377,6 @@ fn capsule_facts(
     });
     out.truncate(MAX_CAPSULES);
     Ok(out)
-}
-
-/// The digest of the policy folder as committed on `branch` (`None`: no such branch or folder).
-pub fn committed_policy_digest(root: &Path, branch: &str) -> Option<String> {
-    let files = crate::gitops::files_on_branch(root, branch, POLICY_DIR, ".rego")?;
-    if files.is_empty() {
-        return None;
-    }
-    engine::policy_digest(&files).ok()
 }
 
 /// The drafts notice of a decision: none is committed on the target branch (the built-in

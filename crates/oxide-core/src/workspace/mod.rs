@@ -436,11 +436,13 @@ impl Workspace {
         let git = |e: git2::Error| WorkspaceError::Git(e.message().to_string());
         let repo = git2::Repository::open(&self.root).map_err(git)?;
         let target = self.target_branch()?;
-        *slot = repo
-            .find_branch(&target, git2::BranchType::Local)
-            .ok()
-            .and_then(|b| b.get().peel_to_commit().ok())
-            .map(|c| c.id());
+        // No branch yet: nothing to pin (every read then finds nothing committed). Any other
+        // failure is reported, never taken for "no governance".
+        *slot = match repo.find_branch(&target, git2::BranchType::Local) {
+            Ok(b) => Some(b.get().peel_to_commit().map_err(git)?.id()),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(git(e).into()),
+        };
         Ok(GovernancePin {
             slot: Arc::clone(&self.governance_pin),
             outer: slot.is_some(),
