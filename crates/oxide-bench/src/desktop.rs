@@ -132,16 +132,10 @@ struct Sample {
 /// The name the app is launched under: its log is `<artifacts>/<name>-driver.log`.
 const LAUNCH_NAME: &str = "bench-desktop";
 
-/// Starts the app as `timeline::launch` does, with the start-up stages logged
+/// Starts the app as the timeline benchmark does, with the start-up stages logged
 /// (`oxide_review::stage`, target `oxide_review::startup`).
 fn launch(ws: &BenchWorkspace, xdg: &Path) -> oxide_journeys::desktop::DesktopApp {
-    oxide_journeys::desktop::Launch::new(LAUNCH_NAME)
-        .env("OXIDE_WORKSPACE", &ws.repo)
-        .env("OXIDE_DB", &ws.db)
-        .env("XDG_DATA_HOME", xdg.join("data"))
-        .env("XDG_CONFIG_HOME", xdg.join("config"))
-        .env("OXIDE_LOG", "warn,oxide_review::startup=info")
-        .start()
+    timeline::launch(ws, xdg, LAUNCH_NAME, "warn,oxide_review::startup=info")
 }
 
 /// The app's own start-up stages from its log: (stage, wall-clock ms).
@@ -382,12 +376,17 @@ fn breakdown_rows(samples: &[Sample]) -> Vec<Vec<String>> {
     rows
 }
 
+/// The start whose idle app RSS on the Inbox is the median.
+fn median_sample(samples: &[Sample]) -> Option<&Sample> {
+    let mut order: Vec<&Sample> = samples.iter().collect();
+    order.sort_by(|a, b| a.rss_inbox.0.total_cmp(&b.rss_inbox.0));
+    order.get(order.len() / 2).copied()
+}
+
 /// The memory table: the largest mappings of the start whose app RSS is the median, then the
 /// rest summed.
 fn memory_rows(samples: &[Sample]) -> Vec<Vec<String>> {
-    let mut order: Vec<&Sample> = samples.iter().collect();
-    order.sort_by(|a, b| a.rss_inbox.0.total_cmp(&b.rss_inbox.0));
-    let Some(s) = order.get(order.len() / 2) else {
+    let Some(s) = median_sample(samples) else {
         return Vec::new();
     };
     const SHOWN: usize = 10;
@@ -445,9 +444,7 @@ fn renderer_note() -> String {
 /// When Mesa's software GL is in the app process (an X server without a GPU, as Xvfb): how
 /// much of the RSS it is, measured, and what the app holds without it.
 fn software_gl_note(samples: &[Sample]) -> String {
-    let mut order: Vec<&Sample> = samples.iter().collect();
-    order.sort_by(|a, b| a.rss_inbox.0.total_cmp(&b.rss_inbox.0));
-    let Some(s) = order.get(order.len() / 2) else {
+    let Some(s) = median_sample(samples) else {
         return String::new();
     };
     let gl: f64 = s
@@ -488,21 +485,7 @@ pub fn run() -> Result<(), String> {
         return run_small(&small, &xdg, &bin);
     }
     let ws = timeline::workspace()?;
-    let mut samples = Vec::new();
-    for i in 0..STARTS {
-        let s = one_start(&ws, &xdg, &bin)?;
-        eprintln!(
-            "[desktop] start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB, timeline {:.0}/{:.0} MB",
-            i + 1,
-            s.start_s,
-            s.rss_inbox.0,
-            s.rss_inbox.1,
-            s.rss_timeline.0,
-            s.rss_timeline.1
-        );
-        print_breakdown(&s);
-        samples.push(s);
-    }
+    let samples = starts(&ws, &xdg, &bin, "start")?;
     let mut base = Vec::new();
     for i in 0..BASELINE_STARTS {
         let s = one_start(&small, &xdg, &bin)?;
@@ -615,12 +598,13 @@ pub fn run() -> Result<(), String> {
 /// `OXIDE_BENCH_DESKTOP_SMALL=1`: only the workspace of `oxide init`, with the breakdown of
 /// each start, printed (docs/benchmarks.md is not rewritten: its section is about the
 /// 1,000,000-event workspace).
-fn run_small(small: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<(), String> {
+/// [`STARTS`] starts of the app on `ws`, each printed with its breakdown as `label N`.
+fn starts(ws: &BenchWorkspace, xdg: &Path, bin: &Path, label: &str) -> Result<Vec<Sample>, String> {
     let mut samples = Vec::new();
     for i in 0..STARTS {
-        let s = one_start(small, xdg, bin)?;
+        let s = one_start(ws, xdg, bin)?;
         eprintln!(
-            "[desktop] small start {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB, timeline {:.0}/{:.0} MB",
+            "[desktop] {label} {}: {:.3}s to the drawn Inbox; RSS inbox {:.0}/{:.0} MB, timeline {:.0}/{:.0} MB",
             i + 1,
             s.start_s,
             s.rss_inbox.0,
@@ -631,6 +615,11 @@ fn run_small(small: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<(), Strin
         print_breakdown(&s);
         samples.push(s);
     }
+    Ok(samples)
+}
+
+fn run_small(small: &BenchWorkspace, xdg: &Path, bin: &Path) -> Result<(), String> {
+    let samples = starts(small, xdg, bin, "small start")?;
     let col = |f: &dyn Fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(

@@ -752,14 +752,19 @@ pub fn desktop_missing() -> Option<String> {
 }
 
 /// Starts the desktop app on the workspace (as the desktop journeys do) with its own XDG
-/// folders under `xdg`.
-pub fn launch(ws: &BenchWorkspace, xdg: &Path, name: &str) -> oxide_journeys::desktop::DesktopApp {
+/// folders under `xdg`, logging what `log` (an `OXIDE_LOG` filter) lets through.
+pub fn launch(
+    ws: &BenchWorkspace,
+    xdg: &Path,
+    name: &str,
+    log: &str,
+) -> oxide_journeys::desktop::DesktopApp {
     oxide_journeys::desktop::Launch::new(name)
         .env("OXIDE_WORKSPACE", &ws.repo)
         .env("OXIDE_DB", &ws.db)
         .env("XDG_DATA_HOME", xdg.join("data"))
         .env("XDG_CONFIG_HOME", xdg.join("config"))
-        .env("OXIDE_LOG", "warn")
+        .env("OXIDE_LOG", log)
         .start()
 }
 
@@ -768,7 +773,7 @@ pub fn launch(ws: &BenchWorkspace, xdg: &Path, name: &str) -> oxide_journeys::de
 /// was rendered), `OPENS` times, each from the Inbox.
 fn desktop_timeline(ws: &BenchWorkspace) -> Result<Vec<f64>, String> {
     let xdg = tempfile::tempdir().map_err(err("temp dir"))?;
-    let app = launch(ws, xdg.path(), "bench-timeline");
+    let app = launch(ws, xdg.path(), "bench-timeline", "warn");
     app.wait_for("the Inbox to be drawn", Duration::from_secs(120), || {
         app.execute(
             "return performance.getEntriesByName('oxide:inbox-drawn').length > 0 ? true : null;",
